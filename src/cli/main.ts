@@ -1,0 +1,23 @@
+#!/usr/bin/env node
+/** The `pastiche` command line: one file per subcommand under src/cli/commands, registered here. */
+import { Command } from 'commander';
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('pastiche')
+    .description('Neural style transfer on a WebGPU compute engine written from scratch')
+    .showHelpAfterError();
+  return program;
+}
+
+async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  await program.parseAsync(argv);
+}
+
+main(process.argv).catch((err: unknown) => {
+  const message = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`pastiche: ${message}\n`);
+  process.exitCode = 1;
+});
