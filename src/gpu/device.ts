@@ -1,0 +1,87 @@
+import { DeviceLostError, GpuUnavailableError } from './errors.ts';
+
+/** Optional features pastiche uses when the adapter has them. */
+const OPTIONAL_FEATURES: GPUFeatureName[] = ['shader-f16', 'timestamp-query', 'subgroups'];
+
+/** Limits raised to the adapter's maximum: big activations need big storage buffers. */
+const RAISED_LIMITS = [
+  'maxStorageBufferBindingSize',
+  'maxBufferSize',
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupSizeX',
+  'maxComputeWorkgroupSizeY',
+  'maxStorageBuffersPerShaderStage',
+] as const;
+
+export interface GpuContext {
+  device: GPUDevice;
+  adapterInfo: { vendor: string; architecture: string; device: string; description: string };
+  features: ReadonlySet<string>;
+  limits: GPUSupportedLimits;
+  /** Where the device came from: 'node' (dawn.node) or 'browser' (navigator.gpu). */
+  platform: 'node' | 'browser';
+  /** The GPU entry object. In Node it must stay referenced while the device lives (see README). */
+  gpu: GPU;
+  /** Resolves when the device is lost; the runtime turns this into errors on the next call. */
+  lost: Promise<DeviceLostError>;
+}
+
+export interface DeviceOptions {
+  powerPreference?: GPUPowerPreference;
+  /** Ask for these features only (default: every optional feature the adapter has). */
+  features?: GPUFeatureName[];
+}
+
+const isNode = typeof process !== 'undefined' && process.versions?.node !== undefined && typeof window === 'undefined';
+
+async function nodeGpu(): Promise<GPU> {
+  // Kept out of browser bundles: the module name is not a static import.
+  const moduleName = 'webgpu';
+  let dawn: { create(flags: string[]): GPU; globals: Record<string, unknown> };
+  try {
+    dawn = (await import(/* @vite-ignore */ moduleName)) as typeof dawn;
+  } catch (err) {
+    throw new GpuUnavailableError(`the 'webgpu' npm package could not be loaded (${(err as Error).message}); run npm install`);
+  }
+  // GPUBufferUsage, GPUMapMode, ... are globals in browsers; dawn.node exports them.
+  for (const [name, value] of Object.entries(dawn.globals)) {
+    if (!(name in globalThis)) (globalThis as Record<string, unknown>)[name] = value;
+  }
+  process.env.XDG_RUNTIME_DIR ??= '/tmp';
+  return dawn.create([]);
+}
+
+/** Gets an adapter and device in Node (dawn.node) or the browser (navigator.gpu). */
+export async function createGpuContext(options: DeviceOptions = {}): Promise<GpuContext> {
+  let gpu: GPU;
+  if (typeof navigator !== 'undefined' && (navigator as Navigator).gpu) gpu = (navigator as Navigator).gpu;
+  else if (isNode) gpu = await nodeGpu();
+  else throw new GpuUnavailableError('this browser does not expose navigator.gpu');
+
+  const adapter = await gpu.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' });
+  if (!adapter) throw new GpuUnavailableError('requestAdapter() returned null (no Vulkan/Metal/D3D12 driver found)');
+
+  const wanted = options.features ?? OPTIONAL_FEATURES;
+  const requiredFeatures = wanted.filter((f) => adapter.features.has(f));
+  const requiredLimits: Record<string, number> = {};
+  for (const name of RAISED_LIMITS) requiredLimits[name] = adapter.limits[name];
+
+  const device = await adapter.requestDevice({ requiredFeatures, requiredLimits });
+  const lost = device.lost.then((info) => new DeviceLostError(info.reason, info.message));
+  const info = adapter.info;
+  return {
+    device,
+    adapterInfo: {
+      vendor: info?.vendor ?? '',
+      architecture: info?.architecture ?? '',
+      device: info?.device ?? '',
+      description: info?.description ?? '',
+    },
+    features: new Set([...device.features]),
+    limits: device.limits,
+    platform: isNode ? 'node' : 'browser',
+    gpu,
+    lost,
+  };
+}

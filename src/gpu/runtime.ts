@@ -1,0 +1,199 @@
+import { BufferPool, type PoolStats } from './buffer-pool.ts';
+import { createGpuContext, type DeviceOptions, type GpuContext } from './device.ts';
+import { GpuKernelError } from './errors.ts';
+import { float16ToFloat32, float32ToFloat16 } from './half.ts';
+import { PipelineCache } from './pipelines.ts';
+import { packUniforms, type UniformValues } from './program.ts';
+import { CommandRecorder } from './recorder.ts';
+import { StagingPool } from './readback.ts';
+import { trackInScope } from './scope.ts';
+import { bytesFor, formatShape, sizeOf, Tensor, type DType, type Shape, type Storage } from './tensor.ts';
+
+/** One kernel launch: which WGSL (name + variant), which tensors, which uniform values, how many workgroups. */
+export interface KernelLaunch {
+  /** Kernel name, shown in errors and GPU labels. */
+  name: string;
+  /** Everything that changes the WGSL text (vec width, tile size, dtype); part of the cache key. */
+  variant?: string;
+  /** Builds the WGSL; called once per (name, variant). */
+  source: () => string;
+  /** Storage bindings by their WGSL variable name. */
+  bindings: Record<string, Tensor>;
+  /** Values for the fields of the kernel's uniform struct. */
+  params?: UniformValues;
+  workgroups: readonly [number, number?, number?];
+}
+
+export interface RuntimeStats extends PoolStats {
+  dispatches: number;
+  submits: number;
+  readbacks: number;
+  pipelines: number;
+  liveTensors: number;
+}
+
+/** Device, buffer pool, pipeline cache and command recorder: everything a kernel launch needs. */
+export class Runtime {
+  readonly device: GPUDevice;
+  readonly pool: BufferPool;
+  readonly pipelines: PipelineCache;
+  readonly recorder: CommandRecorder;
+  private readonly staging: StagingPool;
+  private readonly liveTensors = new Set<Tensor>();
+  private readonly maxWorkgroups: number;
+  private lostError: Error | null = null;
+
+  constructor(readonly context: GpuContext) {
+    this.device = context.device;
+    const limits = context.limits;
+    this.pool = new BufferPool(this.device, Math.min(limits.maxBufferSize, limits.maxStorageBufferBindingSize));
+    this.pipelines = new PipelineCache(this.device);
+    this.staging = new StagingPool(this.device);
+    this.recorder = new CommandRecorder(this.device, this.pool, this.staging);
+    this.maxWorkgroups = limits.maxComputeWorkgroupsPerDimension;
+    this.device.addEventListener('uncapturederror', (event) => {
+      const error = (event as GPUUncapturedErrorEvent).error;
+      const kind = error.constructor.name.replace(/^GPU|Error$/g, '').toLowerCase() || 'device';
+      this.recorder.fail(new GpuKernelError(kind, error.message));
+    });
+    void context.lost.then((err) => {
+      this.lostError = err;
+      this.recorder.fail(err);
+    });
+  }
+
+  get hasF16(): boolean {
+    return this.context.features.has('shader-f16');
+  }
+
+  /** Called by every Tensor's constructor. */
+  track(tensor: Tensor): void {
+    this.liveTensors.add(tensor);
+    trackInScope(tensor);
+  }
+
+  releaseTensor(tensor: Tensor, storage: Storage): void {
+    this.liveTensors.delete(tensor);
+    if (--storage.refs === 0) this.pool.release(storage.buffer);
+  }
+
+  /** A new tensor with uninitialised contents (kernels write every element). */
+  empty(shape: Shape, dtype: DType = 'f32'): Tensor {
+    this.assertAlive();
+    if (dtype === 'f16' && !this.hasF16) throw new Error("f16 tensors need the adapter feature 'shader-f16', which this adapter lacks");
+    const bytes = bytesFor(dtype, sizeOf(shape));
+    const buffer = this.pool.acquire(Math.max(bytes, 4), `tensor ${formatShape(shape)}`);
+    return new Tensor(this, shape, dtype, { buffer, refs: 0 });
+  }
+
+  /** A view of `x` with another shape of the same size; shares x's buffer (no copy). */
+  reshape(x: Tensor, shape: Shape): Tensor {
+    const size = sizeOf(shape);
+    if (size !== x.size) throw new Error(`reshape: cannot view ${formatShape(x.shape)} (${x.size} values) as ${formatShape(shape)} (${size} values)`);
+    return new Tensor(this, shape, x.dtype, x.sharedStorage);
+  }
+
+  /** A tensor holding `values` (converted to f16 when asked). */
+  upload(values: ArrayLike<number>, shape: Shape, dtype: DType = 'f32'): Tensor {
+    const size = sizeOf(shape);
+    if (values.length !== size) {
+      throw new Error(`upload: shape ${formatShape(shape)} holds ${size} values but ${values.length} were given`);
+    }
+    const tensor = this.empty(shape, dtype);
+    if (size === 0) return tensor;
+    const bytes = dtype === 'f32' ? Float32Array.from(values) : float32ToFloat16(values, true);
+    this.device.queue.writeBuffer(tensor.buffer, 0, bytes.buffer, bytes.byteOffset, tensor.byteLength);
+    return tensor;
+  }
+
+  /** Records one kernel launch. Nothing runs until a flush; nothing is read back. */
+  launch(launch: KernelLaunch): void {
+    this.assertAlive();
+    const program = this.pipelines.get(launch.name, launch.variant ?? '', launch.source);
+    const buffers: GPUBuffer[] = [];
+    const writable = new Set<GPUBuffer>();
+    const readable = new Set<GPUBuffer>();
+    for (const binding of program.layout.bindings) {
+      if (binding.kind === 'uniform') continue;
+      const tensor = launch.bindings[binding.name];
+      if (!tensor) throw new Error(`kernel '${program.key}': no tensor given for binding '${binding.name}'`);
+      const buffer = tensor.buffer; // throws for a disposed tensor
+      if (binding.kind === 'storage') writable.add(buffer);
+      else readable.add(buffer);
+      buffers.push(buffer);
+    }
+    for (const b of writable) {
+      if (readable.has(b)) throw new Error(`kernel '${program.key}': a tensor is bound both as input and output`);
+    }
+    for (const name of Object.keys(launch.bindings)) {
+      if (!program.layout.bindings.some((b) => b.name === name)) throw new Error(`kernel '${program.key}': unknown binding '${name}'`);
+    }
+    let uniforms: Uint8Array | null = null;
+    if (program.layout.uniform) {
+      uniforms = new Uint8Array(program.layout.uniform.size);
+      packUniforms(program.key, program.layout.uniform, launch.params ?? {}, new DataView(uniforms.buffer));
+    }
+    const [x, y = 1, z = 1] = launch.workgroups;
+    for (const n of [x, y, z]) {
+      if (!Number.isInteger(n) || n < 0 || n > this.maxWorkgroups) {
+        throw new Error(`kernel '${program.key}': workgroup count ${n} is outside 0..${this.maxWorkgroups}`);
+      }
+    }
+    if (x * y * z === 0) return;
+    this.recorder.record({ program, buffers, uniforms, workgroups: [x, y, z] });
+  }
+
+  async readTensor(tensor: Tensor): Promise<Float32Array> {
+    if (tensor.size === 0) return new Float32Array(0);
+    const bytes = await this.recorder.read(tensor.buffer, tensor.byteLength);
+    if (tensor.dtype === 'f32') return new Float32Array(bytes, 0, tensor.size);
+    return float16ToFloat32(new Uint16Array(bytes, 0, tensor.size));
+  }
+
+  /** Submits all recorded work; resolves once it is queued (and reports device errors). */
+  flush(): Promise<void> {
+    return this.recorder.flush();
+  }
+
+  /** Waits until the GPU has finished everything submitted so far. */
+  async sync(): Promise<void> {
+    await this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+  }
+
+  stats(): RuntimeStats {
+    return {
+      ...this.pool.getStats(),
+      ...this.recorder.counters,
+      pipelines: this.pipelines.size,
+      liveTensors: this.liveTensors.size,
+    };
+  }
+
+  /** Frees every live tensor and pooled buffer, and destroys the device. */
+  destroy(): void {
+    for (const t of [...this.liveTensors]) t.dispose();
+    this.pool.trim();
+    this.device.destroy();
+  }
+
+  private assertAlive(): void {
+    if (this.lostError) throw this.lostError;
+  }
+}
+
+let defaultRuntime: Runtime | null = null;
+let pendingInit: Promise<Runtime> | null = null;
+
+/** Creates (once) the runtime that ops use by default. */
+export function initRuntime(options: DeviceOptions = {}): Promise<Runtime> {
+  if (defaultRuntime) return Promise.resolve(defaultRuntime);
+  pendingInit ??= createGpuContext(options).then((ctx) => (defaultRuntime = new Runtime(ctx)));
+  pendingInit.catch(() => (pendingInit = null));
+  return pendingInit;
+}
+
+export function getRuntime(): Runtime {
+  if (!defaultRuntime) throw new Error('the GPU runtime is not initialised: call `await initRuntime()` first');
+  return defaultRuntime;
+}

@@ -1,0 +1,110 @@
+import type { Runtime } from './runtime.ts';
+
+export type DType = 'f32' | 'f16';
+export type Shape = readonly number[];
+
+/** Opaque slot for the autograd layer's bookkeeping (see src/autograd/tape.ts). */
+export interface GradSource {
+  readonly op: string;
+}
+
+let nextTensorId = 1;
+
+/** A GPU buffer shared by a tensor and its views (reshapes); returned to the pool with the last one. */
+export interface Storage {
+  readonly buffer: GPUBuffer;
+  refs: number;
+}
+
+export function sizeOf(shape: Shape): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+export function formatShape(shape: Shape): string {
+  return `[${shape.join(', ')}]`;
+}
+
+export function bytesFor(dtype: DType, size: number): number {
+  // Storage buffers are read in 4-byte words; f16 data is padded to a whole word.
+  return dtype === 'f32' ? size * 4 : Math.ceil(size / 2) * 4;
+}
+
+/**
+ * An n-dimensional array in a GPU buffer. Images and activations are NHWC: channels are the
+ * innermost (fastest-varying) axis, so a pixel's channels are contiguous and kernels can read
+ * them as vec4. Memory is explicit: call `dispose()` or create tensors inside `scope()`.
+ */
+export class Tensor {
+  readonly id = nextTensorId++;
+  readonly shape: Shape;
+  readonly size: number;
+  /** Whether gradients flow to this tensor (parameters, or results of recorded ops). */
+  requiresGrad = false;
+  /** Set by the autograd layer when a recorded op produced this tensor. */
+  gradSource: GradSource | null = null;
+  private storage: Storage | null;
+
+  constructor(
+    readonly runtime: Runtime,
+    shape: Shape,
+    readonly dtype: DType,
+    storage: Storage,
+  ) {
+    for (const d of shape) {
+      if (!Number.isInteger(d) || d < 0) throw new Error(`invalid tensor shape ${formatShape(shape)}`);
+    }
+    this.shape = Object.freeze([...shape]);
+    this.size = sizeOf(shape);
+    this.storage = storage;
+    storage.refs++;
+    runtime.track(this);
+  }
+
+  get rank(): number {
+    return this.shape.length;
+  }
+
+  get disposed(): boolean {
+    return this.storage === null;
+  }
+
+  /** The GPU buffer; throws if the tensor was disposed (a use-after-free would read garbage). */
+  get buffer(): GPUBuffer {
+    if (!this.storage) throw new Error(`tensor #${this.id} ${formatShape(this.shape)} was used after dispose()`);
+    return this.storage.buffer;
+  }
+
+  /** The shared storage, for views such as reshape (throws if disposed). */
+  get sharedStorage(): Storage {
+    if (!this.storage) throw new Error(`tensor #${this.id} ${formatShape(this.shape)} was used after dispose()`);
+    return this.storage;
+  }
+
+  get byteLength(): number {
+    return bytesFor(this.dtype, this.size);
+  }
+
+  dispose(): void {
+    const storage = this.storage;
+    if (!storage) return;
+    this.storage = null;
+    this.runtime.releaseTensor(this, storage);
+  }
+
+  /** Reads the values back (as float32, whatever the storage dtype). */
+  async data(): Promise<Float32Array> {
+    return this.runtime.readTensor(this);
+  }
+
+  /** Reads a one-element tensor back as a number. */
+  async item(): Promise<number> {
+    if (this.size !== 1) throw new Error(`item() needs a one-element tensor, got ${formatShape(this.shape)}`);
+    return (await this.data())[0]!;
+  }
+
+  toString(): string {
+    return `Tensor#${this.id}(${formatShape(this.shape)}, ${this.dtype}${this.disposed ? ', disposed' : ''})`;
+  }
+}
