@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** The `pastiche` command line: one file per subcommand under src/cli/commands, registered here. */
 import { Command } from 'commander';
+import { registerWeightsCommand } from './commands/weights.ts';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -8,6 +9,7 @@ export function buildProgram(): Command {
     .name('pastiche')
     .description('Neural style transfer on a WebGPU compute engine written from scratch')
     .showHelpAfterError();
+  registerWeightsCommand(program);
   return program;
 }
 

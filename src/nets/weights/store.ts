@@ -1,0 +1,341 @@
+/**
+ * The verified weight store: fetches a model's files into a local cache (copied from a mirror folder
+ * or downloaded from their pinned public URLs), checks every byte against the sha256 in
+ * weights/manifest.json, and converts each model once to `<cache>/<name>.safetensors` so later loads
+ * are a single read. Node only.
+ *
+ * Cache layout = mirror layout: `<cache>/<file path from the manifest>` (e.g.
+ * `<cache>/transformer-net/candy.bin`), so a filled cache can itself serve as a mirror.
+ * A file only ever appears under its final name complete and verified (temp file + rename).
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { writeFileAtomic } from '../../io/atomic-write.ts';
+import type { HostTensorMap } from './host-tensor.ts';
+import { findModel, loadWeightsManifest, type ModelEntry, type ModelFile, type WeightsManifest } from './manifest.ts';
+import { lengstromToCanonical, readMl5CheckpointDirectory } from './ml5-checkpoint.ts';
+import { parseNcnnTransformerNet } from './ncnn-transformer-net.ts';
+import { parseSafetensors, serializeSafetensors } from './safetensors.ts';
+import { importVgg19Uint8Directory } from './vgg19-uint8.ts';
+
+/** Bumped whenever an importer changes its output, so stale converted caches are rebuilt. */
+const CONVERTER_VERSION = '1';
+
+export type FetchLike = (url: string) => Promise<Response>;
+
+export interface FileProgress {
+  model: string;
+  /** the file's manifest path */
+  file: string;
+  /** where the bytes come from: already verified in the cache, a mirror folder, or the network */
+  source: 'cache' | 'mirror' | 'download';
+  bytesDone: number;
+  bytesTotal: number;
+}
+
+export interface StoreOptions {
+  /** Cache folder; default `$PASTICHE_CACHE_DIR`, else `<repo>/weights/cache`. */
+  cacheDir?: string;
+  /** Folder in the mirror layout to copy from instead of downloading; default `$PASTICHE_WEIGHTS_MIRROR`; '' means none. */
+  mirrorDir?: string;
+  /** Model catalogue; default the repository's weights/manifest.json. */
+  manifest?: WeightsManifest;
+  /** Used for downloads; default the global fetch. */
+  fetch?: FetchLike;
+  onProgress?: (progress: FileProgress) => void;
+  /** Called after a model was converted to safetensors (not when the converted cache was reused). */
+  onConverted?: (model: string, safetensorsPath: string) => void;
+}
+
+export interface ModelFiles {
+  model: ModelEntry;
+  /** absolute path of each file, in manifest order */
+  paths: string[];
+  /** bytes copied or downloaded by this call (0 when everything was already cached) */
+  transferredBytes: number;
+}
+
+export interface InstalledModel {
+  name: string;
+  kind: ModelEntry['kind'];
+  format: ModelEntry['format'];
+  /** every source file is in the cache with the expected size (checksums are verified on use) */
+  filesComplete: boolean;
+  /** path of the converted safetensors file, or null if not converted */
+  safetensorsPath: string | null;
+}
+
+const REPO_CACHE_DIR = fileURLToPath(new URL('../../../weights/cache', import.meta.url));
+
+/** The cache folder the store uses when no option is given. */
+export function defaultCacheDir(): string {
+  const fromEnv = process.env.PASTICHE_CACHE_DIR;
+  return fromEnv !== undefined && fromEnv !== '' ? fromEnv : REPO_CACHE_DIR;
+}
+
+function resolveMirrorDir(opts: StoreOptions): string | null {
+  const mirror = opts.mirrorDir ?? process.env.PASTICHE_WEIGHTS_MIRROR;
+  return mirror !== undefined && mirror !== '' ? mirror : null;
+}
+
+/** Path of a model's converted weights inside a cache folder. */
+export function convertedWeightsPath(name: string, cacheDir = defaultCacheDir()): string {
+  return join(cacheDir, `${name}.safetensors`);
+}
+
+/**
+ * Makes every file of model `name` present and verified in the cache: files already there are
+ * re-hashed; missing or damaged ones are copied from the mirror (when one is configured) or downloaded.
+ */
+export async function ensureModelFiles(name: string, opts: StoreOptions = {}): Promise<ModelFiles> {
+  const manifest = opts.manifest ?? (await loadWeightsManifest());
+  const model = findModel(manifest, name);
+  const cacheDir = opts.cacheDir ?? defaultCacheDir();
+  const mirrorDir = resolveMirrorDir(opts);
+
+  const paths: string[] = [];
+  let transferredBytes = 0;
+  for (const file of model.files) {
+    const target = join(cacheDir, ...file.path.split('/'));
+    const report = (source: FileProgress['source'], bytesDone: number): void =>
+      opts.onProgress?.({ model: model.name, file: file.path, source, bytesDone, bytesTotal: file.bytes });
+
+    if (await isVerifiedCopy(target, file)) {
+      report('cache', file.bytes);
+    } else if (mirrorDir !== null) {
+      const mirrorPath = join(mirrorDir, ...file.path.split('/'));
+      if (!(await isFile(mirrorPath))) {
+        throw new Error(
+          `${model.name}: ${file.path} is missing from the weights mirror ${mirrorDir} (looked for ${mirrorPath}); ` +
+            `put the file from ${file.url} there, or unset PASTICHE_WEIGHTS_MIRROR / drop --mirror to download it`,
+        );
+      }
+      await writeVerified(createReadStream(mirrorPath), target, model, file, {
+        origin: `the mirror copy ${mirrorPath}`,
+        remedy: `replace it with the file from ${file.url}, or unset PASTICHE_WEIGHTS_MIRROR / drop --mirror to download it`,
+        onBytes: (done) => report('mirror', done),
+      });
+      transferredBytes += file.bytes;
+    } else {
+      const chunks = await downloadChunks(file, model, opts.fetch ?? globalThis.fetch);
+      await writeVerified(chunks, target, model, file, {
+        origin: `the download from ${file.url}`,
+        remedy: 'the download was cut short or the file changed upstream: run the command again, or point --mirror at a folder holding verified copies',
+        onBytes: (done) => report('download', done),
+      });
+      transferredBytes += file.bytes;
+    }
+    paths.push(target);
+  }
+  return { model, paths, transferredBytes };
+}
+
+/**
+ * Weights of model `name` in pastiche's layout (see each importer for names and shapes). The first
+ * call fetches and converts, writing `<cache>/<name>.safetensors`; later calls just read that file.
+ */
+export async function loadModelWeights(name: string, opts: StoreOptions = {}): Promise<HostTensorMap> {
+  const manifest = opts.manifest ?? (await loadWeightsManifest());
+  const model = findModel(manifest, name);
+  if (model.format === 'tflite') {
+    throw new Error(`${name} is a TensorFlow Lite model: get its file with ensureModelFiles("${name}") and read it with the tflite importer`);
+  }
+  const cacheDir = opts.cacheDir ?? defaultCacheDir();
+  const convertedPath = convertedWeightsPath(name, cacheDir);
+  const fingerprint = sourceFingerprint(model);
+
+  const cached = await readConverted(convertedPath, fingerprint);
+  if (cached !== null) return cached;
+
+  const files = await ensureModelFiles(name, { ...opts, manifest, cacheDir });
+  const tensors = await convertModel(files);
+  const metadata = {
+    'pastiche.model': model.name,
+    'pastiche.kind': model.kind,
+    'pastiche.source-format': model.format,
+    'pastiche.sources': fingerprint,
+  };
+  await writeFileAtomic(convertedPath, serializeSafetensors(tensors, { metadata }));
+  opts.onConverted?.(name, convertedPath);
+  return tensors;
+}
+
+/** Models of the manifest that have anything in the cache, with what they have. */
+export async function listInstalledModels(opts: Pick<StoreOptions, 'cacheDir' | 'manifest'> = {}): Promise<InstalledModel[]> {
+  const manifest = opts.manifest ?? (await loadWeightsManifest());
+  const cacheDir = opts.cacheDir ?? defaultCacheDir();
+  const installed: InstalledModel[] = [];
+  for (const model of manifest.models) {
+    let filesComplete = true;
+    for (const file of model.files) {
+      const size = await fileSize(join(cacheDir, ...file.path.split('/')));
+      if (size !== file.bytes) {
+        filesComplete = false;
+        break;
+      }
+    }
+    const convertedPath = convertedWeightsPath(model.name, cacheDir);
+    const safetensorsPath = (await isFile(convertedPath)) ? convertedPath : null;
+    if (filesComplete || safetensorsPath !== null) {
+      installed.push({ name: model.name, kind: model.kind, format: model.format, filesComplete, safetensorsPath });
+    }
+  }
+  return installed;
+}
+
+/** Identifies the exact source files and converter, stored in the converted file's metadata. */
+function sourceFingerprint(model: ModelEntry): string {
+  const hash = createHash('sha256').update(`converter ${CONVERTER_VERSION}\nformat ${model.format}\nkind ${model.kind}\n`);
+  for (const file of model.files) hash.update(`${file.path} ${file.sha256}\n`);
+  return hash.digest('hex');
+}
+
+/** The converted weights if present, readable and made from the same sources; otherwise null (reconvert). */
+async function readConverted(path: string, fingerprint: string): Promise<HostTensorMap | null> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+  try {
+    const { tensors, metadata } = parseSafetensors(bytes, path);
+    return metadata['pastiche.sources'] === fingerprint ? tensors : null;
+  } catch {
+    return null; // a damaged cache entry is rebuilt from the verified sources
+  }
+}
+
+async function convertModel(files: ModelFiles): Promise<HostTensorMap> {
+  const { model, paths } = files;
+  const folderOf = (fileName: string): string => {
+    const index = model.files.findIndex((f) => basename(f.path) === fileName);
+    if (index < 0) throw new Error(`weights manifest: model "${model.name}" (${model.format}) lists no ${fileName}`);
+    return dirname(paths[index]!);
+  };
+  switch (model.format) {
+    case 'vgg19-uint8':
+      return importVgg19Uint8Directory(folderOf('manifest.json'));
+    case 'ncnn-bin': {
+      const binIndex = model.files.findIndex((f) => f.path.endsWith('.bin'));
+      if (binIndex < 0) throw new Error(`weights manifest: model "${model.name}" (ncnn-bin) lists no .bin file`);
+      return parseNcnnTransformerNet(await readFile(paths[binIndex]!), paths[binIndex]);
+    }
+    case 'ml5-checkpoint': {
+      const folder = folderOf('manifest.json');
+      const variables = await readMl5CheckpointDirectory(folder);
+      return model.kind === 'lengstrom' ? lengstromToCanonical(variables, folder) : variables;
+    }
+    case 'tflite':
+      throw new Error(`${model.name}: tflite models are read by the tflite importer, not converted here`);
+  }
+}
+
+interface VerifiedWriteContext {
+  /** what the bytes are, for error messages */
+  origin: string;
+  /** what the user should do when verification fails */
+  remedy: string;
+  onBytes: (bytesDone: number) => void;
+}
+
+/** Streams `chunks` to a temp file beside `target`, then renames it into place only if size and sha256 match. */
+async function writeVerified(
+  chunks: AsyncIterable<Uint8Array>,
+  target: string,
+  model: ModelEntry,
+  file: ModelFile,
+  context: VerifiedWriteContext,
+): Promise<void> {
+  await mkdir(dirname(target), { recursive: true });
+  const temp = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString('hex')}.part`);
+  const hash = createHash('sha256');
+  let bytesDone = 0;
+  let moved = false;
+  const handle = await open(temp, 'w');
+  try {
+    try {
+      for await (const chunk of chunks) {
+        hash.update(chunk);
+        await handle.write(chunk);
+        bytesDone += chunk.length;
+        context.onBytes(bytesDone);
+      }
+    } finally {
+      await handle.close();
+    }
+    const actual = hash.digest('hex');
+    if (bytesDone !== file.bytes || actual !== file.sha256) {
+      throw new Error(
+        `${model.name}: ${file.path} failed verification (${context.origin}): ` +
+          `expected ${file.bytes} bytes with sha256 ${file.sha256}, got ${bytesDone} bytes with sha256 ${actual}; ` +
+          `${context.remedy}`,
+      );
+    }
+    await rename(temp, target);
+    moved = true;
+  } finally {
+    if (!moved) await rm(temp, { force: true });
+  }
+}
+
+async function downloadChunks(file: ModelFile, model: ModelEntry, fetchImpl: FetchLike): Promise<AsyncIterable<Uint8Array>> {
+  let response: Response;
+  try {
+    response = await fetchImpl(file.url);
+  } catch (err) {
+    throw new Error(
+      `${model.name}: cannot download ${file.path} from ${file.url} (${err instanceof Error ? err.message : String(err)}); ` +
+        'check the network connection, or set PASTICHE_WEIGHTS_MIRROR / --mirror to a folder holding the files',
+    );
+  }
+  if (!response.ok || response.body === null) {
+    throw new Error(`${model.name}: downloading ${file.path} from ${file.url} failed with HTTP ${response.status} ${response.statusText}; the URL may have moved: report it, or use --mirror`);
+  }
+  const reader = response.body.getReader();
+  return {
+    async *[Symbol.asyncIterator]() {
+      let finished = false;
+      try {
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) {
+            finished = true;
+            return;
+          }
+          yield value;
+        }
+      } finally {
+        // Stop the transfer when the consumer gives up early (verification or disk error).
+        if (!finished) await reader.cancel().catch(() => undefined);
+        reader.releaseLock();
+      }
+    },
+  };
+}
+
+/** True when `path` holds exactly the manifest's bytes (size checked first, then sha256). */
+async function isVerifiedCopy(path: string, file: ModelFile): Promise<boolean> {
+  if ((await fileSize(path)) !== file.bytes) return false;
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex') === file.sha256;
+}
+
+async function fileSize(path: string): Promise<number | null> {
+  try {
+    const info = await stat(path);
+    return info.isFile() ? info.size : null;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+}
+
+async function isFile(path: string): Promise<boolean> {
+  return (await fileSize(path)) !== null;
+}

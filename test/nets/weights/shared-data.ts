@@ -1,0 +1,29 @@
+/** Locates the read-only ../shared data beside the repository; tests that need it fail (never skip) without it. */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+export const SHARED_WEIGHTS_DIR = join(REPO_ROOT, '..', 'shared', 'weights');
+export const SHARED_REFERENCE_DIR = join(REPO_ROOT, '..', 'shared', 'reference');
+
+/** Absolute path of `relative` inside ../shared/weights, or a clear error if the data is not there. */
+export function sharedWeightsPath(...relative: string[]): string {
+  const path = join(SHARED_WEIGHTS_DIR, ...relative);
+  if (!existsSync(path)) {
+    throw new Error(
+      `test data missing: ${path}. These tests read the pretrained weights from ../shared/weights ` +
+        '(the read-only data folder next to the repository); provide it there to run them.',
+    );
+  }
+  return path;
+}
+
+/** Absolute path of `relative` inside ../shared/reference, or a clear error if it is not there. */
+export function sharedReferencePath(...relative: string[]): string {
+  const path = join(SHARED_REFERENCE_DIR, ...relative);
+  if (!existsSync(path)) {
+    throw new Error(`test data missing: ${path}. These tests read reference outputs from ../shared/reference.`);
+  }
+  return path;
+}

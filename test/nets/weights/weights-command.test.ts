@@ -1,0 +1,64 @@
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Command } from 'commander';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { registerWeightsCommand } from '../../../src/cli/commands/weights.ts';
+import { SHARED_WEIGHTS_DIR } from './shared-data.ts';
+
+const temporaryDirs: string[] = [];
+function tempDir(label: string): string {
+  const dir = mkdtempSync(join(tmpdir(), `pastiche-${label}-`));
+  temporaryDirs.push(dir);
+  return dir;
+}
+
+/** Runs `pastiche weights ...args`, returning what it printed to stdout. */
+async function runWeights(args: string[]): Promise<string> {
+  const program = new Command().exitOverride();
+  registerWeightsCommand(program);
+  let stdout = '';
+  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    stdout += String(chunk);
+    return true;
+  });
+  const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+  try {
+    await program.parseAsync(['weights', ...args], { from: 'user' });
+  } finally {
+    out.mockRestore();
+    err.mockRestore();
+  }
+  return stdout;
+}
+
+afterEach(() => {
+  for (const dir of temporaryDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('pastiche weights', () => {
+  it('fetches and converts the named models from a mirror, then reports them as cached', async () => {
+    const cache = tempDir('cache');
+    const first = await runWeights(['candy', 'magenta-transfer', '--mirror', SHARED_WEIGHTS_DIR, '--cache', cache]);
+    expect(first).toContain(`weights cache: ${cache}`);
+    expect(first).toMatch(/candy\s+transformer-net\s+3\.4 MB\s+fetched 3\.4 MB\s+safetensors ready/);
+    expect(first).toMatch(/magenta-transfer\s+magenta\s+0\.3 MB\s+fetched 0\.3 MB\s+tflite \(used as is\)/);
+    expect(existsSync(join(cache, 'candy.safetensors'))).toBe(true);
+
+    const second = await runWeights(['candy', '--mirror', SHARED_WEIGHTS_DIR, '--cache', cache, '--no-convert']);
+    expect(second).toMatch(/candy\s+transformer-net\s+3\.4 MB\s+already cached/);
+  });
+
+  it('fails with the reason when a mirror file is damaged', async () => {
+    const mirror = tempDir('mirror');
+    mkdirSync(join(mirror, 'transformer-net'));
+    writeFileSync(join(mirror, 'transformer-net', 'udnie.bin'), new Uint8Array(1000));
+    await expect(runWeights(['udnie', '--mirror', mirror, '--cache', tempDir('cache')])).rejects.toThrow(
+      /1 of 1 models failed:\n {2}udnie: transformer-net\/udnie\.bin failed verification/,
+    );
+  });
+
+  it('rejects an unknown model name, listing the known ones', async () => {
+    await expect(runWeights(['nosuch', '--cache', tempDir('cache')])).rejects.toThrow(/unknown model "nosuch"; known models: vgg19/);
+  });
+});
