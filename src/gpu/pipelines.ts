@@ -59,10 +59,16 @@ export class PipelineCache {
   }
 
   private async compile(key: string, code: string, layout: ProgramLayout, bindGroupLayout: GPUBindGroupLayout): Promise<GPUComputePipeline> {
+    // Captured here so that a WGSL error is reported once, with its source line, not as a bare
+    // uncaptured validation error.
+    this.device.pushErrorScope('validation');
     const module = this.device.createShaderModule({ code, label: key });
+    const scopeError = this.device.popErrorScope();
     const info = await module.getCompilationInfo();
     const errors = info.messages.filter((m) => m.type === 'error');
     if (errors.length > 0) throw new ShaderCompileError(key, formatCompileMessages(code, errors));
+    const moduleError = await scopeError;
+    if (moduleError) throw new ShaderCompileError(key, moduleError.message);
     try {
       return await this.device.createComputePipelineAsync({
         label: key,
