@@ -1,0 +1,190 @@
+import { binary, fill, unary } from '../../gpu/kernels/elementwise.ts';
+import { axpyInPlace, dot, guardedRatio, packScalars } from '../../gpu/kernels/optim.ts';
+import { reduce } from '../../gpu/kernels/reduce.ts';
+import type { Tensor } from '../../gpu/tensor.ts';
+import type { Objective } from './objective.ts';
+
+export interface LbfgsOptions {
+  /** Curvature pairs kept (m). */
+  historySize?: number;
+  /** First trial step along the search direction. */
+  learningRate?: number;
+  /** Halvings tried by the backtracking line search before giving up. */
+  maxLineSearchSteps?: number;
+  /** Sufficient-decrease (Armijo) constant. */
+  c1?: number;
+}
+
+export interface LbfgsStepResult {
+  loss: number;
+  evaluations: number;
+  /** false when the line search found no decrease: converged, or the problem is ill-posed here. */
+  progressed: boolean;
+}
+
+interface CurvaturePair {
+  s: Tensor;
+  y: Tensor;
+  /** 1/(y·s), or 0 for a pair that carries no curvature (then it contributes nothing). */
+  rho: Tensor;
+}
+
+/**
+ * Limited-memory BFGS with a backtracking (Armijo) line search. Every vector and every coefficient
+ * of the two-loop recursion stays on the GPU; a step reads back one small vector per function
+ * evaluation (the trial loss and the directional derivative), usually once per iteration.
+ * The optimiser owns `x`, its current iterate (a copy of the starting point).
+ */
+export class Lbfgs {
+  x: Tensor;
+  private grad: Tensor | null = null;
+  private loss = NaN;
+  private history: CurvaturePair[] = [];
+  /** Initial inverse-Hessian scale γ = s·y / y·y of the newest pair, on the GPU. */
+  private hessianScale: Tensor;
+  private readonly one: Tensor;
+  private readonly zero: Tensor;
+  private readonly options: Required<LbfgsOptions>;
+  evaluations = 0;
+
+  constructor(
+    x0: Tensor,
+    private readonly objective: Objective,
+    options: LbfgsOptions = {},
+  ) {
+    this.options = { historySize: 10, learningRate: 1, maxLineSearchSteps: 12, c1: 1e-4, ...options };
+    this.x = unary('copy', x0);
+    this.one = fill(x0.runtime, [1], 1);
+    this.zero = fill(x0.runtime, [1], 0);
+    this.hessianScale = fill(x0.runtime, [1], 1);
+  }
+
+  private evaluate(x: Tensor): { loss: Tensor; grad: Tensor } {
+    this.evaluations++;
+    return this.objective(x);
+  }
+
+  /** The search direction −H·g from the two-loop recursion (steepest descent without history). */
+  private direction(g: Tensor): Tensor {
+    const q = unary('neg', g);
+    if (this.history.length === 0) {
+      // First step: at most unit length in the L1 norm, since the problem's scale is unknown.
+      const absG = unary('abs', g);
+      const l1 = reduce('sum', absG, undefined, { keepDims: true });
+      absG.dispose();
+      const l1Scalar = this.x.runtime.reshape(l1, [1]);
+      l1.dispose();
+      const scale = guardedRatio(this.one, l1Scalar, l1Scalar, this.one, 1); // min(1, 1/|g|₁)
+      l1Scalar.dispose();
+      const d = binary('mul', q, scale);
+      q.dispose();
+      scale.dispose();
+      return d;
+    }
+    const alphas: Tensor[] = [];
+    for (let i = this.history.length - 1; i >= 0; i--) {
+      const { s, y, rho } = this.history[i]!;
+      const sq = dot(s, q);
+      const alpha = binary('mul', rho, sq);
+      sq.dispose();
+      axpyInPlace(q, y, -1, alpha);
+      alphas[i] = alpha;
+    }
+    const r = binary('mul', q, this.hessianScale);
+    q.dispose();
+    for (let i = 0; i < this.history.length; i++) {
+      const { s, y, rho } = this.history[i]!;
+      const yr = dot(y, r);
+      const beta = binary('mul', rho, yr);
+      const coef = binary('sub', alphas[i]!, beta);
+      axpyInPlace(r, s, 1, coef);
+      for (const t of [yr, beta, coef, alphas[i]!]) t.dispose();
+    }
+    return r;
+  }
+
+  private resetHistory(): void {
+    for (const p of this.history) for (const t of [p.s, p.y, p.rho]) t.dispose();
+    this.history = [];
+    this.hessianScale.dispose();
+    this.hessianScale = fill(this.x.runtime, [1], 1);
+  }
+
+  /** One iteration: direction, line search, history update. */
+  async step(): Promise<LbfgsStepResult> {
+    if (!this.grad) {
+      const { loss, grad } = this.evaluate(this.x);
+      this.loss = await loss.item();
+      loss.dispose();
+      this.grad = grad;
+    }
+    const g = this.grad;
+    let d = this.direction(g);
+    let gtd = dot(g, d);
+    let t = this.options.learningRate;
+    for (let attempt = 0; attempt < this.options.maxLineSearchSteps; attempt++) {
+      const trial = unary('copy', this.x);
+      axpyInPlace(trial, d, t);
+      const { loss, grad } = this.evaluate(trial);
+      const packed = packScalars([loss, gtd]);
+      loss.dispose();
+      const [newLoss, slope] = await packed.data();
+      packed.dispose();
+      if (!(slope! < 0)) {
+        // Not a descent direction (stale curvature): restart from steepest descent.
+        for (const x of [trial, grad, d, gtd]) x.dispose();
+        this.resetHistory();
+        d = this.direction(g);
+        gtd = dot(g, d);
+        t = this.options.learningRate;
+        continue;
+      }
+      if (Number.isFinite(newLoss) && newLoss! <= this.loss + this.options.c1 * t * slope!) {
+        this.accept(trial, grad, d, t);
+        gtd.dispose();
+        this.loss = newLoss!;
+        return { loss: newLoss!, evaluations: this.evaluations, progressed: true };
+      }
+      trial.dispose();
+      grad.dispose();
+      t *= 0.5;
+    }
+    d.dispose();
+    gtd.dispose();
+    return { loss: this.loss, evaluations: this.evaluations, progressed: false };
+  }
+
+  private accept(trial: Tensor, newGrad: Tensor, d: Tensor, t: number): void {
+    const s = unary('affine', d, t, 0);
+    d.dispose();
+    const y = binary('sub', newGrad, this.grad!);
+    const ys = dot(y, s);
+    const yy = dot(y, y);
+    const rho = guardedRatio(this.one, ys, ys, this.zero, 1e-10);
+    const scale = guardedRatio(ys, yy, ys, this.hessianScale, 1e-10);
+    this.hessianScale.dispose();
+    this.hessianScale = scale;
+    ys.dispose();
+    yy.dispose();
+    this.history.push({ s, y, rho });
+    if (this.history.length > this.options.historySize) {
+      const old = this.history.shift()!;
+      for (const x of [old.s, old.y, old.rho]) x.dispose();
+    }
+    this.x.dispose();
+    this.x = trial;
+    this.grad!.dispose();
+    this.grad = newGrad;
+  }
+
+  /** The loss at the current iterate (NaN before the first step). */
+  get currentLoss(): number {
+    return this.loss;
+  }
+
+  dispose(): void {
+    this.resetHistory();
+    for (const t of [this.x, this.grad, this.one, this.zero, this.hessianScale]) t?.dispose();
+    this.grad = null;
+  }
+}

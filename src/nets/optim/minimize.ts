@@ -1,0 +1,112 @@
+import { unary } from '../../gpu/kernels/elementwise.ts';
+import type { Tensor } from '../../gpu/tensor.ts';
+import { Adam } from './adam.ts';
+import { Lbfgs } from './lbfgs.ts';
+import type { Objective, OptimStep, StopReason } from './objective.ts';
+import { PlateauDetector } from './plateau.ts';
+
+export interface MinimizeOptions {
+  optimizer?: 'lbfgs' | 'adam';
+  maxIterations: number;
+  /** Stop after this many iterations without a relative improvement of `tolerance` (0: never). */
+  patience?: number;
+  tolerance?: number;
+  /** Adam learning rate, or L-BFGS's first trial step. */
+  learningRate?: number;
+  historySize?: number;
+  /** Checked between iterations; return true to stop early (keeps the best result). */
+  shouldStop?: () => boolean;
+}
+
+export interface MinimizeProgress extends OptimStep {
+  /** The current iterate; valid until the next iteration (copy it to keep it). */
+  x: Tensor;
+}
+
+export interface MinimizeResult {
+  /** The best iterate seen (owned by the caller). */
+  best: Tensor;
+  bestLoss: number;
+  iterations: number;
+  reason: StopReason;
+}
+
+/**
+ * Runs an optimiser on `objective` from `x0`, yielding progress after every iteration, and stopping on
+ * max iterations, a plateau, a NaN or a request. The best iterate seen is what it returns, not the last.
+ */
+export async function* minimize(x0: Tensor, objective: Objective, options: MinimizeOptions): AsyncGenerator<MinimizeProgress, MinimizeResult> {
+  const plateau = new PlateauDetector(options.patience ?? 0, options.tolerance ?? 1e-4);
+  let best = unary('copy', x0);
+  let bestLoss = Infinity;
+  let reason: StopReason = 'max-iterations';
+  let iteration = 0;
+  const keepBest = (x: Tensor, loss: number) => {
+    if (plateau.update(loss)) {
+      best.dispose();
+      best = unary('copy', x);
+      bestLoss = loss;
+    }
+  };
+
+  if ((options.optimizer ?? 'lbfgs') === 'lbfgs') {
+    const lbfgs = new Lbfgs(x0, objective, { learningRate: options.learningRate ?? 1, historySize: options.historySize ?? 10 });
+    try {
+      for (iteration = 1; iteration <= options.maxIterations; iteration++) {
+        const step = await lbfgs.step();
+        if (!Number.isFinite(step.loss)) {
+          reason = 'nan';
+          break;
+        }
+        keepBest(lbfgs.x, step.loss);
+        yield { iteration, loss: step.loss, evaluations: step.evaluations, x: lbfgs.x };
+        if (!step.progressed) {
+          reason = 'converged';
+          break;
+        }
+        if (plateau.exhausted) {
+          reason = 'plateau';
+          break;
+        }
+        if (options.shouldStop?.()) {
+          reason = 'stopped';
+          break;
+        }
+      }
+    } finally {
+      lbfgs.dispose();
+    }
+  } else {
+    const x = unary('copy', x0);
+    const adam = new Adam([x], { lr: options.learningRate ?? 1e-2 });
+    try {
+      for (iteration = 1; iteration <= options.maxIterations; iteration++) {
+        const { loss, grad } = objective(x);
+        // The loss is that of x before this update: remember x first if it is the best so far.
+        const value = await loss.item();
+        loss.dispose();
+        if (!Number.isFinite(value)) {
+          grad.dispose();
+          reason = 'nan';
+          break;
+        }
+        keepBest(x, value);
+        adam.step([grad]);
+        grad.dispose();
+        yield { iteration, loss: value, evaluations: iteration, x };
+        if (plateau.exhausted) {
+          reason = 'plateau';
+          break;
+        }
+        if (options.shouldStop?.()) {
+          reason = 'stopped';
+          break;
+        }
+      }
+    } finally {
+      adam.dispose();
+      x.dispose();
+    }
+  }
+  return { best, bestLoss, iterations: Math.min(iteration, options.maxIterations), reason };
+}
