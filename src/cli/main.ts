@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** The `pastiche` command line: one file per subcommand under src/cli/commands, registered here. */
 import { Command } from 'commander';
+import { registerInfoCommand } from './commands/info.ts';
 import { registerWeightsCommand } from './commands/weights.ts';
 
 export function buildProgram(): Command {
@@ -9,6 +10,7 @@ export function buildProgram(): Command {
     .name('pastiche')
     .description('Neural style transfer on a WebGPU compute engine written from scratch')
     .showHelpAfterError();
+  registerInfoCommand(program);
   registerWeightsCommand(program);
   return program;
 }

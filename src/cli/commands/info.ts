@@ -1,0 +1,38 @@
+/** `pastiche info`: the WebGPU adapter, its features and limits, and which models are installed. */
+import type { Command } from 'commander';
+import { initRuntime } from '../../gpu/runtime.ts';
+import { listInstalledModels } from '../../nets/weights/store.ts';
+
+const SHOWN_LIMITS = [
+  'maxBufferSize',
+  'maxStorageBufferBindingSize',
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupsPerDimension',
+  'maxStorageBuffersPerShaderStage',
+] as const;
+
+export function registerInfoCommand(program: Command): void {
+  program
+    .command('info')
+    .description('show the WebGPU adapter, its features and limits, and the installed models')
+    .action(async () => {
+      const runtime = await initRuntime();
+      const { adapterInfo, features, limits, platform } = runtime.context;
+      const lines = [
+        `adapter:   ${[adapterInfo.vendor, adapterInfo.architecture, adapterInfo.device, adapterInfo.description].filter(Boolean).join(' / ') || '(no description)'}`,
+        `platform:  ${platform}`,
+        `features:  ${[...features].sort().join(', ')}`,
+        'limits:',
+        ...SHOWN_LIMITS.map((name) => `  ${name.padEnd(36)} ${limits[name]}`),
+        'models:',
+      ];
+      const installed = await listInstalledModels();
+      for (const m of installed) {
+        lines.push(`  ${m.name.padEnd(16)} ${m.kind.padEnd(16)} ${m.safetensorsPath ? 'ready' : m.filesComplete ? 'files only' : 'not installed'}`);
+      }
+      if (installed.every((m) => !m.filesComplete)) lines.push('  (none: run `npx pastiche weights`)');
+      process.stdout.write(`${lines.join('\n')}\n`);
+      runtime.destroy();
+    });
+}
