@@ -2,8 +2,8 @@
  * `pastiche weights [names...]`: fetches (from a mirror folder or the network), verifies and converts
  * the pretrained models into the local cache, with a progress bar, then prints a summary.
  */
-import { createRequire } from 'node:module';
 import type { Command } from 'commander';
+import { createProgressBar, isInteractive } from '../progress.ts';
 import { findModel, loadWeightsManifest, type ModelEntry } from '../../nets/weights/manifest.ts';
 import {
   convertedWeightsPath,
@@ -13,18 +13,6 @@ import {
   type FileProgress,
   type StoreOptions,
 } from '../../nets/weights/store.ts';
-
-// cli-progress ships no type declarations; this is the slice of its API used here.
-interface ProgressBar {
-  start(total: number, startValue: number, payload?: Record<string, string>): void;
-  update(value: number, payload?: Record<string, string>): void;
-  stop(): void;
-}
-interface CliProgressModule {
-  SingleBar: new (options: Record<string, unknown>, preset?: unknown) => ProgressBar;
-  Presets: { shades_classic: unknown };
-}
-const cliProgress = createRequire(import.meta.url)('cli-progress') as CliProgressModule;
 
 interface WeightsCommandOptions {
   mirror?: string;
@@ -58,15 +46,8 @@ async function runWeightsCommand(names: string[], options: WeightsCommandOptions
   const cacheDir = options.cache ?? defaultCacheDir();
   const totalBytes = models.reduce((sum, m) => sum + m.files.reduce((s, f) => s + f.bytes, 0), 0);
 
-  const interactive = process.stderr.isTTY === true;
-  const bar = new cliProgress.SingleBar(
-    {
-      stream: process.stderr,
-      format: '{bar} {percentage}% | {done}/{size} MB | {model}',
-      hideCursor: true,
-    },
-    cliProgress.Presets.shades_classic,
-  );
+  const interactive = isInteractive();
+  const bar = createProgressBar('{bar} {percentage}% | {done}/{size} MB | {model}');
   const megabytes = (bytes: number): string => (bytes / 1e6).toFixed(1);
   // Bytes already finished in earlier files plus the current file's progress.
   let finishedBytes = 0;
