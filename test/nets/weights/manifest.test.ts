@@ -3,7 +3,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { findModel, loadWeightsManifest, parseWeightsManifest, type WeightsManifest } from '../../../src/nets/weights/manifest.ts';
-import { SHARED_WEIGHTS_DIR, sharedWeightsPath } from './shared-data.ts';
+import { SHARED_WEIGHTS_DIR, sharedWeightsPath } from '../../helpers/shared-data.ts';
 
 const EXPECTED_MODELS: [string, string, string][] = [
   ['vgg19', 'vgg19', 'vgg19-uint8'],

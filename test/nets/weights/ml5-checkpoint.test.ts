@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { ReadRelativeFile } from '../../../src/nets/weights/file-source.ts';
 import { hostTensor, type HostTensorMap } from '../../../src/nets/weights/host-tensor.ts';
 import { lengstromToCanonical, readMl5Checkpoint, readMl5CheckpointDirectory } from '../../../src/nets/weights/ml5-checkpoint.ts';
-import { sharedWeightsPath } from './shared-data.ts';
+import { sharedWeightsPath } from '../../helpers/shared-data.ts';
 
 const STYLES = ['mathura', 'matilde_perez', 'matta'];
 

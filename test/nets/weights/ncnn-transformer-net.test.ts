@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseNcnnTransformerNet } from '../../../src/nets/weights/ncnn-transformer-net.ts';
-import { sharedWeightsPath } from './shared-data.ts';
+import { sharedWeightsPath } from '../../helpers/shared-data.ts';
 
 const STYLES = ['candy', 'mosaic', 'pointilism', 'rain_princess', 'udnie'];
 

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { hostTensor, type HostTensorMap } from '../../../src/nets/weights/host-tensor.ts';
 import { parseSafetensors, serializeSafetensors } from '../../../src/nets/weights/safetensors.ts';
-import { sharedReferencePath } from './shared-data.ts';
+import { sharedReferencePath } from '../../helpers/shared-data.ts';
 
 /** Builds a safetensors file by hand: u64 LE header length, header text, data bytes. */
 function buildFile(headerText: string, data: number[]): Uint8Array {

@@ -14,7 +14,7 @@ import {
   type FetchLike,
   type FileProgress,
 } from '../../../src/nets/weights/store.ts';
-import { SHARED_WEIGHTS_DIR, sharedWeightsPath } from './shared-data.ts';
+import { SHARED_WEIGHTS_DIR, sharedWeightsPath } from '../../helpers/shared-data.ts';
 
 const CANDY_URL_SUFFIX = '/app/src/main/assets/candy.bin';
 const temporaryDirs: string[] = [];

@@ -6,7 +6,7 @@ import type { ReadRelativeFile } from '../../../src/nets/weights/file-source.ts'
 import type { HostTensorMap } from '../../../src/nets/weights/host-tensor.ts';
 import { parseSafetensors } from '../../../src/nets/weights/safetensors.ts';
 import { importVgg19Uint8, importVgg19Uint8Directory, VGG19_CAFFE_MEAN_RGB } from '../../../src/nets/weights/vgg19-uint8.ts';
-import { sharedReferencePath, sharedWeightsPath } from './shared-data.ts';
+import { sharedReferencePath, sharedWeightsPath } from '../../helpers/shared-data.ts';
 
 interface RawEntry {
   filename: string;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { registerWeightsCommand } from '../../../src/cli/commands/weights.ts';
-import { SHARED_WEIGHTS_DIR } from './shared-data.ts';
+import { SHARED_WEIGHTS_DIR } from '../../helpers/shared-data.ts';
 
 const temporaryDirs: string[] = [];
 function tempDir(label: string): string {

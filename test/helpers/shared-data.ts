@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const SHARED_WEIGHTS_DIR = join(REPO_ROOT, '..', 'shared', 'weights');
 export const SHARED_REFERENCE_DIR = join(REPO_ROOT, '..', 'shared', 'reference');
 
@@ -26,4 +26,13 @@ export function sharedReferencePath(...relative: string[]): string {
     throw new Error(`test data missing: ${path}. These tests read reference outputs from ../shared/reference.`);
   }
   return path;
+}
+
+/** Store options for tests: weights come from the mirror ($PASTICHE_WEIGHTS_MIRROR, else ../shared/weights). */
+export function testStoreOptions(): { mirrorDir: string } {
+  const mirrorDir = process.env.PASTICHE_WEIGHTS_MIRROR ?? SHARED_WEIGHTS_DIR;
+  if (!existsSync(mirrorDir)) {
+    throw new Error(`test data missing: weights mirror ${mirrorDir}. Set PASTICHE_WEIGHTS_MIRROR to a folder laid out like ../shared/weights.`);
+  }
+  return { mirrorDir };
 }
