@@ -1,0 +1,250 @@
+import { FLAT_ENTRY_PARAMS, flatIndexWgsl } from '../gpu/grid.ts';
+
+/**
+ * Kernels for the normalisation layers (instance, conditional instance, batch norm, AdaIN).
+ * Activations are NHWC viewed as [groups, pixels, channels]: a group is one sample (instance
+ * statistics) or the whole batch (batch statistics). Every shape lives in the uniforms.
+ */
+
+/** Threads per workgroup of the statistics kernels; a power of two (channel blocks divide it). */
+export const STATS_WG = 64;
+/** Threads per workgroup of the one-thread-per-element kernels. */
+export const NORM_WG = 256;
+
+/**
+ * `moments`: Welford (count, mean, M2) of `src` per (group, channel), merged with Chan's formula,
+ * so the variance is stable even when |mean| ≫ std. `sums`: (Σ src, Σ src·aux) per (group,
+ * channel), the two reductions of the normalisation backward (Σ dy and Σ dy·x̂).
+ */
+export type StatsMode = 'moments' | 'sums';
+
+function mergeWgsl(mode: StatsMode): string {
+  if (mode === 'sums') {
+    return `
+fn merge(a: vec4f, b: vec4f) -> vec4f {
+  return a + b;
+}`;
+  }
+  return `
+// Chan et al.: combine two (count, mean, M2) summaries.
+fn merge(a: vec4f, b: vec4f) -> vec4f {
+  if (b.x == 0.0) { return a; }
+  if (a.x == 0.0) { return b; }
+  let n = a.x + b.x;
+  let w = b.x / n;
+  let d = b.y - a.y;
+  return vec4f(n, a.y + d * w, a.z + b.z + d * d * a.x * w, 0.0);
+}`;
+}
+
+/**
+ * Partial statistics: one workgroup per (channel block, split, group). Its 64 threads are `cb`
+ * channels × `lanes` pixel lanes (cb · lanes = 64), so neighbouring threads read neighbouring
+ * channels of a pixel. Each thread accumulates a strided run of the split's pixels, then the lanes
+ * are merged in workgroup memory. Splits spread a large image over many workgroups (CPU cores on
+ * lavapipe); `normStatsCombineWgsl` merges them.
+ * Output: partial[(group · splits + split) · channels + c] = (count, mean, M2, 0) or (Σa, Σab, 0, 0).
+ */
+export function normStatsPartialWgsl(mode: StatsMode): string {
+  const aux = mode === 'sums' ? '\n@group(0) @binding(1) var<storage, read> aux: array<f32>;' : '';
+  const binding = mode === 'sums' ? 2 : 1;
+  const accumulate =
+    mode === 'sums'
+      ? `
+      let v = src[at];
+      s.x += v;
+      s.y += v * aux[at];`
+      : `
+      let v = src[at];
+      s.x += 1.0;
+      let d = v - s.y;
+      s.y += d / s.x;
+      s.z += d * (v - s.y);`;
+  return `
+struct Params { pixels: u32, channels: u32, cb: u32, lanes: u32, chunk: u32, splits: u32 }
+@group(0) @binding(0) var<storage, read> src: array<f32>;${aux}
+@group(0) @binding(${binding}) var<storage, read_write> partial: array<vec4f>;
+@group(0) @binding(${binding + 1}) var<uniform> p: Params;
+
+var<workgroup> acc: array<vec4f, ${STATS_WG}>;
+${mergeWgsl(mode)}
+
+@compute @workgroup_size(${STATS_WG})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let cc = lid % p.cb;
+  let lane = lid / p.cb;
+  let c = wid.x * p.cb + cc;
+  let split = wid.y;
+  let g = wid.z;
+  let start = split * p.chunk;
+  let end = min(start + p.chunk, p.pixels);
+  var s = vec4f(0.0);
+  if (c < p.channels) {
+    let base = g * p.pixels * p.channels + c;
+    for (var px = start + lane; px < end; px += p.lanes) {
+      let at = base + px * p.channels;${accumulate}
+    }
+  }
+  acc[lid] = s;
+  workgroupBarrier();
+  for (var stride = p.lanes / 2u; stride > 0u; stride = stride / 2u) {
+    if (lane < stride) {
+      acc[lid] = merge(acc[lid], acc[lid + stride * p.cb]);
+    }
+    workgroupBarrier();
+  }
+  if (lane == 0u && c < p.channels) {
+    partial[(g * p.splits + split) * p.channels + c] = acc[lid];
+  }
+}
+`;
+}
+
+/**
+ * Merges the splits of `normStatsPartialWgsl`: one thread per (group, channel) row.
+ * `moments` writes the mean, the biased variance, 1/√(var + eps) and √(var + eps);
+ * `sums` writes the two sums.
+ */
+export function normStatsCombineWgsl(mode: StatsMode): string {
+  const outputs =
+    mode === 'sums'
+      ? `
+@group(0) @binding(1) var<storage, read_write> sum_a: array<f32>;
+@group(0) @binding(2) var<storage, read_write> sum_b: array<f32>;
+@group(0) @binding(3) var<uniform> p: Params;`
+      : `
+@group(0) @binding(1) var<storage, read_write> mean: array<f32>;
+@group(0) @binding(2) var<storage, read_write> variance: array<f32>;
+@group(0) @binding(3) var<storage, read_write> rstd: array<f32>;
+@group(0) @binding(4) var<storage, read_write> stddev: array<f32>;
+@group(0) @binding(5) var<uniform> p: Params;`;
+  const write =
+    mode === 'sums'
+      ? `
+  sum_a[r] = s.x;
+  sum_b[r] = s.y;`
+      : `
+  let v = max(s.z / max(s.x, 1.0), 0.0);
+  mean[r] = s.y;
+  variance[r] = v;
+  rstd[r] = 1.0 / sqrt(v + p.eps);
+  stddev[r] = sqrt(v + p.eps);`;
+  return `
+struct Params { rows: u32, channels: u32, splits: u32, eps: f32 }
+@group(0) @binding(0) var<storage, read> partial: array<vec4f>;${outputs}
+${mergeWgsl(mode)}
+
+@compute @workgroup_size(${STATS_WG})
+fn main(${FLAT_ENTRY_PARAMS}) {
+  let r = ${flatIndexWgsl(STATS_WG)};
+  if (r >= p.rows) { return; }
+  let g = r / p.channels;
+  let c = r % p.channels;
+  var s = vec4f(0.0);
+  for (var k = 0u; k < p.splits; k++) {
+    s = merge(s, partial[(g * p.splits + k) * p.channels + c]);
+  }${write}
+}
+`;
+}
+
+/**
+ * y = alpha · ((x − mean) · rstd · scale + shift), per element of an NHWC tensor. Each per-channel
+ * operand is read at `n · stride + c` with stride C (one row per sample) or 0 (shared by the batch).
+ * Absent scale / shift are flagged off (their bindings then hold any read-only tensor).
+ * The `xhat` variant also writes the normalised x̂ = (x − mean) · rstd for the backward pass.
+ */
+export function normApplyWgsl(saveXhat: boolean): string {
+  return `
+struct Params {
+  count: u32, channels: u32, sample_size: u32,
+  mean_stride: u32, rstd_stride: u32, scale_stride: u32, shift_stride: u32,
+  has_scale: u32, has_shift: u32, alpha: f32,
+}
+@group(0) @binding(0) var<storage, read> src: array<f32>;
+@group(0) @binding(1) var<storage, read> mean: array<f32>;
+@group(0) @binding(2) var<storage, read> rstd: array<f32>;
+@group(0) @binding(3) var<storage, read> scale: array<f32>;
+@group(0) @binding(4) var<storage, read> shift: array<f32>;
+@group(0) @binding(5) var<storage, read_write> dst: array<f32>;
+@group(0) @binding(6) var<uniform> p: Params;${saveXhat ? '\n@group(0) @binding(7) var<storage, read_write> xhat: array<f32>;' : ''}
+
+@compute @workgroup_size(${NORM_WG})
+fn main(${FLAT_ENTRY_PARAMS}) {
+  let i = ${flatIndexWgsl(NORM_WG)};
+  if (i >= p.count) { return; }
+  let c = i % p.channels;
+  let n = i / p.sample_size;
+  let xh = (src[i] - mean[n * p.mean_stride + c]) * rstd[n * p.rstd_stride + c];
+  var y = xh;
+  if (p.has_scale != 0u) { y = y * scale[n * p.scale_stride + c]; }
+  if (p.has_shift != 0u) { y = y + shift[n * p.shift_stride + c]; }
+  dst[i] = p.alpha * y;${saveXhat ? '\n  xhat[i] = xh;' : ''}
+}
+`;
+}
+
+/**
+ * The input gradient of a normalisation, with g = scale · rstd:
+ *   full (statistics depend on x): dx = g · (dy − (Σdy + x̂ · Σdy·x̂) / count)
+ *   frozen (running statistics):   dx = g · dy
+ * Σdy and Σdy·x̂ are per (group, channel), read with `sums_stride` like the other operands.
+ */
+export function normGradWgsl(): string {
+  return `
+struct Params {
+  count: u32, channels: u32, sample_size: u32,
+  rstd_stride: u32, scale_stride: u32, sums_stride: u32,
+  has_scale: u32, full: u32, inv_count: f32,
+}
+@group(0) @binding(0) var<storage, read> dy: array<f32>;
+@group(0) @binding(1) var<storage, read> xhat: array<f32>;
+@group(0) @binding(2) var<storage, read> rstd: array<f32>;
+@group(0) @binding(3) var<storage, read> scale: array<f32>;
+@group(0) @binding(4) var<storage, read> sum_dy: array<f32>;
+@group(0) @binding(5) var<storage, read> sum_dy_xhat: array<f32>;
+@group(0) @binding(6) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(7) var<uniform> p: Params;
+
+@compute @workgroup_size(${NORM_WG})
+fn main(${FLAT_ENTRY_PARAMS}) {
+  let i = ${flatIndexWgsl(NORM_WG)};
+  if (i >= p.count) { return; }
+  let c = i % p.channels;
+  let n = i / p.sample_size;
+  var g = rstd[n * p.rstd_stride + c];
+  if (p.has_scale != 0u) { g = g * scale[n * p.scale_stride + c]; }
+  var v = dy[i];
+  if (p.full != 0u) {
+    let k = n * p.sums_stride + c;
+    v = v - (sum_dy[k] + xhat[i] * sum_dy_xhat[k]) * p.inv_count;
+  }
+  dx[i] = g * v;
+}
+`;
+}
+
+/**
+ * Batch norm's running statistics, updated in place (PyTorch's convention):
+ *   running_mean = (1 − momentum) · running_mean + momentum · batch_mean
+ *   running_var  = (1 − momentum) · running_var  + momentum · batch_var · n / (n − 1)
+ */
+export function runningUpdateWgsl(): string {
+  return `
+struct Params { channels: u32, momentum: f32, unbias: f32 }
+@group(0) @binding(0) var<storage, read> batch_mean: array<f32>;
+@group(0) @binding(1) var<storage, read> batch_var: array<f32>;
+@group(0) @binding(2) var<storage, read_write> running_mean: array<f32>;
+@group(0) @binding(3) var<storage, read_write> running_var: array<f32>;
+@group(0) @binding(4) var<uniform> p: Params;
+
+@compute @workgroup_size(${STATS_WG})
+fn main(${FLAT_ENTRY_PARAMS}) {
+  let c = ${flatIndexWgsl(STATS_WG)};
+  if (c >= p.channels) { return; }
+  let m = p.momentum;
+  running_mean[c] = (1.0 - m) * running_mean[c] + m * batch_mean[c];
+  running_var[c] = (1.0 - m) * running_var[c] + m * batch_var[c] * p.unbias;
+}
+`;
+}
