@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { sizeClass } from '../../src/gpu/buffer-pool.ts';
 import { ShaderCompileError } from '../../src/gpu/errors.ts';
-import { fromHalfBits, toHalfBits } from '../../src/gpu/half.ts';
+import { float16BitsToFloat32 as fromHalfBits, float32ToFloat16Bits as toHalfBits } from '../../src/gpu/half.ts';
 import { gridFor } from '../../src/gpu/grid.ts';
 import { unary } from '../../src/gpu/kernels/elementwise.ts';
 import { scope, keep } from '../../src/gpu/scope.ts';
