@@ -1,0 +1,93 @@
+import { FLAT_ENTRY_PARAMS, flatIndexWgsl } from '../gpu/grid.ts';
+import type { DType } from '../gpu/tensor.ts';
+import type { VecWidth } from './structural.wgsl.ts';
+
+export const RESIZE_WG = 256;
+
+/**
+ * Nearest-neighbour resize on NHWC. Along each axis, output index r reads input index
+ * ⌊(a·r + b) / d⌋ in exact integer arithmetic; (a, b, d) encode every mode (plain, align-corners,
+ * half-pixel-centres, integer upsampling; see `nearestAxisMap` in src/gpu/kernels/resize.ts).
+ * `c` counts channel units: C, or C/4 in the vec4 variant.
+ */
+function declarations(dtype: DType, vec: VecWidth): string {
+  const s = vec === 4 ? 'vec4<' : '';
+  const e = vec === 4 ? '>' : '';
+  return `${dtype === 'f16' ? 'enable f16;\n' : ''}
+alias S = ${s}${dtype}${e};
+alias V = ${s}f32${e};
+struct Params {
+  n: u32, c: u32, in_h: u32, in_w: u32, out_h: u32, out_w: u32,
+  ah: u32, bh: u32, dh: u32, aw: u32, bw: u32, dw: u32,
+}
+`;
+}
+
+export function resizeNearestWgsl(dtype: DType, vec: VecWidth): string {
+  return `${declarations(dtype, vec)}
+@group(0) @binding(0) var<storage, read> src: array<S>;
+@group(0) @binding(1) var<storage, read_write> dst: array<S>;
+@group(0) @binding(2) var<uniform> p: Params;
+
+@compute @workgroup_size(${RESIZE_WG})
+fn main(${FLAT_ENTRY_PARAMS}) {
+  let o = ${flatIndexWgsl(RESIZE_WG)};
+  if (o >= p.n) { return; }
+  let ch = o % p.c;
+  var rest = o / p.c;
+  let ox = rest % p.out_w;
+  rest = rest / p.out_w;
+  let oy = rest % p.out_h;
+  let b = rest / p.out_h;
+  let sy = min((p.ah * oy + p.bh) / p.dh, p.in_h - 1u);
+  let sx = min((p.aw * ox + p.bw) / p.dw, p.in_w - 1u);
+  dst[o] = src[((b * p.in_h + sy) * p.in_w + sx) * p.c + ch];
+}
+`;
+}
+
+/**
+ * Backward as a gather: the outputs that read input index t along an axis form the range
+ * [first(t), first(t + 1)), where first(t) is the least r with ⌊(a·r + b) / d⌋ ≥ t, i.e.
+ * ⌈(t·d − b) / a⌉ clamped to [0, out]. Each input element sums dy over its rectangle; no atomics,
+ * and the summation order is fixed (deterministic).
+ */
+export function resizeNearestBackwardWgsl(dtype: DType, vec: VecWidth): string {
+  return `${declarations(dtype, vec)}
+@group(0) @binding(0) var<storage, read> dy: array<S>;
+@group(0) @binding(1) var<storage, read_write> dx: array<S>;
+@group(0) @binding(2) var<uniform> p: Params;
+
+fn first_output(t: u32, a: u32, b: u32, d: u32, out: u32) -> u32 {
+  let goal = t * d;
+  if (goal <= b) { return 0u; }
+  if (a == 0u) { return out; }
+  return min(out, (goal - b + a - 1u) / a);
+}
+
+@compute @workgroup_size(${RESIZE_WG})
+fn main(${FLAT_ENTRY_PARAMS}) {
+  let i = ${flatIndexWgsl(RESIZE_WG)};
+  if (i >= p.n) { return; }
+  let ch = i % p.c;
+  var rest = i / p.c;
+  let ix = rest % p.in_w;
+  rest = rest / p.in_w;
+  let iy = rest % p.in_h;
+  let b = rest / p.in_h;
+  let y0 = first_output(iy, p.ah, p.bh, p.dh, p.out_h);
+  // The last input index also takes outputs the forward clamps onto it.
+  let y1 = select(first_output(iy + 1u, p.ah, p.bh, p.dh, p.out_h), p.out_h, iy + 1u == p.in_h);
+  let x0 = first_output(ix, p.aw, p.bw, p.dw, p.out_w);
+  let x1 = select(first_output(ix + 1u, p.aw, p.bw, p.dw, p.out_w), p.out_w, ix + 1u == p.in_w);
+  var acc = V(0.0);
+  for (var y = y0; y < y1; y++) {
+    let row = (b * p.out_h + y) * p.out_w;
+    for (var x = x0; x < x1; x++) {
+      acc += V(dy[(row + x) * p.c + ch]);
+    }
+  }
+  dx[i] = S(acc);
+}
+`;
+}
