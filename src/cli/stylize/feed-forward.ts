@@ -1,0 +1,26 @@
+import { readImageFile, writePngFile } from '../../io/image-file.ts';
+import { resizeToLongSide } from '../../io/resize.ts';
+import { loadFeedForwardModel, stylizeFeedForward } from '../../nets/feed-forward.ts';
+import { outputPathFor, type StylizeContext } from './context.ts';
+
+/** `--method transformer`: one forward pass of a pretrained (or trained) feed-forward net per image. */
+export async function runFeedForwardMethod(ctx: StylizeContext): Promise<void> {
+  const modelName = ctx.options.model;
+  if (!modelName) throw new Error('--method transformer needs --model NAME (candy, mosaic, pointilism, rain_princess, udnie, mathura, matilde_perez, matta) or --model PATH.safetensors');
+  const started = performance.now();
+  const net = await loadFeedForwardModel(ctx.runtime, modelName, ctx.store);
+  try {
+    for (const content of ctx.contents) {
+      let image = await readImageFile(content);
+      if (ctx.options.size) image = resizeToLongSide(image, ctx.options.size);
+      const t0 = performance.now();
+      const result = await stylizeFeedForward(net, image, { tileSize: ctx.options.tile });
+      const out = outputPathFor(ctx, content);
+      await writePngFile(out, result);
+      process.stderr.write(`${content} → ${out} (${image.width}×${image.height}, ${((performance.now() - t0) / 1000).toFixed(2)} s)\n`);
+    }
+  } finally {
+    net.dispose();
+  }
+  process.stderr.write(`done: ${ctx.contents.length} image(s) with '${modelName}' in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+}

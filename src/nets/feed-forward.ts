@@ -1,0 +1,117 @@
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { clamp } from '../autograd/ops/elementwise.ts';
+import { pad2d } from '../autograd/ops/pad.ts';
+import { slice } from '../autograd/ops/structural.ts';
+import { noGrad } from '../autograd/tape.ts';
+import type { Runtime } from '../gpu/runtime.ts';
+import { scope } from '../gpu/scope.ts';
+import type { Tensor } from '../gpu/tensor.ts';
+import type { RgbImage } from '../io/image.ts';
+import { JohnsonNet } from './johnson-net.ts';
+import { ParamStore } from './params.ts';
+import { applyTiled } from './tiling.ts';
+import { TransformerNet } from './transformer-net.ts';
+import type { HostTensorMap } from './weights/host-tensor.ts';
+import { loadWeightsManifest, findModel } from './weights/manifest.ts';
+import { convOihwToHwio, readPth } from './weights/pth.ts';
+import { parseSafetensors } from './weights/safetensors.ts';
+import { loadModelWeights, type StoreOptions } from './weights/store.ts';
+
+export type FeedForwardNet = TransformerNet | JohnsonNet;
+
+/** Both nets downsample twice by 2: inputs are padded to a multiple of this and cropped back. */
+const SIZE_MULTIPLE = 4;
+
+/** Builds the right net for a weights map from its parameter names. */
+export function feedForwardFromWeights(runtime: Runtime, weights: HostTensorMap, source: string): FeedForwardNet {
+  if (weights.has('conv1.conv2d.weight')) {
+    const norm = weights.has('in1.running_mean') && weights.has('in1.running_var') && !weights.has('res1.in1.weight') ? 'batch' : 'instance';
+    return new TransformerNet(ParamStore.fromHost(runtime, weights, source), { norm });
+  }
+  if (weights.has('conv1.norm.scale')) {
+    const norm = weights.has('conv1.norm.running_mean') ? 'batch' : 'instance';
+    return new JohnsonNet(ParamStore.fromHost(runtime, weights, source), { norm });
+  }
+  throw new Error(`${source}: not a feed-forward style model (expected 'conv1.conv2d.weight' for transformer-net or 'conv1.norm.scale' for a Johnson net)`);
+}
+
+/** A PyTorch fast_neural_style state_dict: OIHW convs → HWIO; instance-norm running stats (old exports) dropped. */
+function fromPytorchTransformerNet(sd: HostTensorMap): HostTensorMap {
+  const out: HostTensorMap = new Map();
+  for (const [name, t] of sd) {
+    if (/\.in\d\.running_(mean|var)$|num_batches_tracked$/.test(name)) continue;
+    out.set(name, name.endsWith('conv2d.weight') ? convOihwToHwio(t) : t);
+  }
+  return out;
+}
+
+/**
+ * Loads a feed-forward model: a pretrained style by name (`candy`, `mosaic`, `mathura`, …) from the
+ * weight store, or a file: `.safetensors` (pastiche's own, e.g. from `pastiche train transformer`) or a
+ * PyTorch fast_neural_style `.pth`.
+ */
+export async function loadFeedForwardModel(runtime: Runtime, model: string, store: StoreOptions = {}): Promise<FeedForwardNet> {
+  if (/\.(safetensors|pth|pt)$/i.test(model) || existsSync(model)) {
+    if (!existsSync(model)) throw new Error(`model file not found: ${model}`);
+    const bytes = new Uint8Array(await readFile(model));
+    const weights = /\.(pth|pt)$/i.test(model) ? fromPytorchTransformerNet(await readPth(bytes, model)) : parseSafetensors(bytes, model).tensors;
+    return feedForwardFromWeights(runtime, weights, model);
+  }
+  const manifest = store.manifest ?? (await loadWeightsManifest());
+  const entry = findModel(manifest, model);
+  if (entry.kind !== 'transformer-net' && entry.kind !== 'lengstrom') {
+    throw new Error(`'${model}' is a ${entry.kind} model, not a feed-forward style; choose one of ${manifest.models.filter((m) => m.kind === 'transformer-net' || m.kind === 'lengstrom').map((m) => m.name).join(', ')}`);
+  }
+  return feedForwardFromWeights(runtime, await loadModelWeights(model, store), `${model} weights`);
+}
+
+function padAmount(n: number): [number, number] {
+  const extra = (SIZE_MULTIPLE - (n % SIZE_MULTIPLE)) % SIZE_MULTIPLE;
+  return [Math.floor(extra / 2), extra - Math.floor(extra / 2)];
+}
+
+/**
+ * Runs the net on a batch [N, H, W, 3] of any size: reflect-pads to a multiple of 4, runs, crops back
+ * and clamps to 0..255. Returns a new tensor; intermediates are freed.
+ */
+export function runFeedForward(net: FeedForwardNet, batch: Tensor): Tensor {
+  return noGrad(() =>
+    scope(() => {
+      const [, h, w] = batch.shape as [number, number, number, number];
+      const [top, bottom] = padAmount(h);
+      const [left, right] = padAmount(w);
+      // Reflection needs the pad to be smaller than the side; tiny images fall back to zeros.
+      const mode = top + bottom < h && left + right < w ? 'reflect' : 'zeros';
+      const padded = top + bottom + left + right > 0 ? pad2d(batch, [top, bottom, left, right], mode) : batch;
+      const y = net.forward(padded);
+      const cropped = padded === batch ? y : slice(y, [0, top, left, 0], [-1, h, w, 3]);
+      return clamp(cropped, 0, 255);
+    }),
+  );
+}
+
+export interface FeedForwardOptions {
+  /** Process in overlapping tiles of this many pixels (default: only when the image is too big for the device). */
+  tileSize?: number;
+  tileOverlap?: number;
+}
+
+/** Bytes of the largest activation (32 channels at full resolution, f32). */
+const bytesPerPixel = 32 * 4;
+
+/** Stylizes one image, in blended tiles when it is too large for the device's buffers. */
+export async function stylizeFeedForward(net: FeedForwardNet, image: RgbImage, options: FeedForwardOptions = {}): Promise<RgbImage> {
+  const runtime = net.params.runtime;
+  const maxPixels = Math.floor(runtime.context.limits.maxStorageBufferBindingSize / bytesPerPixel);
+  const tile = options.tileSize ?? (image.width * image.height > maxPixels ? Math.floor(Math.sqrt(maxPixels) / 4) * 4 : 0);
+  if (tile > 0 && (image.width > tile || image.height > tile)) {
+    return applyTiled(image, tile, options.tileOverlap ?? Math.min(64, Math.floor(tile / 4)), (part) => stylizeFeedForward(net, part, { tileSize: 0 }));
+  }
+  const input = runtime.upload(image.data, [1, image.height, image.width, 3]);
+  const out = runFeedForward(net, input);
+  input.dispose();
+  const data = await out.data();
+  out.dispose();
+  return { width: image.width, height: image.height, data };
+}
