@@ -5,7 +5,7 @@ import type { Runtime } from '../gpu/runtime.ts';
 import { formatShape, type Tensor } from '../gpu/tensor.ts';
 import { ParamStore, release } from './params.ts';
 import type { HostTensorMap } from './weights/host-tensor.ts';
-import { loadModelWeights, type StoreOptions } from './weights/store.ts';
+import type { StoreOptions } from './weights/store.ts';
 import { VGG19_CAFFE_MEAN_RGB } from './weights/vgg19-uint8.ts';
 
 export type VggArch = 'vgg16' | 'vgg19';
@@ -79,6 +79,8 @@ export class Vgg {
 
   /** VGG19 with the pretrained ImageNet weights from the weight store. */
   static async loadPretrained(runtime: Runtime, options: Omit<VggOptions, 'arch'> & StoreOptions = {}): Promise<Vgg> {
+    // The store reads the file system: loaded on use so that this module also runs in the browser.
+    const { loadModelWeights } = await import('./weights/store.ts');
     const weights = await loadModelWeights('vgg19', options);
     return Vgg.fromHost(runtime, weights, { ...options, arch: 'vgg19' }, 'vgg19 weights');
   }

@@ -1,6 +1,7 @@
 import { readImageFile, writePngFile } from '../../io/image-file.ts';
 import { resizeToLongSide } from '../../io/resize.ts';
-import { loadFeedForwardModel, stylizeFeedForward } from '../../nets/feed-forward.ts';
+import { stylizeFeedForward } from '../../nets/feed-forward.ts';
+import { loadFeedForwardModel } from '../../nets/feed-forward-loader.ts';
 import { outputPathFor, type StylizeContext } from './context.ts';
 
 /** `--method transformer`: one forward pass of a pretrained (or trained) feed-forward net per image. */

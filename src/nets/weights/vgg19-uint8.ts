@@ -9,7 +9,6 @@
  * R=123.68, G=116.779, B=103.939 (VGG19_CAFFE_MEAN_RGB). conv1_1's input-channel axis is kept in the
  * RGB order the files use; reverse that axis only for a net fed BGR.
  */
-import { createHash } from 'node:crypto';
 import { readFromDirectory, type ReadRelativeFile } from './file-source.ts';
 import { hostTensor, type HostTensorMap } from './host-tensor.ts';
 
@@ -117,6 +116,8 @@ function manifestEntry(
 
 async function readVerified(readFile: ReadRelativeFile, entry: Vgg19Uint8TensorEntry, sourceName: string): Promise<Uint8Array> {
   const bytes = await readFile(entry.filename);
+  // Loaded on use: the importer itself stays importable in the browser (md5 is not in WebCrypto).
+  const { createHash } = await import('node:crypto');
   const actual = createHash('md5').update(bytes).digest('hex');
   if (actual !== entry.md5) {
     throw new Error(
