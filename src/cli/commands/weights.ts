@@ -3,6 +3,7 @@
  * the pretrained models into the local cache, with a progress bar, then prints a summary.
  */
 import type { Command } from 'commander';
+import { loadTfliteGraph } from '../../nets/magenta-store.ts';
 import { createProgressBar, isInteractive } from '../progress.ts';
 import { findModel, loadWeightsManifest, type ModelEntry } from '../../nets/weights/manifest.ts';
 import {
@@ -72,10 +73,14 @@ async function runWeightsCommand(names: string[], options: WeightsCommandOptions
     const outcome: ModelOutcome = { model, transferredBytes: 0, convertedPath: null, error: null };
     try {
       outcome.transferredBytes = (await ensureModelFiles(model.name, storeOptions)).transferredBytes;
-      if (options.convert && model.format !== 'tflite') {
+      if (options.convert) {
         // Files are verified by now; no progress events, so the bar does not count them twice.
-        await loadModelWeights(model.name, { ...storeOptions, onProgress: undefined });
-        outcome.convertedPath = convertedWeightsPath(model.name, cacheDir);
+        const quiet = { ...storeOptions, onProgress: undefined };
+        if (model.format === 'tflite') outcome.convertedPath = (await loadTfliteGraph(model.name, quiet)).weightsPath;
+        else {
+          await loadModelWeights(model.name, quiet);
+          outcome.convertedPath = convertedWeightsPath(model.name, cacheDir);
+        }
       }
     } catch (err) {
       outcome.error = err instanceof Error ? err.message : String(err);
@@ -98,7 +103,7 @@ function formatSummary(outcomes: ModelOutcome[], cacheDir: string): string {
     const size = o.model.files.reduce((s, f) => s + f.bytes, 0);
     const status =
       o.error !== null ? 'FAILED' : o.transferredBytes > 0 ? `fetched ${(o.transferredBytes / 1e6).toFixed(1)} MB` : 'already cached';
-    const converted = o.convertedPath !== null ? 'safetensors ready' : o.model.format === 'tflite' ? 'tflite (used as is)' : '-';
+    const converted = o.convertedPath === null ? '-' : o.model.format === 'tflite' ? 'safetensors + graph ready' : 'safetensors ready';
     return [o.model.name, o.model.kind, `${(size / 1e6).toFixed(1)} MB`, status, converted];
   });
   const header = ['model', 'kind', 'size', 'status', 'converted'];

@@ -42,7 +42,7 @@ describe('pastiche weights', () => {
     const first = await runWeights(['candy', 'magenta-transfer', '--mirror', SHARED_WEIGHTS_DIR, '--cache', cache]);
     expect(first).toContain(`weights cache: ${cache}`);
     expect(first).toMatch(/candy\s+transformer-net\s+3\.4 MB\s+fetched 3\.4 MB\s+safetensors ready/);
-    expect(first).toMatch(/magenta-transfer\s+magenta\s+0\.3 MB\s+fetched 0\.3 MB\s+tflite \(used as is\)/);
+    expect(first).toMatch(/magenta-transfer\s+magenta\s+0\.3 MB\s+fetched 0\.3 MB\s+safetensors \+ graph ready/);
     expect(existsSync(join(cache, 'candy.safetensors'))).toBe(true);
 
     const second = await runWeights(['candy', '--mirror', SHARED_WEIGHTS_DIR, '--cache', cache, '--no-convert']);
