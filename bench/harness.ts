@@ -1,0 +1,321 @@
+/**
+ * Timing: warm-up, then interleaved samples of pastiche and its peer, each sample being N
+ * iterations followed by one full sync. Every sample is timed two ways at once:
+ *  - wall clock around the N iterations and the sync (always);
+ *  - GPU time from timestamp queries written at the start and end of every compute pass
+ *    (when the adapter has 'timestamp-query'), resolved and read back once per sample.
+ * A line reports GPU time when every target on it (pastiche and the peer) got complete GPU
+ * timings, otherwise wall time for all of them, so `ratio` always compares like with like.
+ */
+import { scope } from '../src/gpu/scope.ts';
+import type { PassTimer } from '../src/gpu/recorder.ts';
+import type { Runtime } from '../src/gpu/runtime.ts';
+import type { BenchResult, TimingBasis } from './report.ts';
+import { median, ratePerSecond, repsFor, summarize, wantsAnotherSample, type SamplingRule, type Summary } from './stats.ts';
+import type { BenchDef, Tier, Workload } from './types.ts';
+import type { TfjsPeer } from './peers/tfjs-webgpu.ts';
+
+const now = () => performance.now();
+
+/**
+ * Begin/end timestamps for every compute pass submitted on one device, into one query set.
+ * `begin()` starts a measurement; `collect()` resolves the used queries, reads them back in one
+ * map and returns the summed pass time in ms (null when there was nothing to read, a pass went
+ * untimed because the set was full, or the timestamps were not increasing).
+ */
+export class TimestampTimer implements PassTimer {
+  readonly querySet: GPUQuerySet;
+  private readonly resolveBuffer: GPUBuffer;
+  private readonly staging: GPUBuffer;
+  private used = 0;
+  private overflowed = false;
+
+  /** `capacity`: queries in the set (two per pass); WebGPU allows at most 4096. */
+  constructor(
+    private readonly device: GPUDevice,
+    readonly capacity = 4096,
+  ) {
+    this.querySet = device.createQuerySet({ type: 'timestamp', count: capacity, label: 'bench timestamps' });
+    this.resolveBuffer = device.createBuffer({ size: capacity * 8, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC, label: 'bench timestamp resolve' });
+    this.staging = device.createBuffer({ size: capacity * 8, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'bench timestamp staging' });
+  }
+
+  begin(): void {
+    this.used = 0;
+    this.overflowed = false;
+  }
+
+  nextPair(): [number, number] | null {
+    if (this.used + 2 > this.capacity) {
+      this.overflowed = true;
+      return null;
+    }
+    const pair: [number, number] = [this.used, this.used + 1];
+    this.used += 2;
+    return pair;
+  }
+
+  /** Call after the measured work has fully completed. */
+  async collect(): Promise<number | null> {
+    const used = this.used;
+    if (used === 0 || this.overflowed) return null;
+    const encoder = this.device.createCommandEncoder({ label: 'bench timestamp readback' });
+    encoder.resolveQuerySet(this.querySet, 0, used, this.resolveBuffer, 0);
+    encoder.copyBufferToBuffer(this.resolveBuffer, 0, this.staging, 0, used * 8);
+    this.device.queue.submit([encoder.finish()]);
+    await this.staging.mapAsync(GPUMapMode.READ, 0, used * 8);
+    const stamps = new BigUint64Array(this.staging.getMappedRange(0, used * 8).slice(0));
+    this.staging.unmap();
+    let totalNs = 0;
+    for (let i = 0; i < used; i += 2) {
+      const begin = stamps[i]!;
+      const end = stamps[i + 1]!;
+      if (begin === 0n || end < begin) return null;
+      totalNs += Number(end - begin);
+    }
+    return totalNs / 1e6;
+  }
+
+  destroy(): void {
+    this.querySet.destroy();
+    this.resolveBuffer.destroy();
+    this.staging.destroy();
+  }
+}
+
+/** Something the harness can time: record one iteration, wait for everything, optional GPU timer. */
+export interface Target {
+  label: string;
+  run(): void;
+  sync(): Promise<void>;
+  /** Installs (or removes, with null) the pass timer for the measured samples. */
+  setTimer(timer: TimestampTimer | null): void;
+  timer: TimestampTimer | null;
+}
+
+export interface MeasureOptions extends SamplingRule {
+  /** Untimed runs first (the first one compiles pipelines); more than one only for short runs. */
+  warmup: number;
+  /** Time N iterations together so that a sample lasts at least this long. */
+  minSampleMs: number;
+  maxReps: number;
+  /**
+   * Count a warm-up run longer than capMs as the only sample (default true). Off for end-to-end
+   * lines, whose first run compiles dozens of pipelines: they always get a sample after warm-up.
+   */
+  adoptLongWarmup?: boolean;
+}
+
+/** Sampling per tier; budgets and caps are per target (pastiche and the peer each) and line. */
+export const MEASURE_PRESETS: Record<Tier, MeasureOptions> = {
+  quick: { warmup: 1, minSamples: 3, maxSamples: 5, budgetMs: 1000, capMs: 2500, minSampleMs: 30, maxReps: 10 },
+  default: { warmup: 2, minSamples: 3, maxSamples: 9, budgetMs: 4000, capMs: 12000, minSampleMs: 200, maxReps: 100 },
+  full: { warmup: 3, minSamples: 5, maxSamples: 21, budgetMs: 10000, capMs: 60000, minSampleMs: 250, maxReps: 1000 },
+};
+
+export interface Measurement {
+  wall: Summary;
+  /** Null when GPU time was not available for every sample. */
+  gpu: Summary | null;
+  reps: number;
+}
+
+interface TargetState {
+  target: Target;
+  reps: number;
+  /** Expected duration of one sample (warm-up estimate, then the median sample). */
+  sampleMs: number;
+  wall: number[];
+  gpu: number[] | null;
+  spentMs: number;
+  error: Error | null;
+}
+
+/** Times `reps` iterations and one sync: wall ms, and GPU ms (null when not complete). */
+async function timeRuns(target: Target, reps: number): Promise<{ wall: number; gpu: number | null }> {
+  target.timer?.begin();
+  const t0 = now();
+  for (let i = 0; i < reps; i++) target.run();
+  await target.sync();
+  const wall = now() - t0;
+  const gpu = target.timer ? await target.timer.collect() : null;
+  return { wall, gpu };
+}
+
+function addSample(s: TargetState, t: { wall: number; gpu: number | null }, reps: number): void {
+  s.spentMs += t.wall;
+  s.wall.push(t.wall / reps);
+  s.sampleMs = median(s.wall) * reps;
+  if (s.gpu && t.gpu !== null) s.gpu.push(t.gpu / reps);
+  else s.gpu = null;
+}
+
+/**
+ * Warms every target up, then takes samples round-robin (one from each target per round) so
+ * that load from other processes hits all targets alike. A target that throws is dropped and
+ * its error returned; the others carry on. A warm-up run longer than `capMs` counts as the only
+ * sample (it includes compiling the pipelines, negligible next to such a run): on a slow adapter
+ * a second run of a minute-long line would add little but time.
+ */
+export async function measureTargets(targets: readonly Target[], o: MeasureOptions): Promise<(Measurement | Error)[]> {
+  const states: TargetState[] = targets.map((target) => ({ target, reps: 1, sampleMs: 0, wall: [], gpu: target.timer ? [] : null, spentMs: 0, error: null }));
+  try {
+    for (const s of states) {
+      try {
+        s.target.setTimer(s.target.timer);
+        let last = { wall: 0, gpu: null as number | null };
+        // Long runs need no second warm-up: one is enough to compile and settle the pool.
+        for (let i = 0; i < Math.max(1, o.warmup) && (i === 0 || last.wall < o.budgetMs / 4); i++) last = await timeRuns(s.target, 1);
+        if (last.wall > o.capMs && o.adoptLongWarmup !== false) {
+          addSample(s, last, 1);
+          continue;
+        }
+        // The first run includes compiling pipelines: re-estimate short work (cheap by definition).
+        if (last.wall < o.minSampleMs) last = await timeRuns(s.target, 1);
+        s.reps = repsFor(last.wall, o.minSampleMs, o.maxReps);
+        s.sampleMs = last.wall * s.reps;
+      } catch (err) {
+        s.error = err as Error;
+      }
+    }
+    for (;;) {
+      const active = states.filter((s) => !s.error && wantsAnotherSample(s.wall.length, s.spentMs, s.sampleMs, o));
+      if (active.length === 0) break;
+      for (const s of active) {
+        try {
+          addSample(s, await timeRuns(s.target, s.reps), s.reps);
+        } catch (err) {
+          s.error = err as Error;
+        }
+      }
+    }
+  } finally {
+    for (const s of states) s.target.setTimer(null);
+  }
+  return states.map((s) =>
+    s.error ?? {
+      wall: summarize(s.wall),
+      gpu: s.gpu && s.gpu.length === s.wall.length ? summarize(s.gpu) : null,
+      reps: s.reps,
+    },
+  );
+}
+
+/** Pastiche as a target: each iteration runs in scope() and is submitted at once. */
+export function pasticheTarget(runtime: Runtime, workload: Workload, useTimestamps: boolean): Target {
+  let flushes: Promise<void>[] = [];
+  const timer = useTimestamps ? timerFor(runtime.device) : null;
+  return {
+    label: 'pastiche',
+    timer,
+    run() {
+      scope(() => {
+        workload.run();
+      });
+      // Submitting per iteration keeps the pool from growing with N (released buffers are
+      // reused only after a submit); the recorder still batches an iteration's dispatches.
+      const flushed = runtime.flush();
+      // Awaited in sync(); the no-op handler keeps an early failure from being "unhandled" meanwhile.
+      flushed.catch(() => undefined);
+      flushes.push(flushed);
+    },
+    async sync() {
+      const pending = flushes;
+      flushes = [];
+      await Promise.all(pending);
+      await runtime.sync();
+    },
+    setTimer(t) {
+      runtime.recorder.timer = t;
+    },
+  };
+}
+
+const timers = new WeakMap<GPUDevice, TimestampTimer>();
+
+/** One timer per device, created on first use (query sets belong to a device). */
+export function timerFor(device: GPUDevice): TimestampTimer | null {
+  if (!device.features.has('timestamp-query')) return null;
+  let timer = timers.get(device);
+  if (!timer) timers.set(device, (timer = new TimestampTimer(device)));
+  return timer;
+}
+
+export interface RunContext {
+  runtime: Runtime;
+  peer: TfjsPeer | null;
+  options: MeasureOptions;
+  /** Use timestamp queries where available (false: wall time only). */
+  timestamps: boolean;
+}
+
+function basisOf(m: Measurement, peer: Measurement | null): TimingBasis {
+  return m.gpu && (!peer || peer.gpu) ? 'gpu-timestamp' : 'wall';
+}
+
+/** Sets a line up, measures pastiche (and its peer), frees everything, and returns the result. */
+export async function runBench(def: Pick<BenchDef, 'name' | 'group' | 'flops' | 'bytes' | 'setup' | 'peer'>, ctx: RunContext): Promise<BenchResult> {
+  const { runtime } = ctx;
+  const liveBefore = runtime.stats().liveTensors;
+  const tfBefore = ctx.peer?.tf.memory().numTensors ?? 0;
+  const workload = await def.setup(runtime);
+  let peerWorkload: Workload | null = null;
+  let peerError: string | undefined;
+  if (def.peer && ctx.peer) {
+    try {
+      peerWorkload = ctx.peer.workload(def.peer);
+    } catch (err) {
+      peerError = (err as Error).message;
+    }
+  }
+  try {
+    await runtime.sync();
+    runtime.pool.resetPeak();
+    const targets: Target[] = [pasticheTarget(runtime, workload, ctx.timestamps)];
+    if (peerWorkload && ctx.peer) targets.push(ctx.peer.target(peerWorkload, ctx.timestamps));
+    const [ours, theirs] = await measureTargets(targets, ctx.options);
+    const peakBytes = runtime.stats().peakBytes;
+    if (ours instanceof Error) throw ours;
+    let peer: Measurement | null = null;
+    if (theirs instanceof Error) peerError = theirs.message;
+    else if (theirs) peer = theirs;
+    const timing = basisOf(ours, peer);
+    const pick = (m: Measurement) => (timing === 'gpu-timestamp' ? m.gpu! : m.wall);
+    const mine = pick(ours);
+    const result: BenchResult = {
+      name: def.name,
+      group: def.group,
+      ms: mine.median,
+      spreadMs: mine.mad,
+      p10Ms: mine.p10,
+      p90Ms: mine.p90,
+      samples: mine.n,
+      reps: ours.reps,
+      timing,
+      wallMs: ours.wall.median,
+    };
+    const gflops = ratePerSecond(def.flops, mine.median);
+    const gbps = ratePerSecond(def.bytes, mine.median);
+    if (gflops !== undefined) result.gflops = gflops;
+    if (gbps !== undefined) result.gbps = gbps;
+    if (peer && ctx.peer) {
+      const theirsSummary = pick(peer);
+      result.peer = ctx.peer.name;
+      result.peerMs = theirsSummary.median;
+      result.peerSpreadMs = theirsSummary.mad;
+      result.peerWallMs = peer.wall.median;
+      result.ratio = theirsSummary.median / mine.median;
+    }
+    if (peerError !== undefined) result.peerError = peerError;
+    result.peakBytes = peakBytes;
+    return result;
+  } finally {
+    workload.dispose();
+    if (peerWorkload && ctx.peer) ctx.peer.release(peerWorkload);
+    await runtime.sync().catch(() => undefined);
+    const leaked = runtime.stats().liveTensors - liveBefore;
+    if (leaked > 0) process.stderr.write(`note: '${def.name}' left ${leaked} pastiche tensor(s) alive (a leak in the line or the op)\n`);
+    const tfLeaked = (ctx.peer?.tf.memory().numTensors ?? 0) - tfBefore;
+    if (tfLeaked > 0) process.stderr.write(`note: '${def.name}' left ${tfLeaked} tfjs tensor(s) alive\n`);
+  }
+}

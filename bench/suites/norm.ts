@@ -1,0 +1,83 @@
+import type { Tensor as TfTensor } from '@tensorflow/tfjs-core';
+import { adain, instanceNorm } from '../../src/autograd/ops/norm.ts';
+import { disposeAll, randomTensor, randomTf } from '../data.ts';
+import { backwardWorkload } from '../grad.ts';
+import type { BenchDef, Tfjs } from '../types.ts';
+
+const EPS = 1e-5;
+const ALL = ['quick', 'default', 'full'] as const;
+
+/** [1, H, W, C] activations: 64×64×256 as asked (AdaIN at relu4_1 of a 512 px image). */
+const SHAPE: readonly number[] = [1, 64, 64, 256];
+const N = SHAPE.reduce((a, b) => a * b, 1);
+const C = SHAPE[3]!;
+
+/** y = (x − μ)·rsqrt(σ² + eps)·γ + β in tfjs (what tfjs users write; tfjs has no instance-norm op). */
+function tfInstanceNorm(tf: Tfjs, x: TfTensor, scale: TfTensor, shift: TfTensor): TfTensor {
+  const { mean, variance } = tf.moments(x, [1, 2], true);
+  return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, EPS))), scale), shift);
+}
+
+export const normBenches: BenchDef[] = [
+  {
+    name: 'instance norm 64x64x256',
+    group: 'norm',
+    tiers: ALL,
+    // mean (1), variance (3), normalise (2), scale and shift (2) per element
+    flops: 8 * N,
+    bytes: 2 * 4 * N,
+    setup(rt) {
+      const x = randomTensor(rt, SHAPE, 1);
+      const scale = randomTensor(rt, [C], 2);
+      const shift = randomTensor(rt, [C], 3);
+      return { run: () => void instanceNorm(x, { scale, shift, eps: EPS }), dispose: () => disposeAll(x, scale, shift) };
+    },
+    peer(tf) {
+      const x = randomTf(tf, SHAPE, 1);
+      const scale = randomTf(tf, [C], 2);
+      const shift = randomTf(tf, [C], 3);
+      return { run: () => void tfInstanceNorm(tf, x, scale, shift), dispose: () => disposeAll(x, scale, shift) };
+    },
+  },
+  {
+    name: 'instance norm 64x64x256 backward (x, scale, shift)',
+    group: 'norm',
+    tiers: ALL,
+    // Σdy, Σdy·x̂ (4), dx (6) per element
+    flops: 10 * N,
+    bytes: 3 * 4 * N,
+    setup(rt) {
+      const x = randomTensor(rt, SHAPE, 1);
+      const scale = randomTensor(rt, [C], 2);
+      const shift = randomTensor(rt, [C], 3);
+      return backwardWorkload(rt, () => instanceNorm(x, { scale, shift, eps: EPS }), [x, scale, shift]);
+    },
+    // No peer: tfjs has no instance-norm op, and its autodiff is not loadable here (see peers/tfjs-webgpu.ts).
+  },
+  {
+    name: 'AdaIN 64x64x256',
+    group: 'norm',
+    tiers: ALL,
+    // content and style statistics (4 each), apply (4) per element
+    flops: 12 * N,
+    bytes: 3 * 4 * N,
+    setup(rt) {
+      const content = randomTensor(rt, SHAPE, 4);
+      const style = randomTensor(rt, SHAPE, 5);
+      return { run: () => void adain(content, style, EPS), dispose: () => disposeAll(content, style) };
+    },
+    peer(tf) {
+      const content = randomTf(tf, SHAPE, 4);
+      const style = randomTf(tf, SHAPE, 5);
+      return {
+        run() {
+          const c = tf.moments(content, [1, 2], true);
+          const s = tf.moments(style, [1, 2], true);
+          const normalized = tf.mul(tf.sub(content, c.mean), tf.rsqrt(tf.add(c.variance, EPS)));
+          tf.add(tf.mul(normalized, tf.sqrt(tf.add(s.variance, EPS))), s.mean);
+        },
+        dispose: () => disposeAll(content, style),
+      };
+    },
+  },
+];

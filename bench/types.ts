@@ -1,0 +1,46 @@
+import type { Runtime } from '../src/gpu/runtime.ts';
+
+/** TensorFlow.js core, as the peer workloads see it. */
+export type Tfjs = typeof import('@tensorflow/tfjs-core');
+
+/**
+ * Size tiers. `quick`: smallest sizes, few repetitions (about a minute on a CPU-only machine).
+ * `default`: sizes that finish in 5–10 minutes on lavapipe. `full`: real-GPU sizes.
+ */
+export type Tier = 'quick' | 'default' | 'full';
+
+export const TIERS: readonly Tier[] = ['quick', 'default', 'full'];
+
+/**
+ * One iteration of work, already set up. `run` records the work (it must not wait for the GPU);
+ * the harness times N runs followed by one full sync. For pastiche, `run` is called inside
+ * `scope()`, so every tensor it creates is freed afterwards; for tfjs it is called inside
+ * `tf.tidy()`.
+ */
+export interface Workload {
+  run(): void;
+  /** Frees what setup created. */
+  dispose(): void;
+}
+
+/** A benchmark line. Keep the definition small: the harness does warm-up, timing and reporting. */
+export interface BenchDef {
+  /** Unique, stable across runs (`--compare` matches lines by name). */
+  name: string;
+  group: string;
+  /** Tiers that include this line. */
+  tiers: readonly Tier[];
+  /** Floating-point operations per iteration (multiply-add = 2), for GFLOP/s. */
+  flops?: number;
+  /** Minimum bytes an iteration must move (inputs read once, outputs written once), for GB/s. */
+  bytes?: number;
+  setup(runtime: Runtime): Workload | Promise<Workload>;
+  /** The same computation in TensorFlow.js (webgpu backend, same adapter). */
+  peer?: (tf: Tfjs) => Workload;
+}
+
+/** An end-to-end line (bench/e2e.ts): always reports peak GPU memory. */
+export interface E2EDef extends Omit<BenchDef, 'group'> {
+  /** When the modules it needs are not there yet: why it is skipped. */
+  pending?: string;
+}
