@@ -97,8 +97,10 @@ fn main(${FLAT_ENTRY_PARAMS}) {
 }
 
 /**
- * Binary map with NumPy broadcasting. `broadcast` variants decode the output coordinate and use
- * per-operand strides (0 along broadcast axes); same-shape operands skip that work.
+ * Binary map with NumPy broadcasting. `broadcast` variants decode the output coordinate (8 lanes)
+ * and use per-operand strides (0 along broadcast axes); same-shape operands skip that work.
+ * `binary` uses the broadcast form only for problems that stay above MAX_COLLAPSED_RANK axes
+ * after collapsing; below that, `binaryCollapsedWgsl`.
  */
 export function binaryWgsl(op: BinaryOp, dtype: 'f32' | 'f16', broadcast: boolean): string {
   const T = storageType(dtype);
@@ -131,6 +133,120 @@ struct Params {
 fn main(${FLAT_ENTRY_PARAMS}) {
   let i = ${flatIndexWgsl(ELEMENTWISE_WG)};
   if (i >= p.n) { return; }${offsets}
+  let a = f32(lhs[ia]);
+  let b = f32(rhs[ib]);
+  dst[i] = ${T}(${BINARY_EXPRESSIONS[op]});
+}
+`;
+}
+
+/** Collapsed broadcast problems up to this rank get a specialised kernel; higher ranks use `binaryWgsl`. */
+export const MAX_COLLAPSED_RANK = 4;
+
+const isPow2 = (n: number) => n > 0 && (n & (n - 1)) === 0;
+
+/**
+ * A run of adjacent collapsed axes along which an operand is not broadcast: axes `lo..hi`
+ * (outer first). Its part of the operand's index is `((i / div) % mod) * mul`, where `div` is the
+ * number of output elements per step of axis `hi`, `mod` the run's extent and `mul` the operand's
+ * stride along `hi`. The kernel leaves out what is always trivial: the division for a run that
+ * ends at the innermost axis, the modulo for one that starts at the outermost (i / div < mod
+ * there), the multiplier for the operand's last run (its innermost stride is 1). Powers of two
+ * become a shift and a mask.
+ */
+export interface IndexRun {
+  lo: number;
+  hi: number;
+  div: number;
+  mod: number;
+  mul: number;
+}
+
+/** The runs of an operand with `strides` (0 where broadcast) along the collapsed output `dims`. */
+export function indexRuns(dims: readonly number[], strides: readonly number[]): IndexRun[] {
+  const runs: IndexRun[] = [];
+  strides.forEach((s, axis) => {
+    if (s === 0) return;
+    const last = runs[runs.length - 1];
+    if (last && last.hi === axis - 1) last.hi = axis;
+    else runs.push({ lo: axis, hi: axis, div: 1, mod: 1, mul: 1 });
+  });
+  for (const run of runs) {
+    run.div = dims.slice(run.hi + 1).reduce((p, d) => p * d, 1);
+    run.mod = dims.slice(run.lo, run.hi + 1).reduce((p, d) => p * d, 1);
+    run.mul = strides[run.hi]!;
+  }
+  return runs;
+}
+
+/** Which parts of each run the kernel computes, in order: [run][division, modulo, multiply]. */
+function runParts(runs: readonly IndexRun[], rank: number): [boolean, boolean, boolean][] {
+  return runs.map((run, r) => [run.hi < rank - 1, run.lo > 0, r < runs.length - 1]);
+}
+
+/**
+ * Uniform values of an operand's runs for `binaryCollapsedWgsl`: per run [div, mod, mul, 0], with
+ * log2(div) for a shift and mod − 1 for a mask.
+ */
+export function runUniforms(runs: readonly IndexRun[]): number[] {
+  return runs.flatMap((run) => [isPow2(run.div) ? Math.log2(run.div) : run.div, isPow2(run.mod) ? run.mod - 1 : run.mod, run.mul, 0]);
+}
+
+function runIndexExpr(runs: readonly IndexRun[], rank: number, field: string): string {
+  if (runs.length === 0) return '0u';
+  const parts = runParts(runs, rank);
+  return runs
+    .map((run, r) => {
+      const [div, mod, mul] = parts[r]!;
+      const u = `p.${field}[${r}]`;
+      let t = 'i';
+      if (div) t = isPow2(run.div) ? `(i >> ${u}.x)` : `(i / ${u}.x)`;
+      if (mod) t = isPow2(run.mod) ? `(${t} & ${u}.y)` : `(${t} % ${u}.y)`;
+      if (mul) t = `${t} * ${u}.z`;
+      return t;
+    })
+    .join(' + ');
+}
+
+/**
+ * Variant key of `binaryCollapsedWgsl`: the collapsed rank, each operand's pattern ('1' along
+ * axes where it is not broadcast) and, when any division or modulo is by a power of two, which.
+ */
+export function binaryCollapsedKey(rank: number, a: readonly IndexRun[], b: readonly IndexRun[]): string {
+  const pattern = (runs: readonly IndexRun[]) => Array.from({ length: rank }, (_, axis) => (runs.some((r) => r.lo <= axis && axis <= r.hi) ? '1' : '0')).join('');
+  const pow2 = [a, b].flatMap((runs) =>
+    runs.flatMap((run, r) => {
+      const [div, mod] = runParts(runs, rank)[r]!;
+      return [...(div ? [isPow2(run.div)] : []), ...(mod ? [isPow2(run.mod)] : [])];
+    }),
+  );
+  const suffix = pow2.some((p) => p) ? `_p${pow2.map((p) => (p ? '1' : '0')).join('')}` : '';
+  return `r${rank}_${pattern(a)}_${pattern(b)}${suffix}`;
+}
+
+/**
+ * Binary map over a broadcast problem collapsed to at most MAX_COLLAPSED_RANK axes (see
+ * `collapseBroadcast`), specialised to the broadcast pattern (see `IndexRun`): each operand's
+ * index is a sum of at most two `((i / div) % mod) * mul` terms. The common cases need one
+ * division or modulo at most: a scalar operand reads element 0, a trailing vector
+ * (`[N·H·W, C] − [C]`) `i % C`, a leading repeat (`[M, K] · [M, 1]`) `i / K`, and
+ * `[N, H·W, C] · [N, 1, C]` `(i / (H·W·C)) * C + i % C`.
+ */
+export function binaryCollapsedWgsl(op: BinaryOp, dtype: 'f32' | 'f16', rank: number, a: readonly IndexRun[], b: readonly IndexRun[]): string {
+  const T = storageType(dtype);
+  return `${header(dtype)}
+struct Params { n: u32, a: f32, b: f32, a_runs: array<vec4u, 2>, b_runs: array<vec4u, 2> }
+@group(0) @binding(0) var<storage, read> lhs: array<${T}>;
+@group(0) @binding(1) var<storage, read> rhs: array<${T}>;
+@group(0) @binding(2) var<storage, read_write> dst: array<${T}>;
+@group(0) @binding(3) var<uniform> p: Params;
+
+@compute @workgroup_size(${ELEMENTWISE_WG})
+fn main(${FLAT_ENTRY_PARAMS}) {
+  let i = ${flatIndexWgsl(ELEMENTWISE_WG)};
+  if (i >= p.n) { return; }
+  let ia = ${runIndexExpr(a, rank, 'a_runs')};
+  let ib = ${runIndexExpr(b, rank, 'b_runs')};
   let a = f32(lhs[ia]);
   let b = f32(rhs[ib]);
   dst[i] = ${T}(${BINARY_EXPRESSIONS[op]});

@@ -1,7 +1,19 @@
 import { gridFor, MAX_RANK, padLanes } from '../grid.ts';
 import type { Tensor, Shape } from '../tensor.ts';
-import { binaryWgsl, ELEMENTWISE_WG, fillWgsl, unaryWgsl, type BinaryOp, type UnaryOp } from '../../shaders/elementwise.wgsl.ts';
-import { broadcastShapes, broadcastStrides, sameShape } from './shape-utils.ts';
+import {
+  binaryCollapsedKey,
+  binaryCollapsedWgsl,
+  binaryWgsl,
+  ELEMENTWISE_WG,
+  fillWgsl,
+  indexRuns,
+  MAX_COLLAPSED_RANK,
+  runUniforms,
+  unaryWgsl,
+  type BinaryOp,
+  type UnaryOp,
+} from '../../shaders/elementwise.wgsl.ts';
+import { broadcastShapes, collapseBroadcast } from './shape-utils.ts';
 import type { DType } from '../tensor.ts';
 import { formatShape } from '../tensor.ts';
 
@@ -32,27 +44,51 @@ export function fill(runtime: Tensor['runtime'], shape: Shape, value: number, dt
   return out;
 }
 
-/** out = op(a, b) with NumPy broadcasting. */
+/**
+ * out = op(a, b) with NumPy broadcasting. The problem is collapsed first (size-1 axes dropped,
+ * axes merged where both operands are contiguous across them): same-shape operands take the flat
+ * kernel, up to MAX_COLLAPSED_RANK axes a kernel specialised to the broadcast pattern, beyond
+ * that the general one that decodes every coordinate.
+ */
 export function binary(op: BinaryOp, a: Tensor, b: Tensor, pa = 0, pb = 0): Tensor {
   if (a.dtype !== b.dtype) throw new Error(`${op}: dtypes differ (${a.dtype} vs ${b.dtype})`);
   const outShape = broadcastShapes(op, a.shape, b.shape);
   if (outShape.length > MAX_RANK) throw new Error(`${op}: rank ${outShape.length} exceeds ${MAX_RANK} (${formatShape(outShape)})`);
-  const out = a.runtime.empty(outShape, a.dtype);
-  const broadcast = !(sameShape(a.shape, outShape) && sameShape(b.shape, outShape));
-  a.runtime.launch({
+  const runtime = a.runtime;
+  const out = runtime.empty(outShape, a.dtype);
+  if (out.size === 0) return out;
+  const { dims, strides } = collapseBroadcast(outShape, [a.shape, b.shape]);
+  const [sa, sb] = strides as [number[], number[]];
+  const workgroups = gridFor(out.size, ELEMENTWISE_WG);
+  const flat = dims.length === 0 || (dims.length === 1 && sa[0] === 1 && sb[0] === 1);
+  if (flat || dims.length > MAX_COLLAPSED_RANK) {
+    runtime.launch({
+      name: `binary_${op}`,
+      variant: `${a.dtype}${flat ? '' : '_bcast'}`,
+      source: () => binaryWgsl(op, a.dtype, !flat),
+      bindings: { lhs: a, rhs: b, dst: out },
+      params: {
+        n: out.size,
+        a: pa,
+        b: pb,
+        out_dims: padLanes(flat ? [] : dims, 1),
+        a_strides: padLanes(flat ? [] : sa, 0),
+        b_strides: padLanes(flat ? [] : sb, 0),
+      },
+      workgroups,
+    });
+    return out;
+  }
+  const rank = dims.length;
+  const aRuns = indexRuns(dims, sa);
+  const bRuns = indexRuns(dims, sb);
+  runtime.launch({
     name: `binary_${op}`,
-    variant: `${a.dtype}${broadcast ? '_bcast' : ''}`,
-    source: () => binaryWgsl(op, a.dtype, broadcast),
+    variant: `${a.dtype}_${binaryCollapsedKey(rank, aRuns, bRuns)}`,
+    source: () => binaryCollapsedWgsl(op, a.dtype, rank, aRuns, bRuns),
     bindings: { lhs: a, rhs: b, dst: out },
-    params: {
-      n: out.size,
-      a: pa,
-      b: pb,
-      out_dims: padLanes(outShape, 1),
-      a_strides: padLanes(broadcastStrides(a.shape, outShape), 0),
-      b_strides: padLanes(broadcastStrides(b.shape, outShape), 0),
-    },
-    workgroups: gridFor(out.size, ELEMENTWISE_WG),
+    params: { n: out.size, a: pa, b: pb, a_runs: runUniforms(aRuns), b_runs: runUniforms(bRuns) },
+    workgroups,
   });
   return out;
 }

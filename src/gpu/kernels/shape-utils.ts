@@ -47,3 +47,60 @@ export function normalizeAxes(op: string, axes: readonly number[], rank: number)
   for (const a of out) if (a < 0 || a >= rank) throw new Error(`${op}: axis ${a} is out of range for rank ${rank}`);
   return [...new Set(out)].sort((x, y) => x - y);
 }
+
+/**
+ * A broadcast problem in its smallest equivalent form: the output's axes without size-1 axes,
+ * adjacent axes merged where every operand is contiguous across both (or broadcast along both),
+ * and each operand's element stride along every remaining axis (0 where it is broadcast).
+ * `[2, 7, 5, 3] − [3]` becomes dims `[70, 3]` with strides `[[3, 1], [0, 1]]`.
+ */
+export interface CollapsedBroadcast {
+  dims: number[];
+  strides: number[][];
+}
+
+export function collapseBroadcast(outShape: Shape, operands: readonly Shape[]): CollapsedBroadcast {
+  const all = operands.map((s) => broadcastStrides(s, outShape));
+  const dims: number[] = [];
+  const strides: number[][] = operands.map(() => []);
+  for (let axis = 0; axis < outShape.length; axis++) {
+    const d = outShape[axis]!;
+    if (d === 1) continue;
+    const last = dims.length - 1;
+    // Axis `last` then `axis` merge when, for every operand, a step along `last` is `d` steps along `axis`.
+    if (last >= 0 && all.every((s, k) => strides[k]![last] === s[axis]! * d)) {
+      dims[last]! *= d;
+      strides.forEach((s, k) => (s[last] = all[k]![axis]!));
+    } else {
+      dims.push(d);
+      strides.forEach((s, k) => s.push(all[k]![axis]!));
+    }
+  }
+  return { dims, strides };
+}
+
+/**
+ * The axes of a reduction in their smallest equivalent form: size-1 axes dropped and adjacent axes
+ * of the same kind (both reduced or both kept) merged, outer first. A row-major tensor stays
+ * row-major, so `[N, H, W, C]` reduced over `[0, 1, 2]` becomes `dims [N·H·W, C]`,
+ * `reduced [true, false]`. An empty list means a single element.
+ */
+export interface CollapsedReduction {
+  dims: number[];
+  reduced: boolean[];
+}
+
+export function collapseReduction(shape: Shape, axes: readonly number[]): CollapsedReduction {
+  const dims: number[] = [];
+  const reduced: boolean[] = [];
+  shape.forEach((d, axis) => {
+    if (d === 1) return;
+    const r = axes.includes(axis);
+    if (reduced.length > 0 && reduced[reduced.length - 1] === r) dims[dims.length - 1]! *= d;
+    else {
+      dims.push(d);
+      reduced.push(r);
+    }
+  });
+  return { dims, reduced };
+}
