@@ -20,7 +20,8 @@ const SIZE_MULTIPLE = 4;
 /** Builds the right net for a weights map from its parameter names. */
 export function feedForwardFromWeights(runtime: Runtime, weights: HostTensorMap, source: string): FeedForwardNet {
   if (weights.has('conv1.conv2d.weight')) {
-    const norm = weights.has('in1.running_mean') && weights.has('in1.running_var') && !weights.has('res1.in1.weight') ? 'batch' : 'instance';
+    // Batch-norm variants carry running statistics (PyTorch instance-norm exports have them dropped on import).
+    const norm = weights.has('in1.running_mean') ? 'batch' : 'instance';
     return new TransformerNet(ParamStore.fromHost(runtime, weights, source), { norm });
   }
   if (weights.has('conv1.norm.scale')) {
