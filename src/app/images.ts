@@ -83,6 +83,37 @@ export function captureVideoFrame(video: HTMLVideoElement, name = 'Webcam frame'
   return { image: rasterize(video, width, height), name, originalWidth: width, originalHeight: height };
 }
 
+/**
+ * Grabs webcam frames straight at the working size, into one reused canvas: live mode's only
+ * CPU-side copy per frame (video → small canvas → RGB floats for the upload).
+ */
+export class FrameGrabber {
+  private readonly canvas = makeCanvas(1, 1);
+  private readonly ctx: CanvasRenderingContext2D;
+
+  constructor() {
+    const ctx = this.canvas.getContext('2d', { willReadFrequently: true });
+    if (!ctx) throw new Error('This browser could not create a 2D canvas.');
+    this.ctx = ctx;
+  }
+
+  /** The video's current frame with its longer side at most `longSide`. */
+  grab(video: HTMLVideoElement, longSide: number): RgbImage {
+    const width = video.videoWidth;
+    const height = video.videoHeight;
+    if (!width || !height) throw new Error('The camera has not delivered a frame yet.');
+    const size = fitSize(width, height, longSide);
+    if (this.canvas.width !== size.width || this.canvas.height !== size.height) {
+      this.canvas.width = size.width;
+      this.canvas.height = size.height;
+    }
+    this.ctx.imageSmoothingEnabled = true;
+    this.ctx.imageSmoothingQuality = 'high';
+    this.ctx.drawImage(video, 0, 0, size.width, size.height);
+    return fromRgba8(size.width, size.height, this.ctx.getImageData(0, 0, size.width, size.height).data);
+  }
+}
+
 export function nameFromUrl(url: string): string {
   const last = decodeURIComponent(new URL(url, location.href).pathname.split('/').pop() ?? 'image');
   return last || 'image';

@@ -7,13 +7,23 @@ import {
   captureVideoFrame,
   canvasToPngBlob,
   drawImage,
+  FrameGrabber,
   imagesFromDataTransfer,
   loadBlob,
   loadUrl,
   thumbnailCanvas,
   type LoadedImage,
 } from './images.ts';
-import { defaultValues, type ControlSpec, type ControlValue, type MethodInputs, type Progress, type StyleMethod } from './methods.ts';
+import {
+  defaultValues,
+  yieldToBrowser,
+  type ControlSpec,
+  type ControlValue,
+  type GalleryControl,
+  type MethodInputs,
+  type Progress,
+  type StyleMethod,
+} from './methods.ts';
 import { loadMethods, type RegisteredMethod } from './registry.ts';
 import { loadSamples, type Sample } from './samples.ts';
 import { describeValue, renderControls } from './ui/controls.ts';
@@ -41,6 +51,25 @@ interface ResultEntry {
   stopped: boolean;
   losses: LossPoint[];
   version: number;
+  /** How long the latest live re-render of this result took (none yet: undefined). */
+  rerunMs?: number;
+}
+
+/** Webcam live mode: frames from the camera, stylized one after another by `method.live`. */
+interface CameraSession {
+  method: StyleMethod;
+  controller: AbortController;
+  stream: MediaStream;
+  video: HTMLVideoElement;
+  frames: number;
+  /** When the latest stylized frame was drawn. */
+  lastFrameAt: number;
+  /** Smoothed frames per second (from the second frame on), and the latest frame's own time. */
+  fps: number;
+  frameMs: number;
+  lastFrame: RgbImage | null;
+  lastResult: RgbImage | null;
+  done: Promise<void>;
 }
 
 interface ActiveRun {
@@ -60,8 +89,15 @@ interface ActiveRun {
 
 const MAX_STYLES = 4;
 const MAX_RESULTS = 12;
-/** Live re-rendering on control changes only for methods that finished faster than this. */
+/**
+ * Live re-rendering on control changes only for results that re-render faster than this. A method
+ * that marks controls `live` vouches that re-rendering is cheap (its slow parts, such as weights,
+ * style predictions or encoder features, stay cached), so its first re-render is tried whatever the
+ * first run cost; after that the measured re-render time decides.
+ */
 const LIVE_RERUN_MS = 2500;
+/** A software adapter (SwiftShader) is slow at everything: re-render anyway, up to this. */
+const LIVE_RERUN_SOFTWARE_MS = 15_000;
 
 const state = {
   gpu: null as GpuStatus | null,
@@ -74,6 +110,7 @@ const state = {
   results: [] as ResultEntry[],
   selected: null as ResultEntry | null,
   run: null as ActiveRun | null,
+  camera: null as CameraSession | null,
   lastError: null as string | null,
   pasteTarget: null as 'content' | 'style' | null,
 };
@@ -103,6 +140,12 @@ const controlsSlot = h('div', { class: 'controls-slot', id: 'controls' });
 const runButton = h('button', { type: 'button', class: 'button primary', id: 'run-button', onclick: () => void stylize('new') }, icon('play'), h('span', {}, 'Stylize'));
 const stopButton = h('button', { type: 'button', class: 'button', id: 'stop-button', hidden: true, onclick: () => stopRun() }, icon('stop'), 'Stop');
 const resumeButton = h('button', { type: 'button', class: 'button', id: 'resume-button', hidden: true, onclick: () => void stylize('resume') }, icon('resume'), 'Resume');
+const liveButton = h(
+  'button',
+  { type: 'button', class: 'button', id: 'live-button', hidden: true, title: 'Stylize the webcam continuously', onclick: () => void guard(startCamera) },
+  icon('camera'),
+  'Live webcam',
+);
 const progressBar = h('div', { class: 'progress', id: 'progress', hidden: true, role: 'progressbar', 'aria-label': 'Progress' }, h('div', { class: 'progress-fill' }));
 const statusLine = h('p', { class: 'status-line', id: 'status-line', 'aria-live': 'polite' });
 
@@ -113,6 +156,7 @@ const resultCanvas = h('canvas', { id: 'result-canvas', 'data-state': 'empty', '
 const resultPlaceholder = h('div', { class: 'frame-empty', id: 'result-empty' }, icon('sparkle'), h('span', {}, 'Your stylized image appears here'));
 const resultOverlay = h('div', { class: 'frame-overlay', id: 'result-overlay', hidden: true }, h('span', { class: 'spinner' }), h('span', { class: 'overlay-text' }));
 const resultError = h('div', { class: 'frame-error', id: 'result-error', hidden: true });
+const liveBadge = h('div', { class: 'live-badge', id: 'live-fps', hidden: true, 'aria-live': 'off' }, h('span', { class: 'live-dot' }), h('span', { class: 'live-text' }, 'Live'));
 const contentCaption = h('figcaption', {}, h('span', { class: 'pane-title' }, 'Content'), h('span', { class: 'pane-meta' }));
 const styleCaption = h('figcaption', {}, h('span', { class: 'pane-title' }, 'Style'), h('span', { class: 'pane-meta' }));
 const downloadButton = h('button', { type: 'button', class: 'button small', id: 'download-button', disabled: true, onclick: () => void download() }, icon('download'), 'PNG');
@@ -160,7 +204,7 @@ const workspace = h(
       methodSummary,
       methodNotice,
       controlsSlot,
-      h('div', { class: 'actions' }, runButton, stopButton, resumeButton, h('div', { class: 'actions-status' }, progressBar, statusLine)),
+      h('div', { class: 'actions' }, runButton, liveButton, stopButton, resumeButton, h('div', { class: 'actions-status' }, progressBar, statusLine)),
     ),
     h(
       'section',
@@ -168,9 +212,9 @@ const workspace = h(
       h(
         'div',
         { class: 'stage' },
-        h('figure', { class: 'pane', 'data-pane': 'content' }, h('div', { class: 'frame' }, contentCanvas, contentEmpty), contentCaption),
+        h('figure', { class: 'pane', 'data-pane': 'content' }, h('div', { class: 'frame', id: 'content-frame' }, contentCanvas, contentEmpty), contentCaption),
         h('figure', { class: 'pane', 'data-pane': 'style' }, styleFrame, styleCaption),
-        h('figure', { class: 'pane pane-result', 'data-pane': 'result' }, h('div', { class: 'frame' }, resultCanvas, resultPlaceholder, resultOverlay, resultError), resultCaption),
+        h('figure', { class: 'pane pane-result', 'data-pane': 'result' }, h('div', { class: 'frame' }, resultCanvas, resultPlaceholder, liveBadge, resultOverlay, resultError), resultCaption),
       ),
       lossPlot.element,
       historyCard,
@@ -368,11 +412,11 @@ document.addEventListener('paste', (e) => {
 
 // ---- webcam --------------------------------------------------------------------------------------
 
-async function openWebcam(target: 'content' | 'style'): Promise<void> {
+/** The camera's stream, or an error that says what to do. */
+async function cameraStream(ideal: { width: number; height: number }): Promise<MediaStream> {
   if (!navigator.mediaDevices?.getUserMedia) throw new Error('This browser offers no camera access (it needs a secure page: https or localhost).');
-  let stream: MediaStream;
   try {
-    stream = await navigator.mediaDevices.getUserMedia({ video: { width: { ideal: 1280 }, height: { ideal: 720 } }, audio: false });
+    return await navigator.mediaDevices.getUserMedia({ video: { width: { ideal: ideal.width }, height: { ideal: ideal.height } }, audio: false });
   } catch (err) {
     const name = (err as DOMException).name;
     throw new Error(
@@ -383,6 +427,10 @@ async function openWebcam(target: 'content' | 'style'): Promise<void> {
           : `The camera could not start: ${(err as Error).message}`,
     );
   }
+}
+
+async function openWebcam(target: 'content' | 'style'): Promise<void> {
+  const stream = await cameraStream({ width: 1280, height: 720 });
   const video = h('video', { autoplay: true, playsInline: true, muted: true, class: 'webcam-video' });
   video.srcObject = stream;
   const close = () => {
@@ -415,6 +463,231 @@ async function openWebcam(target: 'content' | 'style'): Promise<void> {
     for (const track of stream.getTracks()) track.stop();
   };
   webcamDialog.showModal();
+}
+
+// ---- webcam live mode ----------------------------------------------------------------------------
+
+/** Resolves once the video shows a picture (rejects on abort, or if the camera stays dark). */
+function videoReady(video: HTMLVideoElement, signal: AbortSignal): Promise<void> {
+  if (video.videoWidth > 0 && video.readyState >= 2) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const finish = (err?: unknown) => {
+      clearTimeout(timer);
+      video.removeEventListener('loadeddata', onData);
+      signal.removeEventListener('abort', onAbort);
+      if (err) reject(err);
+      else resolve();
+    };
+    const onData = () => finish();
+    const onAbort = () => finish(signal.reason);
+    const timer = setTimeout(() => finish(new Error('The camera delivered no picture within 15 s.')), 15_000);
+    video.addEventListener('loadeddata', onData);
+    signal.addEventListener('abort', onAbort);
+  });
+}
+
+function formatFps(fps: number): string {
+  return fps >= 10 ? fps.toFixed(0) : fps >= 1 ? fps.toFixed(1) : fps.toFixed(2);
+}
+
+function renderLiveBadge(session: CameraSession): void {
+  const text = liveBadge.querySelector('.live-text')!;
+  liveBadge.dataset['frames'] = String(session.frames);
+  if (session.frames === 0) {
+    text.textContent = 'Live · starting';
+    delete liveBadge.dataset['fps'];
+  } else if (session.frames === 1) {
+    text.textContent = `Live · first frame ${formatMs(session.frameMs)}`;
+  } else {
+    text.textContent = `Live · ${formatFps(session.fps)} fps · ${formatMs(session.frameMs)}/frame`;
+    liveBadge.dataset['fps'] = session.fps.toFixed(4);
+  }
+  if (state.gpu?.ok) liveBadge.dataset['buffersCreated'] = String(state.gpu.runtime.stats().created);
+  liveBadge.title = `${session.frames} frames stylized since the camera started`;
+}
+
+/** Starts webcam live mode for the active method: stylizes camera frames until Stop. */
+async function startCamera(): Promise<void> {
+  const reg = activeMethod();
+  if (!reg || reg.availability !== true || !gpuReady() || !reg.method.live || state.camera) return;
+  const method = reg.method;
+  if (method.styleInputs !== 'none' && state.styles.length === 0) {
+    toast(`${method.label} needs a style image: pick a sample painting or add your own.`);
+    flash('#style-card');
+    return;
+  }
+  if (state.run) {
+    state.run.controller.abort(new DOMException('Stopped', 'AbortError'));
+    await state.run.done;
+  }
+  const stream = await cameraStream({ width: 640, height: 480 });
+  const video = h('video', { autoplay: true, playsInline: true, muted: true, class: 'live-video', id: 'live-video' });
+  video.srcObject = stream;
+  let finish!: () => void;
+  const session: CameraSession = {
+    method,
+    controller: new AbortController(),
+    stream,
+    video,
+    frames: 0,
+    lastFrameAt: 0,
+    fps: 0,
+    frameMs: 0,
+    lastFrame: null,
+    lastResult: null,
+    done: new Promise<void>((resolve) => (finish = resolve)),
+  };
+  state.camera = session;
+  state.selected = null;
+  state.lastError = null;
+  setBusy(true);
+  renderLiveBadge(session);
+  statusLine.textContent = 'Starting the camera…';
+  renderStage();
+  renderActions();
+  const sourceSize = () => ({ width: video.videoWidth, height: video.videoHeight });
+  let size = { width: 0, height: 0 };
+  try {
+    void video.play().catch(() => undefined);
+    await videoReady(video, session.controller.signal);
+    size = sourceSize();
+    await cameraLoop(session);
+  } catch (err) {
+    if (!session.controller.signal.aborted) {
+      console.error(err);
+      toast(`Live mode stopped: ${((err as Error).message || String(err)).split('\n')[0]}`, 'error');
+    }
+  } finally {
+    for (const track of stream.getTracks()) track.stop();
+    video.srcObject = null;
+    method.live?.stop?.();
+    if (state.camera === session) state.camera = null;
+    progressBar.hidden = true;
+    resultOverlay.hidden = true;
+    if (session.lastFrame && session.lastResult) {
+      // The last frame stays as a result: it can be downloaded, and it is in the history.
+      const entry: ResultEntry = {
+        id: nextId++,
+        method,
+        image: session.lastResult,
+        values: { ...valuesFor(method) },
+        content: { image: session.lastFrame, name: 'Webcam frame', originalWidth: size.width || session.lastFrame.width, originalHeight: size.height || session.lastFrame.height },
+        styles: state.styles.map((s) => ({ ...s })),
+        elapsedMs: session.frameMs,
+        stopped: false,
+        losses: [],
+        version: ++resultVersion,
+      };
+      state.results.unshift(entry);
+      state.results.length = Math.min(state.results.length, MAX_RESULTS);
+      state.selected = entry;
+      rememberGalleryThumb(entry);
+      statusLine.textContent =
+        session.frames > 1
+          ? `Live mode ended: ${session.frames} frames at ${formatFps(session.fps)} fps. The last frame is kept.`
+          : 'Live mode ended after the first frame. It is kept.';
+    } else if (statusLine.textContent === 'Starting the camera…' || session.controller.signal.aborted) {
+      statusLine.textContent = 'Live mode ended.';
+    }
+    renderStage();
+    renderActions();
+    updateEngineStats();
+    setBusy(false);
+    finish();
+  }
+}
+
+/** Stylizes frame after frame; each frame: grab at the working size, one GPU pass, draw. */
+async function cameraLoop(session: CameraSession): Promise<void> {
+  const { method, controller, video } = session;
+  const live = method.live!;
+  const signal = controller.signal;
+  const grabber = new FrameGrabber();
+  while (!signal.aborted) {
+    const values = valuesFor(method);
+    const styles = stylesFor(method, state.styles);
+    if (method.styleInputs !== 'none' && styles.length === 0) throw new Error(`${method.label} needs a style image.`);
+    const frame = grabber.grab(video, live.frameSize(values));
+    const started = performance.now();
+    let image: RgbImage;
+    try {
+      image = await live.frame({ content: frame, styles }, values, (p) => showCameraProgress(session, p), signal);
+    } catch (err) {
+      if (signal.aborted) return;
+      throw err;
+    }
+    const now = performance.now();
+    session.frameMs = now - started;
+    if (session.frames > 0) {
+      // Frame to frame, all included (grab, upload, GPU, download, draw); smoothed.
+      const instant = 1000 / Math.max(1, now - session.lastFrameAt);
+      session.fps = session.frames === 1 ? instant : 0.7 * session.fps + 0.3 * instant;
+    }
+    session.frames++;
+    session.lastFrameAt = now;
+    session.lastFrame = frame;
+    session.lastResult = image;
+    // Hand this frame's freed buffers back to the pool now (they are recycled at a submit), so the
+    // next frame gets the same ones instead of new ones.
+    if (state.gpu?.ok) await state.gpu.runtime.flush();
+    if (state.camera !== session) return;
+    resultOverlay.hidden = true;
+    progressBar.hidden = true;
+    drawResult(image);
+    renderLiveBadge(session);
+    statusLine.textContent = `Live: frame ${session.frames} (${frame.width}×${frame.height}). Change the model or size at any time; Stop keeps the last frame.`;
+    updateEngineStats();
+    await yieldToBrowser();
+  }
+}
+
+function showCameraProgress(session: CameraSession, p: Progress): void {
+  if (state.camera !== session) return;
+  // Only worth showing while the first frame (or a newly chosen model) loads.
+  if (session.frames > 0 && p.stage === 'run') return;
+  const label = p.message ?? STAGE_LABELS[p.stage ?? 'run'] ?? 'Working';
+  statusLine.textContent = label;
+  resultOverlay.querySelector('.overlay-text')!.textContent = label;
+  resultOverlay.hidden = false;
+  progressBar.hidden = false;
+  progressBar.classList.toggle('indeterminate', p.fraction === undefined);
+  progressBar.style.setProperty('--value', `${Math.round((p.fraction ?? 0) * 1000) / 10}%`);
+}
+
+async function stopCamera(): Promise<void> {
+  const session = state.camera;
+  if (!session) return;
+  session.controller.abort(new DOMException('Stopped', 'AbortError'));
+  await session.done;
+}
+
+// ---- gallery thumbnails from results -------------------------------------------------------------
+
+/** `<method>/<control>/<value>` → a small JPEG of the latest result with that gallery option. */
+const galleryThumbs = new Map<string, string>();
+
+/** Gallery tiles without a picture show what the option last made of the user's photo. */
+function rememberGalleryThumb(entry: ResultEntry): void {
+  const gallery = entry.method.controls.find((c): c is GalleryControl => c.kind === 'gallery');
+  if (!gallery) return;
+  const value = String(entry.values[gallery.id] ?? gallery.default);
+  if (gallery.options.find((o) => o.value === value)?.thumbnail) return; // a picture of the painting says more
+  galleryThumbs.set(`${entry.method.id}/${gallery.id}/${value}`, thumbnailCanvas(entry.image, 120).toDataURL('image/jpeg', 0.85));
+  applyGalleryThumbs();
+}
+
+function applyGalleryThumbs(): void {
+  const method = activeMethod()?.method;
+  if (!method) return;
+  for (const [key, url] of galleryThumbs) {
+    const [methodId, controlId, value] = key.split('/') as [string, string, string];
+    if (methodId !== method.id) continue;
+    const art = controlsSlot.querySelector<HTMLElement>(`[data-control="${CSS.escape(controlId)}"] [data-value="${CSS.escape(value)}"] .gallery-art`);
+    if (!art) continue;
+    art.style.backgroundImage = `url("${url}")`;
+    art.dataset['result'] = 'true';
+    art.title = 'Your latest result with this model';
+  }
 }
 
 // ---- rendering: inputs ---------------------------------------------------------------------------
@@ -596,6 +869,7 @@ function valuesFor(method: StyleMethod): Record<string, ControlValue> {
 
 function selectMethod(id: string): void {
   if (state.activeId === id) return;
+  if (state.camera && state.camera.method.id !== id) void stopCamera();
   state.activeId = id;
   window.history.replaceState(null, '', `#method=${encodeURIComponent(id)}`);
   renderTabs();
@@ -661,6 +935,7 @@ function renderMethod(): void {
   const values = valuesFor(method);
   const view = renderControls(method.controls, values, (spec) => controlChanged(method, spec), availability !== true);
   replaceChildren(controlsSlot, view.element);
+  applyGalleryThumbs();
   renderActions();
 }
 
@@ -684,15 +959,21 @@ function stylesFor(method: StyleMethod, styles: StyleEntry[]): MethodInputs['sty
 function liveRerunEligible(): boolean {
   const selected = state.selected;
   const reg = activeMethod();
-  return Boolean(
-    selected &&
-      reg?.availability === true &&
-      gpuReady() &&
-      selected.method === reg.method &&
-      !selected.stopped &&
-      selected.content === state.content &&
-      selected.elapsedMs < LIVE_RERUN_MS,
-  );
+  if (
+    !selected ||
+    state.camera ||
+    reg?.availability !== true ||
+    !gpuReady() ||
+    selected.method !== reg.method ||
+    selected.stopped ||
+    selected.content !== state.content
+  ) {
+    return false;
+  }
+  const vouchesCheapRerender = reg.method.controls.some((c) => c.live);
+  const cost = selected.rerunMs ?? (vouchesCheapRerender ? 0 : selected.elapsedMs);
+  const software = state.gpu?.ok === true && state.gpu.isSoftware;
+  return cost < (software ? LIVE_RERUN_SOFTWARE_MS : LIVE_RERUN_MS);
 }
 
 let liveTimer: ReturnType<typeof setTimeout> | undefined;
@@ -707,11 +988,12 @@ function scheduleLiveRerun(): void {
 
 /** `body[data-busy]` while a run is going or about to start (for tests and styling). */
 function setBusy(busy: boolean): void {
-  if (busy || state.run || liveTimer !== undefined) document.body.dataset['busy'] = 'true';
+  if (busy || state.run || state.camera || liveTimer !== undefined) document.body.dataset['busy'] = 'true';
   else delete document.body.dataset['busy'];
 }
 
 function controlChanged(method: StyleMethod, spec: ControlSpec): void {
+  if (state.camera) return renderStage(); // the next webcam frame uses the new values
   if (spec.live && liveRerunEligible()) scheduleLiveRerun();
   else if (state.selected?.method === method && !state.run) {
     statusLine.textContent = 'Settings changed: press Stylize to apply them.';
@@ -719,6 +1001,7 @@ function controlChanged(method: StyleMethod, spec: ControlSpec): void {
 }
 
 function stopRun(): void {
+  if (state.camera) void stopCamera();
   state.run?.controller.abort(new DOMException('Stopped', 'AbortError'));
 }
 
@@ -766,6 +1049,7 @@ async function stylize(mode: 'new' | 'live' | 'resume'): Promise<void> {
   }
   const target = mode === 'new' ? null : state.selected;
   if (mode !== 'new' && (!target || target.method !== method)) return setBusy(false);
+  if (state.camera) await stopCamera();
 
   const previous = state.run;
   if (previous) {
@@ -818,6 +1102,7 @@ async function stylize(mode: 'new' | 'live' | 'resume'): Promise<void> {
     let entry: ResultEntry;
     if (target) {
       Object.assign(target, { image, values, elapsedMs, stopped, losses: run.losses, version, styles: run.styles });
+      if (mode === 'live') target.rerunMs = elapsedMs;
       entry = target;
     } else {
       entry = { id: nextId++, method, image, values, content: run.content, styles: run.styles, elapsedMs, stopped, losses: run.losses, version };
@@ -826,6 +1111,7 @@ async function stylize(mode: 'new' | 'live' | 'resume'): Promise<void> {
     }
     // Only show it if the user has not moved on to other inputs meanwhile.
     if (run.content === state.content) state.selected = entry;
+    if (!stopped) rememberGalleryThumb(entry);
     statusLine.textContent = stopped
       ? `Stopped after ${formatMs(elapsedMs)}${run.losses.length ? ` at step ${run.losses[run.losses.length - 1]!.step}` : ''}. Resume to continue.`
       : `Done in ${formatMs(elapsedMs)}.`;
@@ -869,11 +1155,13 @@ function formatMs(ms: number): string {
 
 function renderActions(): void {
   const reg = activeMethod();
-  const running = state.run !== null && !state.run.superseded;
+  const camera = state.camera !== null;
+  const running = (state.run !== null && !state.run.superseded) || camera;
   const ready = Boolean(reg && reg.availability === true && gpuReady());
   runButton.disabled = !ready || running;
   runButton.title = !gpuReady() ? 'Needs WebGPU' : reg && reg.availability !== true ? reg.availability : 'Stylize (Ctrl+Enter)';
   stopButton.hidden = !running;
+  liveButton.hidden = running || !ready || !reg?.method.live;
   const selected = state.selected;
   resumeButton.hidden = running || !ready || !selected?.stopped || !reg?.method.resumable || selected.method !== reg.method;
   if (!running) progressBar.hidden = true;
@@ -912,15 +1200,22 @@ function summarize(entry: ResultEntry): string {
 }
 
 function renderStage(): void {
+  const camera = state.camera;
   const run = state.run && !state.run.superseded ? state.run : null;
-  const shown = run ?? state.selected;
+  const shown = camera ? null : (run ?? state.selected);
   const content = shown?.content ?? state.content;
-  const method = shown?.method ?? activeMethod()?.method;
+  const method = camera?.method ?? shown?.method ?? activeMethod()?.method;
   const styles = shown?.styles ?? state.styles;
 
-  // Content pane.
+  // Content pane: the photo, or the camera itself in live mode.
   const contentMeta = contentCaption.querySelector('.pane-meta')!;
-  if (content) {
+  const contentFrame = contentCanvas.parentElement!;
+  for (const video of contentFrame.querySelectorAll('video')) if (video !== camera?.video) video.remove();
+  if (camera) {
+    if (camera.video.parentElement !== contentFrame) contentFrame.append(camera.video);
+    contentCanvas.hidden = true;
+    contentMeta.textContent = 'Webcam · live';
+  } else if (content) {
     drawOnce(contentCanvas, content.image);
     contentCanvas.hidden = false;
     contentMeta.textContent = content.name;
@@ -928,7 +1223,7 @@ function renderStage(): void {
     contentCanvas.hidden = true;
     contentMeta.textContent = '';
   }
-  contentEmpty.hidden = Boolean(content);
+  contentEmpty.hidden = Boolean(content) || Boolean(camera);
 
   // Style pane: the style images (a collage when blending), or the model for feed-forward methods.
   const styleMeta = styleCaption.querySelector('.pane-meta')!;
@@ -936,7 +1231,18 @@ function renderStage(): void {
   if (method?.styleInputs === 'none') {
     const values = !run && state.selected ? state.selected.values : valuesFor(method);
     const model = methodOptionLabel(method, values) ?? method.label;
-    replaceChildren(styleFrame, h('div', { class: 'model-tile' }, h('span', {}, model), h('small', {}, 'pretrained model')));
+    const gallery = method.controls.find((c): c is GalleryControl => c.kind === 'gallery');
+    const option = gallery?.options.find((o) => o.value === (values[gallery.id] ?? gallery.default));
+    const key = `model:${model}`;
+    if (styleFrame.dataset['key'] !== key) {
+      styleFrame.dataset['key'] = key;
+      replaceChildren(
+        styleFrame,
+        option?.thumbnail
+          ? h('img', { class: 'model-picture', src: option.thumbnail, alt: option.caption ?? model, title: option.caption ?? model })
+          : h('div', { class: 'model-tile', title: option?.caption ?? '' }, h('span', {}, model), h('small', {}, 'pretrained model')),
+      );
+    }
     styleMeta.textContent = model;
   } else if (used.length) {
     const key = used.map((s) => `${s.name}:${s.weight.toFixed(2)}`).join('|');
@@ -964,8 +1270,20 @@ function renderStage(): void {
 
   // Result pane.
   const resultMeta = resultCaption.querySelector('.pane-meta')!;
-  resultOverlay.hidden = !run || resultOverlay.hidden;
-  if (run) {
+  resultOverlay.hidden = !(run || camera) || resultOverlay.hidden;
+  liveBadge.hidden = !camera;
+  if (camera) {
+    resultCanvas.dataset['state'] = 'live';
+    if (camera.lastResult) drawResult(camera.lastResult);
+    else {
+      resultCanvas.hidden = true;
+      resultPlaceholder.hidden = false;
+    }
+    resultMeta.textContent = `${camera.method.label} · live`;
+    resultMeta.removeAttribute('title');
+    downloadButton.disabled = true;
+    lossPlot.set([]);
+  } else if (run) {
     resultCanvas.dataset['state'] = 'running';
     if (run.preview) drawResult(run.preview);
     else if (run.target) drawResult(run.target.image);
@@ -993,7 +1311,7 @@ function renderStage(): void {
     downloadButton.disabled = true;
     lossPlot.set([]);
   }
-  resultError.hidden = !state.lastError || Boolean(run) || Boolean(state.selected);
+  resultError.hidden = !state.lastError || Boolean(run) || Boolean(camera) || Boolean(state.selected);
   if (!resultError.hidden) replaceChildren(resultError, icon('alert'), h('p', {}, state.lastError ?? ''));
   renderHistory();
 }
@@ -1009,7 +1327,7 @@ function renderHistory(): void {
         'button',
         { type: 'button', class: 'history-item', 'data-entry': String(entry.id), 'data-version': String(entry.version), onclick: () => selectResult(entry) },
         h('span', { class: 'history-thumb' }, thumb),
-        h('span', { class: 'history-label' }, methodOptionLabel(entry.method, entry.values) ?? entry.method.label),
+        h('span', { class: 'history-label' }, `${methodOptionLabel(entry.method, entry.values) ?? entry.method.label}${entry.content.name === 'Webcam frame' ? ' · webcam' : ''}`),
         h('span', { class: 'history-meta' }, `${formatMs(entry.elapsedMs)}${entry.stopped ? ' · stopped' : ''}`),
       );
       item.title = summarize(entry);

@@ -17,7 +17,9 @@ interface ControlBase {
   hint?: string;
   /**
    * Re-render automatically when this control changes and a result of this method is on screen.
-   * Only for fast methods (about a second or less).
+   * Only where a re-render is fast (about a second or less on a GPU): keep the slow one-off work
+   * (weights, style predictions, encoder features) cached so that it only redoes the cheap part.
+   * The page tries the first re-render whatever the first run cost, then goes by the measured time.
    */
   live?: boolean;
   /** Show the control only when this returns true for the current values (e.g. optimizer-specific settings). */
@@ -133,6 +135,30 @@ export interface StyleMethod {
    * rejects (throw `signal.reason`). GPU memory must be freed either way.
    */
   run(inputs: MethodInputs, controls: ControlValues, onProgress: ProgressFn, signal: AbortSignal): Promise<RgbImage>;
+  /**
+   * Webcam live mode: set by methods fast enough to restyle camera frames continuously (one forward
+   * pass per frame). The page shows a "Live webcam" button and an fps readout.
+   */
+  live?: LiveMode;
+}
+
+/**
+ * Continuous stylization of camera frames. The page captures each frame straight at `frameSize`
+ * (no 1024 px detour) and calls `frame` again and again; frames keep one size, so the engine's
+ * buffer pool hands the same GPU buffers back every frame.
+ */
+export interface LiveMode {
+  /** Longer side of the frames, in pixels, for these control values (e.g. the working size). */
+  frameSize(controls: ControlValues): number;
+  /**
+   * Stylizes one frame (`inputs.content`, already at `frameSize`; `inputs.styles` as for `run`):
+   * one upload, one forward pass, one download. Controls and styles may change between frames (e.g.
+   * another model): read them each time, and cache whatever does not depend on the frame. Reject
+   * with `signal.reason` when aborted before the GPU work starts.
+   */
+  frame(inputs: MethodInputs, controls: ControlValues, onProgress: ProgressFn, signal: AbortSignal): Promise<RgbImage>;
+  /** Live mode ended: free what only it needed. */
+  stop?(): void;
 }
 
 // ---- helpers for method authors ------------------------------------------------------------------

@@ -45,15 +45,18 @@ function formatMB(bytes: number): string {
 const downloads = new Map<string, Promise<Uint8Array>>();
 
 /**
- * Downloads a file from the weights cache, reporting progress as stage 'weights'. Each file is
- * fetched once per page load (the browser's HTTP cache revalidates it across reloads).
+ * Downloads a file from the weights cache, reporting progress as stage 'weights'. Callers asking for
+ * a file already on its way share that download; the bytes are not kept afterwards (methods keep the
+ * nets they build, on the GPU, and the browser's HTTP cache revalidates files across reloads), so an
+ * 80 MB VGG19 does not stay in page memory once uploaded.
  */
 export function fetchWeights(path: string, onProgress?: ProgressFn, label = path): Promise<Uint8Array> {
-  const cached = downloads.get(path);
-  if (cached) return cached;
+  const pending = downloads.get(path);
+  if (pending) return pending;
   const promise = download(path, onProgress, label);
   downloads.set(path, promise);
-  promise.catch(() => downloads.delete(path));
+  const forget = () => downloads.delete(path);
+  promise.then(forget, forget);
   return promise;
 }
 

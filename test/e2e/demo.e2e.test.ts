@@ -1,11 +1,17 @@
 // The demo page in a real browser: Vite's dev server, Debian's Chromium on SwiftShader WebGPU.
-// Loads the page, brings in images by every route (file picker, sample gallery, paste, drag and drop,
-// webcam), runs the colour-transfer method on the GPU and checks its output against a float64
-// computation here, moves sliders for live re-renders, drives Stop / Resume of an iterative run, and
-// checks the panel shown without a WebGPU adapter. Screenshots go to test-artifacts/, and one
-// polished screenshot to docs/demo.png.
+// Loads the page and runs the real style-transfer nets in it: a feed-forward net (mosaic), webcam
+// live mode on the synthetic camera, and Magenta (style prediction + transfer, strength slider,
+// two-style blend). Then the colour-transfer method: brings in images by every route (file picker,
+// sample gallery, paste, drag and drop, webcam), checks its output against a float64 computation
+// here, moves sliders for live re-renders, drives Stop / Resume of an iterative run. Finally the
+// panel shown without a WebGPU adapter. Screenshots go to test-artifacts/, and the Magenta result
+// to docs/demo.png.
+//
+// SwiftShader runs WebGPU on the CPU: the nets run at 128 px here (a 128×85 feed-forward pass takes
+// 10-20 s). Gatys (a VGG19 forward and backward pass per iteration, over a minute at 128 px here) and
+// AdaIN are only checked for their tabs.
 
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ElementHandle, Page } from 'puppeteer';
 import UPNG from 'upng-js';
@@ -13,12 +19,16 @@ import type { ViteDevServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeImage, type RgbImage } from '../../src/io/image.ts';
 import { resizeToLongSide } from '../../src/io/resize.ts';
-import { samplesDir } from '../../vite.config.ts';
+import { ensureModelFiles, loadModelWeights } from '../../src/nets/weights/store.ts';
+import { samplesDir, weightsDir } from '../../vite.config.ts';
+import { testStoreOptions } from '../helpers/shared-data.ts';
 import { canvasPixels, channelStats, collectErrors, launchChromium, repoRoot, startDevServer, type LaunchedBrowser } from './browser.ts';
 
 const ARTIFACTS = path.join(repoRoot, 'test-artifacts');
 const DEMO_SCREENSHOT = path.join(repoRoot, 'docs', 'demo.png');
 const SIZE = 128;
+/** Timings of the slow steps, printed at the end (SwiftShader speed varies a lot with machine load). */
+const timings: string[] = [];
 
 let server: ViteDevServer;
 let url: string;
@@ -53,6 +63,41 @@ function meanAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return total / a.length;
 }
 
+/** Pearson correlation of the luminance of two RGB arrays (the picture's structure, whatever its colours). */
+function lumaCorrelation(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  const luma = (rgb: ArrayLike<number>) => {
+    const out = new Float64Array(rgb.length / 3);
+    for (let p = 0; p < out.length; p++) out[p] = 0.299 * rgb[3 * p]! + 0.587 * rgb[3 * p + 1]! + 0.114 * rgb[3 * p + 2]!;
+    return out;
+  };
+  const x = luma(a);
+  const y = luma(b);
+  const mean = (v: Float64Array) => v.reduce((s, t) => s + t, 0) / v.length;
+  const mx = mean(x);
+  const my = mean(y);
+  let cov = 0;
+  let vx = 0;
+  let vy = 0;
+  for (let i = 0; i < x.length; i++) {
+    cov += (x[i]! - mx) * (y[i]! - my);
+    vx += (x[i]! - mx) ** 2;
+    vy += (y[i]! - my) ** 2;
+  }
+  return cov / Math.sqrt(vx * vy);
+}
+
+/** Mean absolute difference of horizontally adjacent pixels: how much fine texture an image has. */
+function texture(rgb: ArrayLike<number>, width: number): number {
+  let total = 0;
+  let n = 0;
+  for (let i = 3; i < rgb.length; i++) {
+    if (Math.floor(i / 3) % width === 0) continue;
+    total += Math.abs(rgb[i]! - rgb[i - 3]!);
+    n++;
+  }
+  return total / n;
+}
+
 /** Pearson correlation of one channel of two RGB arrays. */
 function channelCorrelation(a: ArrayLike<number>, b: ArrayLike<number>, ch: number): number {
   const sa = channelStats(a);
@@ -72,16 +117,47 @@ async function resultVersion(): Promise<number> {
 }
 
 /** Waits until no run is going or pending and the result is newer than `after`. */
-async function waitForResult(after: number, state = 'done'): Promise<void> {
+async function waitForResult(after: number, state = 'done', timeout = 90_000): Promise<void> {
   await page.waitForFunction(
     (v, s) => {
       const canvas = document.querySelector<HTMLCanvasElement>('#result-canvas')!;
       return !document.body.dataset['busy'] && Number(canvas.dataset['version']) > v && canvas.dataset['state'] === s;
     },
-    { timeout: 90_000 },
+    { timeout, polling: 250 },
     after,
     state,
   );
+}
+
+/** Clicks Stylize and waits for the result; returns how long it took. */
+async function stylizeAndWait(label: string, timeout = 150_000): Promise<number> {
+  const before = await resultVersion();
+  const started = performance.now();
+  await page.click('#run-button');
+  await waitForResult(before, 'done', timeout);
+  return note(label, started);
+}
+
+function note(label: string, started: number): number {
+  const ms = performance.now() - started;
+  timings.push(`${label}: ${(ms / 1000).toFixed(1)} s`);
+  return ms;
+}
+
+/** Records every text the status line shows from now on (read with `statusLog()`). */
+async function recordStatus(): Promise<void> {
+  await page.evaluate(() => {
+    const w = window as unknown as { __status: string[]; __statusObserver?: MutationObserver };
+    w.__statusObserver?.disconnect();
+    w.__status = [];
+    const line = document.querySelector('#status-line')!;
+    w.__statusObserver = new MutationObserver(() => w.__status.push(line.textContent ?? ''));
+    w.__statusObserver.observe(line, { childList: true, characterData: true, subtree: true });
+  });
+}
+
+async function statusLog(): Promise<string[]> {
+  return page.evaluate(() => (window as unknown as { __status: string[] }).__status);
 }
 
 async function clickSegment(control: string, value: string): Promise<void> {
@@ -118,6 +194,13 @@ const text = (selector: string) => page.$eval(selector, (el) => el.textContent ?
 
 beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
+  // The nets the page runs, in the folder the dev server serves as /weights/ (copied from the
+  // weights mirror, verified, and converted once; later runs only check them).
+  const store = { ...testStoreOptions(), cacheDir: weightsDir() };
+  await loadModelWeights('mosaic', store);
+  await loadModelWeights('vgg19', store); // Gatys' tab is enabled by it (not run here: too slow on SwiftShader)
+  await ensureModelFiles('magenta-predict', store);
+  await ensureModelFiles('magenta-transfer', store);
   ({ server, url } = await startDevServer());
   chromium = await launchChromium({ webgpu: true });
   page = await chromium.browser.newPage();
@@ -128,6 +211,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await chromium?.close();
   await server?.close();
+  if (timings.length) console.log(`e2e timings (SwiftShader):\n  ${timings.join('\n  ')}`);
 });
 
 describe('dev server folders', () => {
@@ -168,19 +252,35 @@ describe('demo page with WebGPU', () => {
     const tabs = await page.$$eval('[role="tab"]', (els) =>
       els.map((el) => ({ id: (el as HTMLElement).dataset['method'], disabled: el.getAttribute('aria-disabled'), selected: el.getAttribute('aria-selected'), text: el.textContent })),
     );
-    expect(tabs.map((t) => t.id)).toEqual(expect.arrayContaining(['feed-forward', 'gatys', 'adain', 'magenta', 'colour']));
-    // The one method the engine can run today is selected; the others say they are coming.
-    expect(tabs.find((t) => t.id === 'colour')).toMatchObject({ disabled: 'false', selected: 'true' });
-    for (const id of ['feed-forward', 'gatys', 'adain', 'magenta']) expect(tabs.find((t) => t.id === id)?.disabled).toBe('true');
+    expect(tabs.map((t) => t.id)).toEqual(['feed-forward', 'gatys', 'adain', 'magenta', 'colour']);
+    // The first method that can run is selected: the feed-forward nets.
+    expect(tabs.find((t) => t.id === 'feed-forward')).toMatchObject({ disabled: 'false', selected: 'true' });
+    for (const id of ['magenta', 'colour', 'gatys']) expect(tabs.find((t) => t.id === id)?.disabled).toBe('false');
+    // AdaIN runs only with a trained decoder in the weights cache; without one its tab says so.
+    const decoder = existsSync(path.join(weightsDir(), 'adain-decoder.safetensors'));
+    expect(tabs.find((t) => t.id === 'adain')?.disabled).toBe(String(!decoder));
+    if (!decoder) {
+      await page.click('#tab-adain');
+      expect(await text('#method-notice')).toMatch(/trained decoder.*pastiche train adain/);
+      expect(await page.$eval('#run-button', (b) => (b as HTMLButtonElement).disabled)).toBe(true);
+    }
+    await page.click('#tab-gatys');
+    expect(await page.$eval('#method-notice', (el) => (el as HTMLElement).hidden)).toBe(true);
+    expect(await page.$$eval('[data-control="preserveColor"] [role="radio"]', (els) => els.length)).toBe(3);
 
     await page.click('#tab-feed-forward');
-    expect(await text('#method-notice')).toMatch(/coming soon/i);
-    expect(await page.$eval('#run-button', (b) => (b as HTMLButtonElement).disabled)).toBe(true);
+    expect(await page.$eval('#run-button', (b) => (b as HTMLButtonElement).disabled)).toBe(false);
+    expect(await page.$eval('#live-button', (b) => (b as HTMLElement).hidden)).toBe(false);
     expect(await page.$$eval('[data-control="model"] [role="radio"]', (els) => els.map((e) => (e as HTMLElement).dataset['value']))).toEqual([
       'candy', 'mosaic', 'pointilism', 'rain_princess', 'udnie', 'mathura', 'matilde_perez', 'matta',
     ]);
-    await page.click('#tab-colour');
-    expect(await page.$eval('#run-button', (b) => (b as HTMLButtonElement).disabled)).toBe(false);
+    expect(await page.$$eval('[data-control="size"] [role="radio"]', (els) => els.map((e) => (e as HTMLElement).dataset['value']))).toEqual(['128', '256', '512', '1024']);
+    // Tiles: Udnie shows Picabia's painting (a sample image); the others their initial on a colour chip.
+    const tiles = await page.$$eval('[data-control="model"] .gallery-art', (els) =>
+      els.map((e) => ({ image: (e as HTMLElement).style.backgroundImage, initial: (e as HTMLElement).dataset['initial'] })),
+    );
+    expect(tiles[4]!.image).toMatch(/udnie_picabia/);
+    expect(tiles[1]).toMatchObject({ initial: 'M', image: expect.stringMatching(/gradient/) });
 
     // Samples come from the served folder.
     expect(await page.$$eval('#content-samples .sample', (els) => els.length)).toBeGreaterThanOrEqual(3);
@@ -189,12 +289,227 @@ describe('demo page with WebGPU', () => {
     await shot('01-loaded.png');
   });
 
-  it('takes the content from the file picker and a style from the gallery, and transfers colours on the GPU', async () => {
+  it('stylizes a photo from the file picker with the mosaic feed-forward net at 128 px', async () => {
     const picker = (await page.$('input#content-file')) as ElementHandle<HTMLInputElement> | null;
     await picker!.uploadFile(path.join(samplesDir(), 'content_chelsea.png'));
     await page.waitForSelector('#content-preview');
     expect(await text('#content-slot .slot-name')).toBe('content_chelsea.png');
+    await page.click('[data-control="model"] [data-value="mosaic"]');
+    await clickSegment('size', String(SIZE));
 
+    await stylizeAndWait('feed-forward mosaic 128 px (download, first run)', 180_000);
+    await shot('02-feed-forward.png');
+    expect(await text('#result-meta')).toMatch(/^Feed-forward/);
+
+    const content = atWorkingSize(sample('content_chelsea.png'));
+    const result = await canvasPixels(page, '#result-canvas');
+    expect([result.width, result.height]).toEqual([content.width, content.height]);
+    const got = channelStats(result.rgb);
+    for (let ch = 0; ch < 3; ch++) expect(got.std[ch]).toBeGreaterThan(20); // not blank
+    // Clearly restyled: far from the photo, with the mosaic's tiles (much more fine texture)…
+    const diff = meanAbsDiff(result.rgb, content.data);
+    const contentTexture = texture(content.data, content.width);
+    const resultTexture = texture(result.rgb, result.width);
+    // …yet still the same picture.
+    const structure = lumaCorrelation(result.rgb, content.data);
+    timings.push(`  mosaic vs photo: mean abs diff ${diff.toFixed(1)}, texture ${contentTexture.toFixed(1)} → ${resultTexture.toFixed(1)}, luma correlation ${structure.toFixed(2)}`);
+    expect(diff).toBeGreaterThan(10);
+    expect(resultTexture).toBeGreaterThan(1.5 * contentTexture);
+    expect(structure).toBeGreaterThan(0.2);
+    // The model's tile now shows this result.
+    expect(await page.$eval('[data-control="model"] [data-value="mosaic"] .gallery-art', (el) => (el as HTMLElement).dataset['result'])).toBe('true');
+  });
+
+  it('runs webcam live mode: frames stream with an fps readout, on reused GPU buffers', async () => {
+    const started = performance.now();
+    await page.click('#live-button');
+    await page.waitForSelector('#content-frame video.live-video');
+    await page.waitForSelector('#stop-button:not([hidden])');
+    // After the first frame, remember how many GPU buffers exist; later frames (same size) create none.
+    const first = await page.waitForFunction(
+      () => {
+        const badge = document.querySelector<HTMLElement>('#live-fps')!;
+        return Number(badge.dataset['frames']) >= 1 && { created: Number(badge.dataset['buffersCreated']), frames: Number(badge.dataset['frames']) };
+      },
+      { timeout: 120_000, polling: 100 },
+    );
+    const afterFirst = (await first.jsonValue()) as { created: number; frames: number };
+    note('webcam live: first frame', started);
+    await page.waitForFunction(() => Number(document.querySelector<HTMLElement>('#live-fps')!.dataset['frames']) >= 2, { timeout: 120_000, polling: 100 });
+    note('webcam live: two frames', started);
+    const badge = await page.$eval('#live-fps', (el) => {
+      const d = (el as HTMLElement).dataset;
+      return { text: el.textContent ?? '', hidden: (el as HTMLElement).hidden, fps: d['fps'], frames: d['frames'], buffersCreated: d['buffersCreated'] };
+    });
+    expect(badge.hidden).toBe(false);
+    expect(badge.text).toMatch(/^Live · [\d.]+ fps · /);
+    expect(Number(badge.fps)).toBeGreaterThan(0);
+    expect(Number(badge.buffersCreated)).toBe(afterFirst.created);
+    timings.push(`  live readout: "${badge.text}", ${badge.frames} frames, ${badge.buffersCreated} GPU buffers created in all`);
+    expect(await page.$eval('#result-canvas', (c) => (c as HTMLElement).dataset['state'])).toBe('live');
+    const frame = await canvasPixels(page, '#result-canvas');
+    // Frames are grabbed at the working size (the synthetic camera is 4:3).
+    expect(Math.max(frame.width, frame.height)).toBe(SIZE);
+    expect(channelStats(frame.rgb).std[1]).toBeGreaterThan(10);
+    await shot('03-webcam-live.png');
+
+    // Stop keeps the last frame as a result.
+    const before = await resultVersion();
+    await page.click('#stop-button');
+    await waitForResult(before);
+    expect(await text('#stage .pane[data-pane="content"] .pane-meta')).toBe('Webcam frame');
+    expect(await page.$('#content-frame video')).toBeNull();
+    expect(await text('#status-line')).toMatch(/^Live mode ended: \d+ frames at [\d.]+ fps/);
+  });
+
+  it('runs Magenta: predicts a style vector, and re-renders on the strength slider without re-predicting', async () => {
+    await page.waitForFunction(() => !document.body.dataset['busy']);
+    await page.click('#tab-magenta');
+    await page.click('#content-samples .sample[data-sample="content_chelsea.png"]');
+    await page.waitForFunction(() => document.querySelector('#content-slot .slot-name')?.textContent === 'Chelsea the cat');
+    await page.click('#style-samples .sample[data-sample="starry_night_vangogh.jpg"]');
+    await page.waitForSelector('.style-item');
+    await clickSegment('size', String(SIZE));
+
+    await recordStatus();
+    await stylizeAndWait('magenta 128 px, strength 100% (download, convert, 2 predictions, transfer)', 180_000);
+    // The painting's vector, and the photo's own (which the strength slider mixes in).
+    expect((await statusLog()).filter((m) => m.startsWith('Predicting'))).toEqual([
+      'Predicting the style vector of The Starry Night — van Gogh',
+      'Predicting the style vector of the photo',
+    ]);
+    const content = atWorkingSize(sample('content_chelsea.png'));
+    const full = await canvasPixels(page, '#result-canvas');
+    expect([full.width, full.height]).toEqual([content.width, content.height]);
+    const fullDiff = meanAbsDiff(full.rgb, content.data);
+    expect(fullDiff).toBeGreaterThan(10);
+    expect(lumaCorrelation(full.rgb, content.data)).toBeGreaterThan(0.2);
+    await shot('04-magenta.png');
+
+    // 50%: halfway between the painting's vector and the photo's; both are reused, only the transfer runs.
+    await recordStatus();
+    let before = await resultVersion();
+    let started = performance.now();
+    await nudgeSlider('#control-strength', 'ArrowLeft', 10);
+    await waitForResult(before, 'done', 120_000);
+    note('magenta strength 50% (transfer only)', started);
+    expect(await text('[data-control-row="strength"] output')).toBe('50%');
+    expect((await statusLog()).filter((m) => m.startsWith('Predicting'))).toEqual([]);
+    const half = await canvasPixels(page, '#result-canvas');
+    expect(meanAbsDiff(half.rgb, full.rgb)).toBeGreaterThan(3);
+
+    // 0%: only the transfer net runs, with the photo's own vector: its reconstruction of itself.
+    await recordStatus();
+    before = await resultVersion();
+    started = performance.now();
+    await nudgeSlider('#control-strength', 'ArrowLeft', 10);
+    await waitForResult(before, 'done', 120_000);
+    note('magenta strength 0% (transfer only)', started);
+    const log = await statusLog();
+    expect(log.filter((m) => m.startsWith('Predicting'))).toEqual([]);
+    expect(log).toContain(`Transfer at ${content.width}×${content.height}, strength 0% (style vectors cached)`);
+    const zero = await canvasPixels(page, '#result-canvas');
+    const zeroDiff = meanAbsDiff(zero.rgb, content.data);
+    timings.push(`  magenta vs photo: mean abs diff ${fullDiff.toFixed(1)} at 100%, ${zeroDiff.toFixed(1)} at 0%`);
+    expect(zeroDiff).toBeLessThan(fullDiff);
+    expect(lumaCorrelation(zero.rgb, content.data)).toBeGreaterThan(0.6);
+    await shot('05-magenta-strength-0.png');
+
+    // The same reconstruction computed here by the library: transfer(photo, the photo's own vector).
+    started = performance.now();
+    // (Page code as text: the test runner would rewrite a dynamic import() inside a function.)
+    const src = (file: string) => JSON.stringify(`/@fs${path.join(repoRoot, 'src', file)}`);
+    const reference = (await page.evaluate(`(async () => {
+      const { loadUrl } = await import('/images.ts');
+      const { fetchWeights } = await import('/weights.ts');
+      const { getRuntime } = await import(${src('gpu/runtime.ts')});
+      const { Magenta } = await import(${src('nets/magenta.ts')});
+      const { resizeToLongSide } = await import(${src('io/resize.ts')});
+      const photo = (await loadUrl('/samples/content_chelsea.png')).image;
+      const m = Magenta.fromTflite(getRuntime(), await fetchWeights('magenta/style_predict_int8_256.tflite'), await fetchWeights('magenta/style_transfer_int8_384.tflite'));
+      try {
+        const own = await m.contentEmbedding(photo);
+        const image = await m.transfer(resizeToLongSide(photo, ${SIZE}), own);
+        return Array.from(image.data, (v) => Math.round(Math.min(255, Math.max(0, v))));
+      } finally {
+        m.dispose();
+      }
+    })()`)) as number[];
+    note('magenta reference reconstruction in the page', started);
+    expect(meanAbsDiff(zero.rgb, reference)).toBeLessThan(1);
+  });
+
+  it('blends two styles in Magenta by mixing their vectors', async () => {
+    let before = await resultVersion();
+    await nudgeSlider('#control-strength', 'ArrowRight', 20);
+    await waitForResult(before, 'done', 120_000);
+    expect(await text('[data-control-row="strength"] output')).toBe('100%');
+    await page.click('#style-samples .sample[data-sample="great_wave_hokusai.jpg"]');
+    await page.waitForFunction(() => document.querySelectorAll('.style-item').length === 2);
+    // A larger working size for this one: it becomes the README screenshot.
+    await clickSegment('size', '256');
+    await recordStatus();
+    await stylizeAndWait('magenta 256 px, two styles (predicts the second)', 180_000);
+    expect((await statusLog()).filter((m) => m.startsWith('Predicting'))).toEqual(['Predicting the style vector of The Great Wave — Hokusai']);
+    expect(await text('#stage .pane[data-pane="style"] .pane-meta')).toBe('2 styles blended');
+    const blend = await canvasPixels(page, '#result-canvas');
+    expect(Math.max(blend.width, blend.height)).toBe(256);
+    const content = resizeToLongSide(sample('content_chelsea.png'), 256);
+    expect(meanAbsDiff(blend.rgb, content.data)).toBeGreaterThan(10);
+    await shot('06-magenta-blend.png');
+
+    // Weight 0 for the Great Wave: a live re-render, from the cached vectors, with the Starry Night's alone.
+    await recordStatus();
+    before = await resultVersion();
+    const started = performance.now();
+    await nudgeSlider('.style-weight[data-style-weight="1"]', 'ArrowLeft', 20);
+    await waitForResult(before, 'done', 120_000);
+    note('magenta 256 px, blend weights 100/0 (transfer only)', started);
+    expect((await statusLog()).filter((m) => m.startsWith('Predicting'))).toEqual([]);
+    const starryOnly = await canvasPixels(page, '#result-canvas');
+    expect(meanAbsDiff(starryOnly.rgb, blend.rgb)).toBeGreaterThan(3);
+    await nudgeSlider('.style-weight[data-style-weight="1"]', 'ArrowRight', 20);
+    await waitForResult(before + 1, 'done', 120_000);
+  });
+
+  it('shows the Magenta blend from the history, for the README screenshot', async () => {
+    // The two-style Magenta result (256 px): picking it in the history brings back its tab, settings
+    // and inputs, without running anything.
+    const items = await page.$$('.history-item');
+    const labels = await page.$$eval('.history-item .history-label', (els) => els.map((e) => e.textContent));
+    const index = labels.indexOf('Magenta');
+    expect(index).toBeGreaterThanOrEqual(0);
+    await items[index]!.click();
+    await page.waitForFunction(() => document.querySelector('#tab-magenta')?.getAttribute('aria-selected') === 'true');
+    expect(await text('#stage .pane[data-pane="style"] .pane-meta')).toBe('2 styles blended');
+    expect(await page.$eval('#result-canvas', (c) => (c as HTMLCanvasElement).width)).toBe(256);
+    await page.mouse.move(0, 0);
+    await page.evaluate(() => document.querySelectorAll('.toast').forEach((t) => t.remove()));
+    await page.evaluate(() => {
+      document.querySelector('#status-line')!.textContent = '';
+    });
+    await page.setViewport({ width: 1360, height: 940 });
+    await page.evaluate(() => window.scrollTo(0, 0));
+    mkdirSync(path.dirname(DEMO_SCREENSHOT), { recursive: true });
+    // A 256-colour palette keeps the README image small; photos survive it well at this size.
+    const png = UPNG.decode(await page.screenshot({ type: 'png' }));
+    const rgba = UPNG.toRGBA8(png)[0]!;
+    writeFileSync(DEMO_SCREENSHOT, new Uint8Array(UPNG.encode([rgba], png.width, png.height, 256)));
+    expect(statSync(DEMO_SCREENSHOT).size).toBeLessThan(400 * 1024);
+    await shot('07-readme.png');
+  });
+
+  it('takes a style from the gallery and transfers colours on the GPU', async () => {
+    await page.click('#tab-colour');
+    // Start from the photo alone: remove the styles the Magenta tests left.
+    while (await page.$('.style-item')) {
+      const count = await page.$$eval('.style-item', (els) => els.length);
+      await page.click('.style-item button[aria-label^="Remove"]');
+      await page.waitForFunction((n) => document.querySelectorAll('.style-item').length === n - 1, {}, count);
+    }
+    const picker = (await page.$('input#content-file')) as ElementHandle<HTMLInputElement> | null;
+    await picker!.uploadFile(path.join(samplesDir(), 'content_chelsea.png'));
+    await page.waitForFunction(() => document.querySelector('#content-slot .slot-name')?.textContent === 'content_chelsea.png');
     await page.click('#style-samples .sample[data-sample="starry_night_vangogh.jpg"]');
     await page.waitForSelector('.style-item');
     await clickSegment('size', String(SIZE));
@@ -202,7 +517,7 @@ describe('demo page with WebGPU', () => {
     const before = await resultVersion();
     await page.click('#run-button');
     await waitForResult(before);
-    await shot('02-colour-transfer.png');
+    await shot('08-colour-transfer.png');
 
     const content = atWorkingSize(sample('content_chelsea.png'));
     const style = channelStats(atWorkingSize(sample('starry_night_vangogh.jpg')).data);
@@ -240,7 +555,7 @@ describe('demo page with WebGPU', () => {
     const midpoint = content.data.map((v, i) => (v + full.rgb[i]!) / 2);
     expect(meanAbsDiff(half.rgb, midpoint)).toBeLessThan(1.5);
     expect(meanAbsDiff(half.rgb, full.rgb)).toBeGreaterThan(5);
-    await shot('03-slider-50.png');
+    await shot('09-colour-slider-50.png');
     await nudgeSlider('#control-strength', 'ArrowRight', 10);
     await waitForResult(before + 1);
   });
@@ -262,7 +577,7 @@ describe('demo page with WebGPU', () => {
     let got = (await canvasPixels(page, '#result-canvas')).rgb;
     let expected = expectedTransfer(content, [0, 1, 2].map((c) => blend(c).mean), [0, 1, 2].map((c) => blend(c).std), 1);
     expect(meanAbsDiff(got, expected)).toBeLessThan(1.5);
-    await shot('04-two-styles.png');
+    await shot('10-colour-two-styles.png');
 
     // Weight 0 for the first style: the result takes the second style's colours, live.
     const v = await resultVersion();
@@ -305,7 +620,7 @@ describe('demo page with WebGPU', () => {
     expect(stoppedAt).toBeGreaterThanOrEqual(10);
     expect(stoppedAt).toBeLessThan(60);
     await page.waitForSelector('#resume-button:not([hidden])');
-    await shot('05-stopped.png');
+    await shot('11-colour-stopped.png');
     const stoppedImage = await canvasPixels(page, '#result-canvas');
 
     await page.click('#resume-button');
@@ -326,7 +641,7 @@ describe('demo page with WebGPU', () => {
     expect(meanAbsDiff(finished.rgb, target)).toBeLessThan(6);
     const legend = await page.$$eval('.loss-key', (els) => els.map((e) => e.textContent ?? ''));
     expect(legend.join(' ')).toMatch(/mean²/);
-    await shot('06-resumed.png');
+    await shot('12-colour-resumed.png');
     expect(await page.$$eval('.history-item', (els) => els.length)).toBeGreaterThanOrEqual(3);
   });
 
@@ -367,25 +682,6 @@ describe('demo page with WebGPU', () => {
     expect(download!.size).toBeGreaterThan(1000);
   });
 
-  it('renders a polished result for the README screenshot', async () => {
-    // A larger working size and the two-style blend at full strength.
-    await clickSegment('size', '512');
-    const before = await resultVersion();
-    await page.click('#run-button');
-    await waitForResult(before);
-    await page.mouse.move(0, 0);
-    await page.evaluate(() => document.querySelectorAll('.toast').forEach((t) => t.remove()));
-    await page.setViewport({ width: 1360, height: 940 });
-    await page.evaluate(() => window.scrollTo(0, 0));
-    mkdirSync(path.dirname(DEMO_SCREENSHOT), { recursive: true });
-    // A 256-colour palette keeps the README image small; photos survive it well at this size.
-    const png = UPNG.decode(await page.screenshot({ type: 'png' }));
-    const rgba = UPNG.toRGBA8(png)[0]!;
-    writeFileSync(DEMO_SCREENSHOT, new Uint8Array(UPNG.encode([rgba], png.width, png.height, 256)));
-    expect(statSync(DEMO_SCREENSHOT).size).toBeLessThan(400 * 1024);
-    await shot('07-final.png');
-  });
-
   it('stayed free of page errors', () => {
     expect(errors).toEqual([]);
   });
@@ -405,7 +701,7 @@ describe('demo page without WebGPU', () => {
       expect(panel.text).toMatch(/chrome:\/\/gpu/);
       expect(panel.text).toMatch(/enable-unsafe-webgpu/);
       expect(await p.$eval('#run-button', (b) => (b as HTMLButtonElement).disabled)).toBe(true);
-      await p.screenshot({ path: path.join(ARTIFACTS, '08-no-adapter.png'), fullPage: true });
+      await p.screenshot({ path: path.join(ARTIFACTS, '13-no-adapter.png'), fullPage: true });
     } finally {
       await plain.close();
     }
@@ -424,7 +720,7 @@ describe('demo page without WebGPU', () => {
       // The rest of the page still works: images can be chosen.
       await p.click('#content-samples .sample');
       await p.waitForSelector('#content-preview');
-      await p.screenshot({ path: path.join(ARTIFACTS, '09-no-webgpu-api.png') });
+      await p.screenshot({ path: path.join(ARTIFACTS, '14-no-webgpu-api.png') });
     } finally {
       await p.close();
     }

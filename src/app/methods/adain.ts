@@ -1,26 +1,150 @@
-// Arbitrary style transfer with adaptive instance normalisation (Huang & Belongie 2017): VGG encoder,
-// AdaIN, trained decoder. Placeholder until the decoder lands in src/nets/.
+// Arbitrary style transfer with adaptive instance normalisation (Huang & Belongie 2017): the VGG19
+// encoder (to relu4_1), AdaIN, and a trained decoder (src/nets/adain.ts). The decoder comes from the
+// weights cache: `adain-decoder.safetensors`, written by `npx pastiche train adain`.
+//
+// What is slow runs once: the photo's encoder features stay on the GPU until the photo or the size
+// changes, and each style's feature statistics are kept per image. Moving α, the colour switch or the
+// blend weights only re-runs AdaIN and the decoder.
 
-import type { StyleMethod } from '../methods.ts';
-import { sizeControl } from '../methods.ts';
+import { clamp } from '../../autograd/ops/elementwise.ts';
+import { pad2d } from '../../autograd/ops/pad.ts';
+import { slice } from '../../autograd/ops/structural.ts';
+import { noGrad } from '../../autograd/tape.ts';
+import { getRuntime } from '../../gpu/runtime.ts';
+import { scope } from '../../gpu/scope.ts';
+import type { Tensor } from '../../gpu/tensor.ts';
+import type { RgbImage } from '../../io/image.ts';
+import { AdainDecoder, adainDecoderWeightsFromBytes } from '../../nets/adain-decoder.ts';
+import { adainPadAmounts, adainTarget, AdainStylizer, type AdainStyleStats } from '../../nets/adain.ts';
+import { matchColorHistogram } from '../../nets/color.ts';
+import type { ControlValues, MethodInputs, ProgressFn, StyleMethod } from '../methods.ts';
+import { booleanValue, numberValue, sizeControl, throwIfAborted } from '../methods.ts';
+import { fetchWeights, weightsAvailable } from '../weights.ts';
+import { fitLongSide, loadVgg19, once } from './_shared.ts';
+
+export const ADAIN_DECODER_FILE = 'adain-decoder.safetensors';
+
+const models = new Map<string, Promise<AdainStylizer>>();
+
+function loadStylizer(onProgress: ProgressFn): Promise<AdainStylizer> {
+  return once(models, 'adain', async () => {
+    const vgg = await loadVgg19(onProgress);
+    const bytes = await fetchWeights(ADAIN_DECODER_FILE, onProgress, 'AdaIN decoder');
+    const decoder = AdainDecoder.fromWeights(getRuntime(), await adainDecoderWeightsFromBytes(bytes, ADAIN_DECODER_FILE), ADAIN_DECODER_FILE);
+    return new AdainStylizer(vgg, decoder);
+  });
+}
+
+/** The photo's relu4_1 features at one working size, kept on the GPU for re-renders. */
+interface ContentFeatures {
+  source: RgbImage;
+  size: number;
+  image: RgbImage;
+  features: Tensor;
+  pads: readonly [number, number, number, number];
+}
+
+let contentCache: ContentFeatures | null = null;
+
+function contentFeatures(stylizer: AdainStylizer, source: RgbImage, size: number): ContentFeatures {
+  if (contentCache && contentCache.source === source && contentCache.size === size) return contentCache;
+  contentCache?.features.dispose();
+  contentCache = null;
+  const image = fitLongSide(source, size);
+  const [top, bottom] = adainPadAmounts(image.height);
+  const [left, right] = adainPadAmounts(image.width);
+  const pads = [top, bottom, left, right] as const;
+  // Reflection needs pads smaller than the side; tiny images fall back to zeros (as the library does).
+  const reflect = top < image.height && bottom < image.height && left < image.width && right < image.width;
+  const features = noGrad(() =>
+    scope(() => {
+      const x = getRuntime().upload(image.data, [1, image.height, image.width, 3]);
+      return stylizer.encode(top + bottom + left + right > 0 ? pad2d(x, pads, reflect ? 'reflect' : 'zeros') : x);
+    }),
+  );
+  contentCache = { source, size, image, features, pads };
+  return contentCache;
+}
+
+/** Styles at the working size (textures at the photo's scale), by original image and size. */
+const resizedStyles = new WeakMap<RgbImage, Map<number, RgbImage>>();
+/** Statistics of styles recoloured to a photo's palette, by resized style, for the latest photo. */
+const recoloured = new WeakMap<RgbImage, { content: RgbImage; stats: AdainStyleStats }>();
+
+function styleAtSize(style: RgbImage, size: number): RgbImage {
+  let bySize = resizedStyles.get(style);
+  if (!bySize) resizedStyles.set(style, (bySize = new Map()));
+  let image = bySize.get(size);
+  if (!image) bySize.set(size, (image = fitLongSide(style, size)));
+  return image;
+}
+
+async function styleStats(stylizer: AdainStylizer, style: RgbImage, content: RgbImage, preserve: boolean): Promise<AdainStyleStats> {
+  if (!preserve) return stylizer.styleStats(style); // cached per image by the stylizer
+  const hit = recoloured.get(style);
+  if (hit && hit.content === content) return hit.stats;
+  const stats = await stylizer.computeStyleStats(matchColorHistogram(style, content));
+  recoloured.set(style, { content, stats });
+  return stats;
+}
+
+async function stylize(inputs: MethodInputs, controls: ControlValues, onProgress: ProgressFn, signal: AbortSignal): Promise<RgbImage> {
+  const stylizer = await loadStylizer(onProgress);
+  throwIfAborted(signal);
+  const size = numberValue(controls, 'size');
+  const preserve = booleanValue(controls, 'preserveColour');
+  const alpha = numberValue(controls, 'alpha');
+  const encodesBefore = stylizer.counters.styleEncodes;
+  const cached = contentCache?.source === inputs.content && contentCache.size === size;
+  onProgress({ stage: 'run', message: cached ? 'Re-using the photo’s features' : 'Encoding the photo with VGG19' });
+  const content = contentFeatures(stylizer, inputs.content, size);
+  const stats: AdainStyleStats[] = [];
+  for (const style of inputs.styles) {
+    throwIfAborted(signal);
+    stats.push(await styleStats(stylizer, styleAtSize(style.image, size), content.image, preserve));
+  }
+  throwIfAborted(signal);
+  const fresh = stylizer.counters.styleEncodes - encodesBefore;
+  onProgress({ stage: 'run', message: `Decoding at α ${alpha.toFixed(2)}${cached && fresh === 0 ? ' (features cached)' : ''}` });
+  const { width, height } = content.image;
+  const [top, , left] = content.pads;
+  const runtime = getRuntime();
+  const out = noGrad(() =>
+    scope(() => {
+      const styles = stats.map((s) => ({ mean: runtime.upload(s.mean, [s.mean.length]), std: runtime.upload(s.std, [s.std.length]) }));
+      const t = adainTarget(content.features, styles, { alpha, weights: inputs.styles.map((s) => s.weight), eps: stylizer.eps });
+      const y = stylizer.decoder.forward(t);
+      const cropped = y.shape[1] === height && y.shape[2] === width ? y : slice(y, [0, top, left, 0], [1, height, width, 3]);
+      return clamp(cropped, 0, 255);
+    }),
+  );
+  try {
+    return { width, height, data: await out.data() };
+  } finally {
+    out.dispose();
+  }
+}
 
 const adain: StyleMethod = {
   id: 'adain',
   label: 'AdaIN',
-  summary: 'Any style in one pass: aligns the photo’s VGG feature statistics with the style’s. Mix several styles.',
+  summary: 'Any style in one pass: aligns the photo’s VGG features with the style’s statistics, then decodes. Mix several styles.',
   order: 30,
   styleInputs: 'many',
   controls: [
-    { kind: 'slider', id: 'alpha', label: 'Style strength (α)', min: 0, max: 1, step: 0.05, default: 1, live: true, format: (v) => v.toFixed(2) },
+    { kind: 'slider', id: 'alpha', label: 'Style strength (α)', hint: 'Re-renders from cached features.', min: 0, max: 1, step: 0.05, default: 1, live: true, format: (v) => v.toFixed(2) },
     { kind: 'toggle', id: 'preserveColour', label: 'Preserve colours', hint: 'Keep the photo’s colours, take only the texture.', default: false, live: true },
-    sizeControl([256, 512, 768], 512),
+    sizeControl([128, 256, 512, 768], 512),
   ],
   async available() {
-    return 'Coming soon: the AdaIN decoder is still being written (src/nets/).';
+    const vgg = await weightsAvailable(['vgg19.safetensors']);
+    if (vgg !== true) return vgg;
+    const decoder = await weightsAvailable([ADAIN_DECODER_FILE]);
+    return decoder === true
+      ? true
+      : `Weights not installed: AdaIN needs a trained decoder (${ADAIN_DECODER_FILE}). Train one with \`npx pastiche train adain\`, then reload.`;
   },
-  async run() {
-    throw new Error('AdaIN is not available yet.');
-  },
+  run: stylize,
 };
 
 export default adain;

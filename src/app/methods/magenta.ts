@@ -1,8 +1,79 @@
 // Magenta arbitrary stylization (Ghiasi et al. 2017): a style-prediction net turns the painting into a
-// 100-number style vector that drives conditional instance norm in the transfer net. Placeholder until
-// the TFLite graphs run on the engine (src/nets/).
+// 100-number style vector that drives conditional instance norm in the transfer net. Both are the
+// pretrained int8 TFLite models (from the weights cache), converted in the page and run in float32 on
+// the engine (src/nets/magenta.ts).
+//
+// What is slow runs once: the predictor runs once per style image and once per content photo (its
+// own vector, which the strength slider mixes in); the vectors are kept here. Moving the strength
+// slider or the blend weights only mixes vectors and re-runs the transfer net.
 
-import type { StyleMethod } from '../methods.ts';
+import { getRuntime } from '../../gpu/runtime.ts';
+import type { RgbImage } from '../../io/image.ts';
+import { Magenta, MAGENTA_MIN_CONTENT_SIZE } from '../../nets/magenta.ts';
+import type { ControlValues, MethodInputs, ProgressFn, StyleMethod } from '../methods.ts';
+import { numberValue, sizeControl, throwIfAborted } from '../methods.ts';
+import { fetchWeights, weightsAvailable } from '../weights.ts';
+import { fitLongSide, once } from './_shared.ts';
+
+export const MAGENTA_FILES = { predict: 'magenta/style_predict_int8_256.tflite', transfer: 'magenta/style_transfer_int8_384.tflite' } as const;
+
+const models = new Map<string, Promise<Magenta>>();
+
+function loadMagenta(onProgress: ProgressFn): Promise<Magenta> {
+  return once(models, 'magenta', async () => {
+    const [predict, transfer] = await Promise.all([
+      fetchWeights(MAGENTA_FILES.predict, onProgress, 'style predictor'),
+      fetchWeights(MAGENTA_FILES.transfer, onProgress, 'transfer net'),
+    ]);
+    onProgress({ stage: 'compile', message: 'Converting the TFLite graphs for the GPU' });
+    await new Promise((resolve) => setTimeout(resolve, 0)); // paint the message first
+    return Magenta.fromTflite(getRuntime(), predict, transfer);
+  });
+}
+
+/**
+ * Style vectors by image: the page hands the same RgbImage object for a style (or content) until the
+ * user replaces it, so identity is the right key, and a WeakMap lets replaced images go.
+ */
+const vectors = new WeakMap<RgbImage, Float32Array>();
+/** How many times the predictor ran (shown in progress messages; a re-render should not add any). */
+let predictorRuns = 0;
+
+async function vectorOf(magenta: Magenta, image: RgbImage, what: string, onProgress: ProgressFn, signal: AbortSignal): Promise<Float32Array> {
+  let v = vectors.get(image);
+  if (!v) {
+    throwIfAborted(signal);
+    onProgress({ stage: 'run', message: `Predicting the style vector of ${what}` });
+    v = await magenta.predictStyle(image);
+    predictorRuns++;
+    vectors.set(image, v);
+  }
+  return v;
+}
+
+async function stylize(inputs: MethodInputs, controls: ControlValues, onProgress: ProgressFn, signal: AbortSignal, size: number): Promise<RgbImage> {
+  const magenta = await loadMagenta(onProgress);
+  const runsBefore = predictorRuns;
+  const styleVectors: Float32Array[] = [];
+  for (const style of inputs.styles) styleVectors.push(await vectorOf(magenta, style.image, style.name, onProgress, signal));
+  const strength = numberValue(controls, 'strength');
+  // Strength mixes in the photo's own vector: predicted once per photo (on the whole input image),
+  // even at 100%, so that the first move of the slider is already only a transfer.
+  const contentVector = await vectorOf(magenta, inputs.content, 'the photo', onProgress, signal);
+  const content = fitLongSide(inputs.content, size);
+  if (Math.min(content.width, content.height) < MAGENTA_MIN_CONTENT_SIZE) {
+    throw new Error(`The photo is too thin at this size (${content.width}×${content.height}); Magenta needs at least ${MAGENTA_MIN_CONTENT_SIZE} pixels a side.`);
+  }
+  throwIfAborted(signal);
+  const cached = predictorRuns === runsBefore ? ' (style vectors cached)' : '';
+  onProgress({ stage: 'run', message: `Transfer at ${content.width}×${content.height}, strength ${Math.round(strength * 100)}%${cached}` });
+  const { image } = await magenta.stylizeDetailed(content, styleVectors, {
+    strength,
+    weights: inputs.styles.map((s) => s.weight),
+    contentEmbedding: contentVector,
+  });
+  return image;
+}
 
 const magenta: StyleMethod = {
   id: 'magenta',
@@ -15,7 +86,7 @@ const magenta: StyleMethod = {
       kind: 'slider',
       id: 'strength',
       label: 'Style strength',
-      hint: 'Mixes the style vector with the photo’s own.',
+      hint: 'Mixes the style vector with the photo’s own. Re-renders without re-predicting.',
       min: 0,
       max: 1,
       step: 0.05,
@@ -23,13 +94,30 @@ const magenta: StyleMethod = {
       live: true,
       format: (v) => `${Math.round(v * 100)}%`,
     },
+    sizeControl([128, 256, 384, 512], 384, 'Longer side in pixels (the transfer net was trained at 384). Smaller is faster.'),
   ],
-  async available() {
-    return 'Coming soon: the style-prediction and transfer networks are still being ported (src/nets/).';
+  available() {
+    return weightsAvailable([MAGENTA_FILES.predict, MAGENTA_FILES.transfer]);
   },
-  async run() {
-    throw new Error('Magenta is not available yet.');
+  run(inputs, controls, onProgress, signal) {
+    return stylize(inputs, controls, onProgress, signal, numberValue(controls, 'size'));
+  },
+  live: {
+    frameSize: (controls) => numberValue(controls, 'size'),
+    // Each frame is a new photo: its own vector would cost a predictor run per frame, so live mode
+    // mixes with the vector of the frame it saw first (the strength slider still works, live).
+    async frame(inputs, controls, onProgress, signal) {
+      liveContent ??= inputs.content;
+      const own = await vectorOf(await loadMagenta(onProgress), liveContent, 'the first frame', onProgress, signal);
+      vectors.set(inputs.content, own);
+      return stylize(inputs, controls, onProgress, signal, numberValue(controls, 'size'));
+    },
+    stop() {
+      liveContent = null;
+    },
   },
 };
+
+let liveContent: RgbImage | null = null;
 
 export default magenta;

@@ -121,7 +121,10 @@ function gallery(spec: GalleryControl, value: string, onChange: (v: string) => v
   const tiles = spec.options.map((option) => {
     const art = h('span', { class: 'gallery-art' });
     if (option.thumbnail) art.style.backgroundImage = `url("${option.thumbnail}")`;
-    else art.style.backgroundImage = swatch(option.value);
+    else {
+      art.style.backgroundImage = swatch(option.value);
+      art.dataset['initial'] = option.label.charAt(0);
+    }
     const tile = h(
       'button',
       {
