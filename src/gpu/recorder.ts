@@ -27,6 +27,8 @@ export class CommandRecorder {
   private pending: RecordedDispatch[] = [];
   private tail: Promise<void> = Promise.resolve();
   private failure: Error | null = null;
+  /** Batches and readback copies handed to the promise chain and not yet submitted. */
+  private batchesInFlight = 0;
   private uniformArena: GPUBuffer | null = null;
   private readonly uniformAlign: number;
   timer: PassTimer | null = null;
@@ -48,6 +50,11 @@ export class CommandRecorder {
     if (this.pending.length >= this.batchSize) this.enqueueBatch();
   }
 
+  /** True when every recorded dispatch has been submitted: a buffer released now is read by nothing pending. */
+  get idle(): boolean {
+    return this.pending.length === 0 && this.batchesInFlight === 0;
+  }
+
   /** Reports an error found asynchronously (uncaptured device error, device loss) at the next sync point. */
   fail(error: Error): void {
     this.failure ??= error;
@@ -64,7 +71,9 @@ export class CommandRecorder {
   async read(buffer: GPUBuffer, bytes: number): Promise<ArrayBuffer> {
     this.enqueueBatch();
     this.counters.readbacks++;
+    this.batchesInFlight++; // the copy reads `buffer`: it must not be recycled before the copy is queued
     const copied = this.tail.then(() => {
+      this.batchesInFlight--;
       this.throwIfFailed();
       const staging = this.staging.acquire(bytes);
       const encoder = this.device.createCommandEncoder({ label: 'readback' });
@@ -103,10 +112,14 @@ export class CommandRecorder {
     }
     const batch = this.pending;
     this.pending = [];
+    this.batchesInFlight++;
     this.tail = this.tail
       .then(() => this.submit(batch))
       .catch((err: Error) => this.fail(err))
-      .finally(() => this.pool.recycle(released));
+      .finally(() => {
+        this.batchesInFlight--;
+        this.pool.recycle(released);
+      });
   }
 
   private async submit(batch: RecordedDispatch[]): Promise<void> {

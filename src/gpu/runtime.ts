@@ -74,7 +74,12 @@ export class Runtime {
 
   releaseTensor(tensor: Tensor, storage: Storage): void {
     this.liveTensors.delete(tensor);
-    if (--storage.refs === 0) this.pool.release(storage.buffer);
+    if (--storage.refs === 0) {
+      this.pool.release(storage.buffer);
+      // With nothing recorded or waiting to submit, nothing can still read it: reuse at once
+      // (e.g. a video loop that frees a frame's output right after reading it back).
+      if (this.recorder.idle) this.pool.recycle(this.pool.takePendingReleases());
+    }
   }
 
   /** A new tensor with uninitialised contents (kernels write every element). */

@@ -204,3 +204,29 @@ describe('tensors and scopes', () => {
     expect(Number.isNaN(fromHalfBits(toHalfBits(NaN)))).toBe(true);
   });
 });
+
+describe('buffer reuse around readbacks', () => {
+  it('a tensor freed while its readback waits is not overwritten by the next upload', async () => {
+    const rt = runtime();
+    await rt.flush();
+    const t = rt.upload([1, 2, 3, 4], [4]);
+    const pending = t.data();
+    t.dispose();
+    const u = rt.upload([9, 9, 9, 9], [4]);
+    expect([...(await pending)]).toEqual([1, 2, 3, 4]);
+    u.dispose();
+  });
+
+  it('reuses a buffer at once when nothing recorded can still read it', async () => {
+    const rt = runtime();
+    const x = rt.upload(new Float32Array(4096).fill(1), [4096]);
+    const y = unary('square', x);
+    await y.data();
+    y.dispose();
+    const created = rt.stats().created;
+    const z = rt.empty([4096]);
+    expect(rt.stats().created).toBe(created);
+    x.dispose();
+    z.dispose();
+  });
+});
