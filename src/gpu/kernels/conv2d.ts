@@ -1,0 +1,395 @@
+import { gridFor } from '../grid.ts';
+import { formatShape, sizeOf, type Tensor } from '../tensor.ts';
+import {
+  BIAS_GRAD_WG,
+  biasGradWgsl,
+  CONV_DIRECT_WG,
+  convDirectWgsl,
+  convGemmWgsl,
+  convSubgroupKey,
+  convSubgroupWgsl,
+  convVariantKey,
+  filterTransposeWgsl,
+  TRANSPOSE_WG,
+  SG_BLOCK_M,
+  SG_PER_WG,
+  type ConvGemmKind,
+  type ConvGemmVariant,
+  type ConvSubgroupVariant,
+  type ConvTile,
+} from '../../shaders/conv2d.wgsl.ts';
+import type { Runtime } from '../runtime.ts';
+import { reduce } from './reduce.ts';
+import { pad2dBackward, type PadMode } from './pad.ts';
+
+/** 'valid', TensorFlow 'same', one pad for every side, or [top, bottom, left, right]. */
+export type ConvPadding = 'valid' | 'same' | number | readonly [number, number, number, number];
+
+export interface ConvGeometryOptions {
+  stride?: number;
+  padding?: ConvPadding;
+  padMode?: PadMode;
+  groups?: number;
+  dilation?: number;
+}
+
+/** Everything a convolution kernel needs to know about shapes, in forward-conv terms (x → y). */
+export interface ConvGeometry {
+  batch: number;
+  inH: number;
+  inW: number;
+  inC: number;
+  outH: number;
+  outW: number;
+  outC: number;
+  kH: number;
+  kW: number;
+  stride: number;
+  dilation: number;
+  /** [top, bottom, left, right] */
+  pads: [number, number, number, number];
+  padMode: PadMode;
+  groups: number;
+  cinG: number;
+  coutG: number;
+}
+
+/**
+ * Checks x [N, H, W, Cin] against a filter [kh, kw, Cin/groups, Cout] and resolves padding and the
+ * output size. Every shape problem throws here, naming `op` and the shapes, before any dispatch.
+ */
+export function conv2dGeometry(op: string, xShape: readonly number[], wShape: readonly number[], opts: ConvGeometryOptions = {}): ConvGeometry {
+  const shapes = `x ${formatShape(xShape)}, filter ${formatShape(wShape)}`;
+  if (xShape.length !== 4) throw new Error(`${op}: x must be NHWC with rank 4 (${shapes})`);
+  if (wShape.length !== 4) throw new Error(`${op}: filter must have rank 4 [kh, kw, in, out] (${shapes})`);
+  const stride = opts.stride ?? 1;
+  const dilation = opts.dilation ?? 1;
+  const groups = opts.groups ?? 1;
+  const padMode = opts.padMode ?? 'zeros';
+  if (stride !== 1 && stride !== 2) throw new Error(`${op}: stride must be 1 or 2, got ${stride} (${shapes})`);
+  if (!Number.isInteger(dilation) || dilation < 1) throw new Error(`${op}: dilation must be a positive integer, got ${dilation} (${shapes})`);
+  if (!Number.isInteger(groups) || groups < 1) throw new Error(`${op}: groups must be a positive integer, got ${groups} (${shapes})`);
+  if (padMode !== 'zeros' && padMode !== 'reflect') throw new Error(`${op}: unknown padMode '${String(padMode)}'`);
+  const [batch, inH, inW, inC] = xShape as [number, number, number, number];
+  const [kH, kW, cinG, outC] = wShape as [number, number, number, number];
+  if (kH < 1 || kW < 1 || outC < 1) throw new Error(`${op}: filter has an empty dimension (${shapes})`);
+  if (inC % groups !== 0 || outC % groups !== 0) {
+    throw new Error(`${op}: ${groups} groups must divide both ${inC} input and ${outC} output channels (${shapes})`);
+  }
+  if (cinG !== inC / groups) {
+    throw new Error(`${op}: filter expects ${cinG} input channels per group but x has ${inC} channels in ${groups} group(s) (${shapes})`);
+  }
+  const effH = (kH - 1) * dilation + 1;
+  const effW = (kW - 1) * dilation + 1;
+  const padding = opts.padding ?? 'valid';
+  let pads: [number, number, number, number];
+  if (padding === 'valid') pads = [0, 0, 0, 0];
+  else if (padding === 'same') {
+    const th = Math.max((Math.ceil(inH / stride) - 1) * stride + effH - inH, 0);
+    const tw = Math.max((Math.ceil(inW / stride) - 1) * stride + effW - inW, 0);
+    pads = [Math.floor(th / 2), th - Math.floor(th / 2), Math.floor(tw / 2), tw - Math.floor(tw / 2)];
+  } else if (typeof padding === 'number') pads = [padding, padding, padding, padding];
+  else if (Array.isArray(padding) && padding.length === 4) pads = [...padding] as [number, number, number, number];
+  else throw new Error(`${op}: padding must be 'valid', 'same', a number or [top, bottom, left, right], got ${JSON.stringify(padding)}`);
+  if (pads.some((v) => !Number.isInteger(v) || v < 0)) throw new Error(`${op}: padding must be non-negative integers, got [${pads.join(', ')}] (${shapes})`);
+  if (padMode === 'reflect' && (pads[0] >= inH || pads[1] >= inH || pads[2] >= inW || pads[3] >= inW)) {
+    throw new Error(`${op}: reflect padding [${pads.join(', ')}] must be smaller than the input's height ${inH} and width ${inW} (${shapes})`);
+  }
+  const outH = Math.floor((inH + pads[0] + pads[1] - effH) / stride) + 1;
+  const outW = Math.floor((inW + pads[2] + pads[3] - effW) / stride) + 1;
+  if (outH < 1 || outW < 1 || batch < 1) {
+    throw new Error(`${op}: the ${effH}x${effW} window does not fit the padded input (${shapes}, pads [${pads.join(', ')}])`);
+  }
+  return { batch, inH, inW, inC, outH, outW, outC, kH, kW, stride, dilation, pads, padMode, groups, cinG, coutG: outC / groups };
+}
+
+/**
+ * 'subgroup': register-blocked kernels sharing filter values through subgroupBroadcast (adapters
+ * whose subgroups are exactly 8 wide, such as llvmpipe); 'tiled': implicit GEMM staged in
+ * workgroup memory (any adapter); 'direct': one thread per output value (depthwise, baseline).
+ */
+export type ConvAlgorithm = 'auto' | 'subgroup' | 'tiled' | 'direct';
+
+export interface ConvKernelOptions {
+  /** 'auto': 'direct' for depthwise-like convolutions, else 'subgroup' where supported, else 'tiled'. */
+  algorithm?: ConvAlgorithm;
+  /** Overrides the tile chosen for the GEMM kernels (for benchmarks). */
+  tile?: ConvTile;
+}
+
+function params(g: ConvGeometry, gemm: { m: number; n: number; k: number; nTiles: number; kChunk: number; sgM?: number }, extra: { hasBias?: boolean; relu?: boolean } = {}) {
+  return {
+    batch: g.batch,
+    in_h: g.inH,
+    in_w: g.inW,
+    in_c: g.inC,
+    out_h: g.outH,
+    out_w: g.outW,
+    out_c: g.outC,
+    k_h: g.kH,
+    k_w: g.kW,
+    stride: g.stride,
+    dilation: g.dilation,
+    pad_top: g.pads[0],
+    pad_left: g.pads[2],
+    reflect: g.padMode === 'reflect' ? 1 : 0,
+    groups: g.groups,
+    cin_g: g.cinG,
+    cout_g: g.coutG,
+    gemm_m: gemm.m,
+    gemm_n: gemm.n,
+    gemm_k: gemm.k,
+    n_tiles: gemm.nTiles,
+    k_chunk: gemm.kChunk,
+    has_bias: extra.hasBias ? 1 : 0,
+    relu: extra.relu ? 1 : 0,
+    sg_m: gemm.sgM ?? 1,
+  };
+}
+
+/** Tiles by the number of GEMM columns: wide tiles for many channels, tall ones for few. */
+export function chooseTile(cols: number): ConvTile {
+  if (cols > 32) return { tm: 64, tn: 64, tk: 16, rm: 4, rn: 4 };
+  if (cols > 16) return { tm: 128, tn: 32, tk: 16, rm: 4, rn: 4 };
+  return { tm: 128, tn: 16, tk: 16, rm: 4, rn: 4 };
+}
+
+const subgroupSupport = new WeakMap<Runtime, boolean>();
+
+/** Whether the device runs the subgroup kernels: the feature is on and subgroups are exactly 8 wide. */
+export function hasEightWideSubgroups(runtime: Runtime): boolean {
+  let known = subgroupSupport.get(runtime);
+  if (known === undefined) {
+    const info = runtime.device.adapterInfo as (GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number }) | undefined;
+    known = runtime.device.features.has('subgroups') && info?.subgroupMinSize === 8 && info?.subgroupMaxSize === 8;
+    subgroupSupport.set(runtime, known);
+  }
+  return known;
+}
+
+function pickAlgorithm(runtime: Runtime, g: ConvGeometry, options: ConvKernelOptions): Exclude<ConvAlgorithm, 'auto'> {
+  const algorithm = options.algorithm ?? 'auto';
+  if (algorithm === 'subgroup' && !hasEightWideSubgroups(runtime)) {
+    throw new Error("conv2d: algorithm 'subgroup' needs the 'subgroups' feature with 8-wide subgroups");
+  }
+  if (algorithm !== 'auto') return algorithm;
+  if (g.groups > 1 && (g.cinG < 4 || g.coutG < 4)) return 'direct';
+  return hasEightWideSubgroups(runtime) ? 'subgroup' : 'tiled';
+}
+
+/** Subgroup tile width for a column count (two widths keep the number of pipelines down). */
+function subgroupWidth(cols: number): number {
+  return cols > 8 ? 32 : 8;
+}
+
+function launchSubgroup(kind: ConvGemmKind, variant: ConvSubgroupVariant, bindings: Record<string, Tensor>, g: ConvGeometry, m: number, n: number, k: number, zSlices: number, kChunk: number, extra: { hasBias?: boolean; relu?: boolean } = {}): void {
+  // Row blocks per workgroup: all 8 subgroups on rows unless there are too few rows to fill them.
+  let sgM = SG_PER_WG;
+  while (sgM > 1 && (sgM / 2) * SG_BLOCK_M >= m) sgM /= 2;
+  const nTiles = Math.ceil(n / (variant.tn * (SG_PER_WG / sgM)));
+  const mTiles = Math.ceil(m / (SG_BLOCK_M * sgM));
+  const x = Math.min(mTiles, 65535);
+  const runtime = Object.values(bindings)[0]!.runtime;
+  runtime.launch({
+    name: `conv2d_${kind}`,
+    variant: convSubgroupKey(variant),
+    source: () => convSubgroupWgsl(variant),
+    bindings,
+    params: params(g, { m, n, k, nTiles, kChunk, sgM }, extra),
+    workgroups: [x, Math.ceil(mTiles / x), nTiles * g.groups * zSlices],
+  });
+}
+
+function launchGemm(kind: ConvGemmKind, variant: ConvGemmVariant, bindings: Record<string, Tensor>, g: ConvGeometry, m: number, n: number, k: number, splits: number, kChunk: number, extra: { hasBias?: boolean; relu?: boolean } = {}): void {
+  const t = variant.tile;
+  const nTiles = Math.ceil(n / t.tn);
+  const mTiles = Math.ceil(m / t.tm);
+  const x = Math.min(mTiles, 65535);
+  const runtime = Object.values(bindings)[0]!.runtime;
+  runtime.launch({
+    name: `conv2d_${kind}`,
+    variant: convVariantKey(variant),
+    source: () => convGemmWgsl(variant),
+    bindings,
+    params: params(g, { m, n, k, nTiles, kChunk }, extra),
+    workgroups: [x, Math.ceil(mTiles / x), nTiles * g.groups * splits],
+  });
+}
+
+/** The filter as [kh·kw, Cout, Cin/groups] (a small pass: filters are tiny next to activations). */
+function transposeFilter(w: Tensor, g: ConvGeometry): Tensor {
+  const wt = w.runtime.empty([g.kH * g.kW, g.outC, g.cinG]);
+  w.runtime.launch({
+    name: 'conv2d_filter_transpose',
+    source: filterTransposeWgsl,
+    bindings: { w, wt },
+    params: { positions: g.kH * g.kW, cin: g.cinG, cout: g.outC },
+    workgroups: gridFor(wt.size, TRANSPOSE_WG),
+  });
+  return wt;
+}
+
+function checkTensor(op: string, what: string, t: Tensor, shape: readonly number[]): void {
+  if (t.dtype !== 'f32') throw new Error(`${op}: ${what} must be f32, got ${t.dtype}`);
+  if (t.size !== sizeOf(shape)) throw new Error(`${op}: ${what} has shape ${formatShape(t.shape)}, expected ${formatShape(shape)}`);
+}
+
+/** y = act(conv(x, w) + bias), y [N, outH, outW, Cout]. `w` is read as HWIO [kh, kw, Cin/groups, Cout]. */
+export function conv2dForwardKernel(x: Tensor, w: Tensor, g: ConvGeometry, bias: Tensor | null, relu: boolean, options: ConvKernelOptions = {}): Tensor {
+  checkTensor('conv2d', 'x', x, [g.batch, g.inH, g.inW, g.inC]);
+  checkTensor('conv2d', 'filter', w, [g.kH, g.kW, g.cinG, g.outC]);
+  if (bias) checkTensor('conv2d', 'bias', bias, [g.outC]);
+  const y = x.runtime.empty([g.batch, g.outH, g.outW, g.outC]);
+  const m = g.batch * g.outH * g.outW;
+  const k = g.kH * g.kW * g.cinG;
+  const extra = { hasBias: bias !== null, relu };
+  const algorithm = pickAlgorithm(x.runtime, g, options);
+  if (algorithm === 'subgroup') {
+    const variant: ConvSubgroupVariant = { kind: 'fwd', tn: subgroupWidth(g.coutG), vecK: g.cinG % 4 === 0, vecN: g.coutG % 4 === 0 };
+    const wt = transposeFilter(w, g);
+    launchSubgroup('fwd', variant, { x, wt, bias: bias ?? w, y }, g, m, g.coutG, k, 1, k, extra);
+    wt.dispose();
+    return y;
+  }
+  if (algorithm === 'direct') {
+    x.runtime.launch({
+      name: 'conv2d_fwd_direct',
+      source: () => convDirectWgsl('fwd'),
+      bindings: { x, w, bias: bias ?? w, y },
+      params: params(g, { m, n: g.coutG, k, nTiles: 1, kChunk: k }, extra),
+      workgroups: gridFor(y.size, CONV_DIRECT_WG),
+    });
+    return y;
+  }
+  const vecA = g.cinG % 4 === 0;
+  const vecB = g.coutG % 4 === 0;
+  const variant: ConvGemmVariant = { kind: 'fwd', tile: options.tile ?? chooseTile(g.coutG), vecA, vecB, vecC: vecB };
+  launchGemm('fwd', variant, { x, w, bias: bias ?? w, y }, g, m, g.coutG, k, 1, k, extra);
+  return y;
+}
+
+/**
+ * dL/dx given dL/dy: a transposed convolution, dx [N, inH, inW, Cin]. Reflect padding is handled
+ * by computing the gradient of the (virtual) padded input and folding it back with pad2d's adjoint.
+ * With `g.stride` 2 this is also conv2dTranspose's forward.
+ */
+export function conv2dInputGradKernel(dy: Tensor, w: Tensor, g: ConvGeometry, options: ConvKernelOptions = {}): Tensor {
+  checkTensor('conv2d backward', 'dy', dy, [g.batch, g.outH, g.outW, g.outC]);
+  checkTensor('conv2d backward', 'filter', w, [g.kH, g.kW, g.cinG, g.outC]);
+  const reflect = g.padMode === 'reflect';
+  const [t, b, l, r] = g.pads;
+  // For reflect, the gradient of the padded input: same conv, no padding, on the padded grid.
+  const pg: ConvGeometry = reflect ? { ...g, inH: g.inH + t + b, inW: g.inW + l + r, pads: [0, 0, 0, 0], padMode: 'zeros' } : g;
+  const dx = dy.runtime.empty([pg.batch, pg.inH, pg.inW, pg.inC]);
+  const m = pg.batch * pg.inH * pg.inW;
+  const k = pg.kH * pg.kW * pg.coutG;
+  const algorithm = pickAlgorithm(dy.runtime, g, options);
+  if (algorithm === 'subgroup') {
+    // Rows are the pixels of one stride phase; the phases go along z.
+    const rows = pg.batch * Math.ceil(pg.inH / pg.stride) * Math.ceil(pg.inW / pg.stride);
+    const variant: ConvSubgroupVariant = { kind: 'dx', tn: subgroupWidth(pg.cinG), vecK: pg.coutG % 4 === 0, vecN: pg.cinG % 4 === 0 };
+    launchSubgroup('dx', variant, { dy, w, dx }, pg, rows, pg.cinG, k, pg.stride * pg.stride, k);
+  } else if (algorithm === 'direct') {
+    dy.runtime.launch({
+      name: 'conv2d_dx_direct',
+      source: () => convDirectWgsl('dx'),
+      bindings: { dy, w, dx },
+      params: params(pg, { m, n: pg.cinG, k, nTiles: 1, kChunk: k }),
+      workgroups: gridFor(dx.size, CONV_DIRECT_WG),
+    });
+  } else {
+    const vec = g.coutG % 4 === 0;
+    const variant: ConvGemmVariant = { kind: 'dx', tile: options.tile ?? chooseTile(g.cinG), vecA: vec, vecB: vec, vecC: g.cinG % 4 === 0 };
+    launchGemm('dx', variant, { dy, w, dx }, pg, m, pg.cinG, k, 1, k);
+  }
+  if (!reflect) return dx;
+  const folded = pad2dBackward(dx, [g.batch, g.inH, g.inW, g.inC], g.pads, 'reflect');
+  dx.dispose();
+  return folded;
+}
+
+/** Splits of a long reduction: enough workgroups to fill a GPU, chunks of at least `minChunk`. */
+function splitCount(total: number, tiles: number, minChunk: number): number {
+  return Math.max(1, Math.min(Math.ceil(total / minChunk), Math.ceil(256 / tiles), 64));
+}
+
+/** Sums partial results [splits, ...shape] over the splits (or views them when there is one). */
+function sumSplits(partial: Tensor, splits: number, shape: readonly number[]): Tensor {
+  if (splits === 1) {
+    const out = partial.runtime.reshape(partial, shape);
+    partial.dispose();
+    return out;
+  }
+  const summed = reduce('sum', partial, [0]);
+  partial.dispose();
+  const out = summed.runtime.reshape(summed, shape);
+  summed.dispose();
+  return out;
+}
+
+/**
+ * dL/dw given x and dL/dy: a reduction over every output pixel, split across workgroups and
+ * summed. Returns a tensor of `wShape` (HWIO, or any shape of the same size such as depthwise's).
+ */
+export function conv2dFilterGradKernel(x: Tensor, dy: Tensor, g: ConvGeometry, wShape: readonly number[], options: ConvKernelOptions = {}): Tensor {
+  checkTensor('conv2d backward', 'x', x, [g.batch, g.inH, g.inW, g.inC]);
+  checkTensor('conv2d backward', 'dy', dy, [g.batch, g.outH, g.outW, g.outC]);
+  const m = g.kH * g.kW * g.cinG;
+  const pixels = g.batch * g.outH * g.outW;
+  const wSize = m * g.outC;
+  const algorithm = pickAlgorithm(x.runtime, g, options);
+  if (algorithm === 'subgroup') {
+    const tn = subgroupWidth(g.coutG);
+    const tiles = Math.ceil(m / (SG_BLOCK_M * SG_PER_WG)) * Math.ceil(g.coutG / tn) * g.groups;
+    const splits = Math.max(1, Math.min(Math.ceil(pixels / 256), Math.ceil(32 / tiles), 64));
+    const chunk = Math.ceil(pixels / splits);
+    const used = Math.ceil(pixels / chunk);
+    const partial = x.runtime.empty([used, wSize]);
+    const variant: ConvSubgroupVariant = { kind: 'dw', tn, vecK: g.cinG % 4 === 0, vecN: g.coutG % 4 === 0 };
+    launchSubgroup('dw', variant, { x, dy, dw: partial }, g, m, g.coutG, pixels, used, chunk);
+    return sumSplits(partial, used, wShape);
+  }
+  if (algorithm === 'direct') {
+    const splits = splitCount(pixels, Math.ceil(wSize / CONV_DIRECT_WG), 64);
+    const chunk = Math.ceil(pixels / splits);
+    const partial = x.runtime.empty([splits, wSize]);
+    x.runtime.launch({
+      name: 'conv2d_dw_direct',
+      source: () => convDirectWgsl('dw'),
+      bindings: { x, dy, dw: partial },
+      // n_tiles carries the split count for the direct kernel.
+      params: params(g, { m, n: g.coutG, k: pixels, nTiles: splits, kChunk: chunk }),
+      workgroups: gridFor(partial.size, CONV_DIRECT_WG),
+    });
+    return sumSplits(partial, splits, wShape);
+  }
+  const tile = options.tile ?? chooseTile(g.coutG);
+  const tiles = Math.ceil(m / tile.tm) * Math.ceil(g.coutG / tile.tn) * g.groups;
+  const splits = splitCount(pixels, tiles, 256);
+  const chunk = Math.ceil(Math.ceil(pixels / splits) / tile.tk) * tile.tk;
+  const used = Math.ceil(pixels / chunk);
+  const partial = x.runtime.empty([used, wSize]);
+  const variant: ConvGemmVariant = { kind: 'dw', tile, vecA: g.cinG % 4 === 0, vecB: g.coutG % 4 === 0, vecC: g.coutG % 4 === 0 };
+  launchGemm('dw', variant, { x, dy, dw: partial }, g, m, g.coutG, pixels, used, chunk);
+  return sumSplits(partial, used, wShape);
+}
+
+/** dL/dbias = Σ over N, H, W of dL/dy, for dy [N, H, W, C]. */
+export function conv2dBiasGradKernel(dy: Tensor): Tensor {
+  if (dy.rank !== 4) throw new Error(`conv2d backward: dy must be NHWC with rank 4, got ${formatShape(dy.shape)}`);
+  const channels = dy.shape[3]!;
+  const pixels = dy.size / Math.max(channels, 1);
+  const splits = Math.max(1, Math.min(Math.ceil(pixels / 64), Math.ceil(8192 / channels)));
+  const chunk = Math.ceil(pixels / splits);
+  const used = Math.max(1, Math.ceil(pixels / chunk));
+  const partial = dy.runtime.empty([used, channels]);
+  dy.runtime.launch({
+    name: 'conv2d_bias_grad',
+    source: biasGradWgsl,
+    bindings: { dy, partial },
+    params: { pixels, channels, chunk, splits: used },
+    workgroups: gridFor(partial.size, BIAS_GRAD_WG),
+  });
+  return sumSplits(partial, used, [channels]);
+}
+
