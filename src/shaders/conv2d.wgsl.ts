@@ -767,9 +767,8 @@ function accDecls(rows: number, j4s: number): string {
 
 /**
  * Forward: rows = output pixels, columns = output channels, k = (ky, kx, input channel). Lane l
- * holds, for column l + 8s, the four filter taps of the current channel quad (read from the filter
- * transposed to [kh·kw, Cout, Cin/groups], so they are contiguous); products are dot products of a
- * pixel's channel quad with a broadcast column quad.
+ * holds, for column l + 8s, the four filter taps of the current channel quad; products are dot
+ * products of a pixel's channel quad with a broadcast column quad.
  */
 function sgForward(v: ConvSubgroupVariant): string {
   const { tn, vecK, vecN } = v;
@@ -778,7 +777,7 @@ function sgForward(v: ConvSubgroupVariant): string {
   const rows = range(SG_ROWS);
   let code = `${SG_HEADER}
 @group(0) @binding(0) var<storage, read> x: ${ARR(vecK)};
-@group(0) @binding(1) var<storage, read> wt: ${ARR(vecK)};
+@group(0) @binding(1) var<storage, read> w: array<f32>;
 @group(0) @binding(2) var<storage, read> bias: ${ARR(vecN)};
 @group(0) @binding(3) var<storage, read_write> y: ${ARR(vecN)};
 @group(0) @binding(4) var<uniform> p: Params;
@@ -818,10 +817,10 @@ ${accDecls(SG_ROWS, J4)}`;
   for (const i of rows) code += `
         let a${i} = select(vec4f(0.0), ${quad('x', `xb${i} + c`, vecK, (j) => `ok${i} && c + ${j}u < p.cin_g`)}, ok${i});`;
   for (let s = 0; s < slotsB; s++) {
-    // wt is the filter transposed to [kh·kw, Cout, Cin/groups]: a column's channel quad is contiguous.
-    const idx = `((ky * p.k_w + kx) * p.out_c + wcol${s}) * p.cin_g + c`;
+    const tap = (j: number) => (vecK ? `w[(wrow + c + ${j}u) * p.out_c + wcol${s}]` : `w[select(0u, (wrow + c + ${j}u) * p.out_c + wcol${s}, c + ${j}u < p.cin_g)]`);
+    const okTap = (j: number) => (vecK ? `okb${s}` : `okb${s} && c + ${j}u < p.cin_g`);
     code += `
-        let b${s} = select(vec4f(0.0), ${quad('wt', idx, vecK, (j) => `okb${s} && c + ${j}u < p.cin_g`)}, okb${s});`;
+        let b${s} = vec4f(${range(4).map((j) => `select(0.0, ${tap(j)}, ${okTap(j)})`).join(', ')});`;
   }
   for (let j4 = 0; j4 < J4; j4++) {
     code += `
@@ -1071,26 +1070,4 @@ export function convSubgroupWgsl(v: ConvSubgroupVariant): string {
   if (v.kind === 'fwd') return sgForward(v);
   if (v.kind === 'dx') return sgInputGrad(v);
   return sgFilterGrad(v);
-}
-
-export const TRANSPOSE_WG = 256;
-
-/** wt[kpos, co, ci] = w[kpos, ci, co]: the filter with its channel axes swapped. */
-export function filterTransposeWgsl(): string {
-  return `
-struct Params { positions: u32, cin: u32, cout: u32 }
-@group(0) @binding(0) var<storage, read> w: array<f32>;
-@group(0) @binding(1) var<storage, read_write> wt: array<f32>;
-@group(0) @binding(2) var<uniform> p: Params;
-
-@compute @workgroup_size(${TRANSPOSE_WG})
-fn main(${FLAT_ENTRY_PARAMS}) {
-  let i = ${flatIndexWgsl(TRANSPOSE_WG)};
-  if (i >= p.positions * p.cin * p.cout) { return; }
-  let ci = i % p.cin;
-  let co = (i / p.cin) % p.cout;
-  let kpos = (i / p.cin) / p.cout;
-  wt[i] = w[(kpos * p.cin + ci) * p.cout + co];
-}
-`;
 }

@@ -9,8 +9,6 @@ import {
   convSubgroupKey,
   convSubgroupWgsl,
   convVariantKey,
-  filterTransposeWgsl,
-  TRANSPOSE_WG,
   SG_BLOCK_M,
   SG_PER_WG,
   type ConvGemmKind,
@@ -113,7 +111,7 @@ export type ConvAlgorithm = 'auto' | 'subgroup' | 'tiled' | 'direct';
 export interface ConvKernelOptions {
   /** 'auto': 'direct' for depthwise-like convolutions, else 'subgroup' where supported, else 'tiled'. */
   algorithm?: ConvAlgorithm;
-  /** Overrides the tile chosen for the GEMM kernels (for benchmarks). */
+  /** Overrides the tile of the 'tiled' kernels (benchmarks; tm, tn, tk, rm, rn multiples of 4). */
   tile?: ConvTile;
 }
 
@@ -216,19 +214,6 @@ function launchGemm(kind: ConvGemmKind, variant: ConvGemmVariant, bindings: Reco
   });
 }
 
-/** The filter as [kh·kw, Cout, Cin/groups] (a small pass: filters are tiny next to activations). */
-function transposeFilter(w: Tensor, g: ConvGeometry): Tensor {
-  const wt = w.runtime.empty([g.kH * g.kW, g.outC, g.cinG]);
-  w.runtime.launch({
-    name: 'conv2d_filter_transpose',
-    source: filterTransposeWgsl,
-    bindings: { w, wt },
-    params: { positions: g.kH * g.kW, cin: g.cinG, cout: g.outC },
-    workgroups: gridFor(wt.size, TRANSPOSE_WG),
-  });
-  return wt;
-}
-
 function checkTensor(op: string, what: string, t: Tensor, shape: readonly number[]): void {
   if (t.dtype !== 'f32') throw new Error(`${op}: ${what} must be f32, got ${t.dtype}`);
   if (t.size !== sizeOf(shape)) throw new Error(`${op}: ${what} has shape ${formatShape(t.shape)}, expected ${formatShape(shape)}`);
@@ -239,16 +224,14 @@ export function conv2dForwardKernel(x: Tensor, w: Tensor, g: ConvGeometry, bias:
   checkTensor('conv2d', 'x', x, [g.batch, g.inH, g.inW, g.inC]);
   checkTensor('conv2d', 'filter', w, [g.kH, g.kW, g.cinG, g.outC]);
   if (bias) checkTensor('conv2d', 'bias', bias, [g.outC]);
+  const algorithm = pickAlgorithm(x.runtime, g, options);
   const y = x.runtime.empty([g.batch, g.outH, g.outW, g.outC]);
   const m = g.batch * g.outH * g.outW;
   const k = g.kH * g.kW * g.cinG;
   const extra = { hasBias: bias !== null, relu };
-  const algorithm = pickAlgorithm(x.runtime, g, options);
   if (algorithm === 'subgroup') {
     const variant: ConvSubgroupVariant = { kind: 'fwd', tn: subgroupWidth(g.coutG), vecK: g.cinG % 4 === 0, vecN: g.coutG % 4 === 0 };
-    const wt = transposeFilter(w, g);
-    launchSubgroup('fwd', variant, { x, wt, bias: bias ?? w, y }, g, m, g.coutG, k, 1, k, extra);
-    wt.dispose();
+    launchSubgroup('fwd', variant, { x, w, bias: bias ?? w, y }, g, m, g.coutG, k, 1, k, extra);
     return y;
   }
   if (algorithm === 'direct') {
@@ -280,10 +263,10 @@ export function conv2dInputGradKernel(dy: Tensor, w: Tensor, g: ConvGeometry, op
   const [t, b, l, r] = g.pads;
   // For reflect, the gradient of the padded input: same conv, no padding, on the padded grid.
   const pg: ConvGeometry = reflect ? { ...g, inH: g.inH + t + b, inW: g.inW + l + r, pads: [0, 0, 0, 0], padMode: 'zeros' } : g;
+  const algorithm = pickAlgorithm(dy.runtime, g, options);
   const dx = dy.runtime.empty([pg.batch, pg.inH, pg.inW, pg.inC]);
   const m = pg.batch * pg.inH * pg.inW;
   const k = pg.kH * pg.kW * pg.coutG;
-  const algorithm = pickAlgorithm(dy.runtime, g, options);
   if (algorithm === 'subgroup') {
     // Rows are the pixels of one stride phase; the phases go along z.
     const rows = pg.batch * Math.ceil(pg.inH / pg.stride) * Math.ceil(pg.inW / pg.stride);
