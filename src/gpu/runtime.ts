@@ -180,6 +180,10 @@ export class Runtime {
     for (const t of [...this.liveTensors]) t.dispose();
     this.pool.trim();
     this.device.destroy();
+    if (defaultRuntime === this) {
+      defaultRuntime = null;
+      pendingInit = null;
+    }
   }
 
   private assertAlive(): void {

@@ -1,10 +1,10 @@
 import { conv2d } from '../autograd/ops/conv2d.ts';
 import { avgPool2d, maxPool2d } from '../autograd/ops/pool.ts';
-import { relu, sub } from '../autograd/ops/elementwise.ts';
+import { add, mul, relu } from '../autograd/ops/elementwise.ts';
 import type { Runtime } from '../gpu/runtime.ts';
 import { formatShape, type Tensor } from '../gpu/tensor.ts';
 import { ParamStore, release } from './params.ts';
-import type { HostTensorMap } from './weights/host-tensor.ts';
+import type { HostTensor, HostTensorMap } from './weights/host-tensor.ts';
 import type { StoreOptions } from './weights/store.ts';
 import { VGG19_CAFFE_MEAN_RGB } from './weights/vgg19-uint8.ts';
 
@@ -42,22 +42,59 @@ export function vggTapNames(arch: VggArch): string[] {
   return names;
 }
 
+/**
+ * How the weights expect their input: 'caffe' (the Oxford VGG19 here: 0..255 minus the ImageNet mean)
+ * or 'torchvision' (PyTorch's models: 0..1, normalised by the ImageNet mean and std).
+ */
+export type VggPreprocessing = 'caffe' | 'torchvision';
+
 export interface VggOptions {
   arch?: VggArch;
   /** Gatys et al. recommend average pooling for image synthesis. */
   pooling?: VggPooling;
+  preprocessing?: VggPreprocessing;
+}
+
+const TORCHVISION_MEAN = [0.485, 0.456, 0.406];
+const TORCHVISION_STD = [0.229, 0.224, 0.225];
+
+/** Per-channel x·scale + shift that maps RGB 0..255 to what the weights were trained on. */
+function inputAffine(preprocessing: VggPreprocessing): { scale: number[]; shift: number[] } {
+  if (preprocessing === 'caffe') return { scale: [1, 1, 1], shift: VGG19_CAFFE_MEAN_RGB.map((m) => -m) };
+  return { scale: TORCHVISION_STD.map((s) => 1 / (255 * s)), shift: TORCHVISION_MEAN.map((m, i) => -m / TORCHVISION_STD[i]!) };
+}
+
+/** Conv indices in torchvision's `features` Sequential, in layer order. */
+const TORCHVISION_CONV_INDICES: Record<VggArch, readonly number[]> = {
+  vgg16: [0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28],
+  vgg19: [0, 2, 5, 7, 10, 12, 14, 16, 19, 21, 23, 25, 28, 30, 32, 34],
+};
+
+/** Renames a torchvision `vgg16`/`vgg19` state_dict (`features.N.weight`, OIHW) to pastiche's names (HWIO). */
+export function vggFromTorchvision(stateDict: HostTensorMap, arch: VggArch, toHwio: (t: HostTensor) => HostTensor): HostTensorMap {
+  const out: HostTensorMap = new Map();
+  vggLayers(arch).forEach((layer, i) => {
+    const index = TORCHVISION_CONV_INDICES[arch][i]!;
+    const weight = stateDict.get(`features.${index}.weight`);
+    const bias = stateDict.get(`features.${index}.bias`);
+    if (!weight || !bias) throw new Error(`torchvision ${arch} state_dict: missing features.${index}.weight/bias (${layer.name}); is this a ${arch} checkpoint?`);
+    out.set(`${layer.name}.weight`, toHwio(weight));
+    out.set(`${layer.name}.bias`, bias);
+  });
+  return out;
 }
 
 /**
  * VGG16/VGG19 as a feature extractor. Input: RGB images in 0..255, NHWC; `features` subtracts the
- * ImageNet mean the weights expect, runs the convs (3×3, zero padding 1, ReLU) and returns the
+ * ImageNet normalisation the weights expect (see VggPreprocessing), runs the convs (3×3, zero padding 1, ReLU) and returns the
  * requested taps, stopping at the deepest one. Gradients flow through to the input.
  */
 export class Vgg {
   readonly arch: VggArch;
   pooling: VggPooling;
   readonly layers: VggLayer[];
-  private readonly mean: Tensor;
+  private readonly inputScale: Tensor;
+  private readonly inputShift: Tensor;
 
   constructor(
     readonly params: ParamStore,
@@ -70,7 +107,9 @@ export class Vgg {
       params.get(`${l.name}.weight`, [3, 3, l.inChannels, l.outChannels]);
       params.get(`${l.name}.bias`, [l.outChannels]);
     }
-    this.mean = params.runtime.upload(VGG19_CAFFE_MEAN_RGB, [3]);
+    const affine = inputAffine(options.preprocessing ?? 'caffe');
+    this.inputScale = params.runtime.upload(affine.scale, [3]);
+    this.inputShift = params.runtime.upload(affine.shift, [3]);
   }
 
   static fromHost(runtime: Runtime, weights: HostTensorMap, options: VggOptions = {}, source = 'vgg'): Vgg {
@@ -98,7 +137,9 @@ export class Vgg {
     const drop = (t: Tensor) => {
       if (!tapped.has(t)) release(t);
     };
-    let x = sub(image, this.mean);
+    const scaled = mul(image, this.inputScale);
+    let x = add(scaled, this.inputShift);
+    release(scaled);
     for (let i = 0; i < this.layers.length && 2 * i <= deepest; i++) {
       const layer = this.layers[i]!;
       const first = i > 0 && this.layers[i - 1]!.block !== layer.block;
@@ -132,6 +173,7 @@ export class Vgg {
 
   dispose(): void {
     this.params.dispose();
-    this.mean.dispose();
+    this.inputScale.dispose();
+    this.inputShift.dispose();
   }
 }
