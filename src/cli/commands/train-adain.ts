@@ -1,0 +1,220 @@
+/**
+ * `pastiche train adain`: trains the AdaIN decoder (Huang & Belongie) on a folder of content photos and
+ * a folder of style images, with the shared training machinery (src/nets/train/): Adam, augmented random
+ * crops, validation with early stopping, atomic checkpoints, exact --resume, a progress bar and a
+ * loss-curve PNG. Registered under `pastiche train` by ./train.ts.
+ */
+import { InvalidArgumentError, type Command } from 'commander';
+import { initRuntime } from '../../gpu/runtime.ts';
+import { ADAIN_TRAIN_DEFAULTS, adainTrainConfig, defaultAdainDecoderPath, trainAdainDecoder, type AdainTrainConfig } from '../../nets/adain-training.ts';
+import { DEFAULT_AUGMENT } from '../../nets/train/augment.ts';
+import { readCheckpoint, type TrainingCheckpoint } from '../../nets/train/checkpoint.ts';
+import type { IterationReport } from '../../nets/train/loop.ts';
+import { defaultCacheDir } from '../../nets/weights/store.ts';
+import { createProgressBar, isInteractive, type ProgressBar } from '../progress.ts';
+
+const number = (name: string, min = -Infinity, max = Infinity) => (value: string): number => {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be a number in [${min}, ${max}], got '${value}'`);
+  return n;
+};
+
+const integer = (name: string, min = 0) => (value: string): number => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}, got '${value}'`);
+  return n;
+};
+
+function scaleRange(value: string): [number, number] {
+  const parts = value.split(',').map((s) => Number(s.trim()));
+  if (parts.length !== 2 || !parts.every(Number.isFinite) || parts[0]! < 1 || parts[1]! < parts[0]!) {
+    throw new InvalidArgumentError(`--scale-range takes "min,max" with 1 ≤ min ≤ max, got '${value}'`);
+  }
+  return [parts[0]!, parts[1]!];
+}
+
+interface RawAdainTrainOptions {
+  contentDir?: string;
+  styleDir?: string;
+  valCount: number;
+  size: number;
+  batch: number;
+  iterations: number;
+  lr: number;
+  styleWeight: number;
+  output?: string;
+  valEvery: number;
+  patience: number;
+  checkpointEvery: number;
+  checkpoint?: string;
+  resume?: string;
+  seed: number;
+  flip: boolean;
+  scaleRange: [number, number];
+  jitter: number;
+  mirror?: string;
+  cache?: string;
+}
+
+/** Options a resumed run may change; the others must match the checkpoint's run. */
+const CHANGEABLE_ON_RESUME = ['iterations', 'valEvery', 'patience', 'checkpointEvery'] as const;
+const RUN_KEYS = ['contentDir', 'styleDir', 'valCount', 'size', 'batch', 'lr', 'styleWeight', 'seed'] as const;
+
+const flag = (key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+
+/** The checkpoint's run with the changeable options taken from the command line; contradictions are errors. */
+export function resumeAdainConfig(checkpoint: TrainingCheckpoint, raw: RawAdainTrainOptions, explicit: (key: string) => boolean): AdainTrainConfig {
+  const stored = (checkpoint.state.config as { run?: AdainTrainConfig } | null)?.run;
+  if (!stored || checkpoint.state.model.model !== 'adain-decoder') throw new Error('the checkpoint was not written by `pastiche train adain`');
+  const config: AdainTrainConfig = { ...stored };
+  for (const key of CHANGEABLE_ON_RESUME) if (explicit(key)) config[key] = raw[key];
+  for (const key of RUN_KEYS) {
+    if (explicit(key) && JSON.stringify(raw[key]) !== JSON.stringify(stored[key])) {
+      throw new Error(`${flag(key)} ${JSON.stringify(raw[key])} differs from the checkpoint's ${JSON.stringify(stored[key])}; a resumed run continues the checkpoint's training (only --iterations, --val-every, --patience and --checkpoint-every may change)`);
+    }
+  }
+  const augment = { flip: raw.flip, scaleRange: raw.scaleRange, jitter: raw.jitter };
+  const storedAugment = { flip: stored.augment.flip, scaleRange: stored.augment.scale, jitter: stored.augment.jitter };
+  for (const key of ['flip', 'scaleRange', 'jitter'] as const) {
+    if (explicit(key) && JSON.stringify(augment[key]) !== JSON.stringify(storedAugment[key])) throw new Error(`the augmentation option ${flag(key)} differs from the checkpoint's; a resumed run keeps it`);
+  }
+  return config;
+}
+
+function configFromOptions(raw: RawAdainTrainOptions): AdainTrainConfig {
+  if (!raw.contentDir) throw new Error('--content-dir DIR is required (a folder of photos, e.g. MS-COCO train2014)');
+  if (!raw.styleDir) throw new Error('--style-dir DIR is required (a folder of paintings, e.g. WikiArt)');
+  return adainTrainConfig({
+    contentDir: raw.contentDir,
+    styleDir: raw.styleDir,
+    valCount: raw.valCount,
+    size: raw.size,
+    batch: raw.batch,
+    iterations: raw.iterations,
+    lr: raw.lr,
+    styleWeight: raw.styleWeight,
+    seed: raw.seed,
+    valEvery: raw.valEvery,
+    patience: raw.patience,
+    checkpointEvery: raw.checkpointEvery,
+    augment: { flip: raw.flip, scale: raw.scaleRange, jitter: raw.jitter },
+  });
+}
+
+const fmt = (v: number | undefined): string => {
+  if (v === undefined || !Number.isFinite(v)) return '-';
+  const a = Math.abs(v);
+  return a !== 0 && (a >= 1e5 || a < 1e-2) ? v.toExponential(2) : v.toPrecision(4);
+};
+
+async function runTrainAdain(raw: RawAdainTrainOptions, command: Command): Promise<void> {
+  const explicit = (key: string) => command.getOptionValueSource(key) === 'cli';
+  let resume: TrainingCheckpoint | undefined;
+  let config: AdainTrainConfig;
+  if (raw.resume) {
+    resume = await readCheckpoint(raw.resume);
+    config = resumeAdainConfig(resume, raw, explicit);
+  } else {
+    config = configFromOptions(raw);
+  }
+  const output = raw.output ?? defaultAdainDecoderPath(raw.cache ?? defaultCacheDir());
+  const interactive = isInteractive();
+  let bar: ProgressBar | null = null;
+  let total = 0;
+  let val: number | undefined;
+  let lastLine = 0;
+  const say = (line: string) => process.stderr.write(`${bar ? '\n' : ''}${line}\n`);
+  const payload = (r: IterationReport) => ({
+    loss: fmt(r.total),
+    terms: Object.entries(r.terms).map(([k, v]) => `${k} ${fmt(v)}`).join(', '),
+    val: fmt(val),
+    ips: r.imagesPerSecond.toFixed(2),
+  });
+
+  const runtime = await initRuntime();
+  try {
+    const result = await trainAdainDecoder(runtime, {
+      config,
+      output,
+      ...(raw.checkpoint !== undefined ? { checkpoint: raw.checkpoint } : {}),
+      ...(resume ? { resume } : {}),
+      store: { ...(raw.mirror !== undefined ? { mirrorDir: raw.mirror } : {}), ...(raw.cache !== undefined ? { cacheDir: raw.cache } : {}) },
+      hooks: {
+        log: say,
+        onUnreadable: (path, reason) => say(`skipping unreadable image (reported once): ${reason.startsWith(path) ? reason : `${path}: ${reason}`}`),
+        onStart: (info) => {
+          total = info.iterations;
+          say(
+            `training the AdaIN decoder on ${info.contentImages} photos × ${info.styleImages} styles, validating on ${info.valImages}: ` +
+              `${info.iterations} iterations of ${info.batchSize} × ${config.size}px, style weight ${config.styleWeight}, lr ${config.lr}` +
+              `${info.startIteration ? `, resuming after iteration ${info.startIteration}` : ''}`,
+          );
+          if (interactive && info.startIteration < info.iterations) {
+            bar = createProgressBar('adain |{bar}| {value}/{total} | loss {loss} ({terms}) | val {val} | {ips} img/s | ETA {eta_formatted}');
+            bar.start(info.iterations, info.startIteration, { loss: '-', terms: '', val: '-', ips: '-' });
+          }
+        },
+        onIteration: (r) => {
+          if (bar) bar.update(r.iteration, payload(r));
+          else if (r.iteration === total || Date.now() - lastLine > 10_000) {
+            lastLine = Date.now();
+            const p = payload(r);
+            say(`iteration ${r.iteration}/${r.iterations}: loss ${p.loss} (${p.terms}), ${p.ips} img/s`);
+          }
+        },
+        onValidation: (v) => {
+          val = v.loss;
+          if (!bar || v.improved) say(`validation at iteration ${v.iteration}: ${fmt(v.loss)}${v.improved ? ' (best so far: decoder written)' : ` (best ${fmt(v.best?.loss)} at ${v.best?.iteration}; ${v.sinceImprovement}/${config.patience} without improvement)`}`);
+        },
+      },
+    });
+    (bar as ProgressBar | null)?.stop();
+    bar = null;
+    const usesDefault = output === defaultAdainDecoderPath(raw.cache ?? defaultCacheDir());
+    const lines = [
+      result.stopReason === 'early-stop' ? `stopped early at iteration ${result.iteration}: validation loss did not improve for ${config.patience} validations` : `finished ${result.iteration} iterations`,
+      result.best ? `best validation loss ${fmt(result.best.loss)} at iteration ${result.best.iteration}: those weights are the decoder` : 'no validation ran: the decoder holds the final weights',
+      `decoder:    ${result.output}  (stylize: npx pastiche stylize PHOTO --method adain --style PAINTING${usesDefault ? '' : ` --decoder ${result.output}`})`,
+      ...(result.lossCurve ? [`loss curve: ${result.lossCurve}`] : []),
+      `checkpoint: ${result.checkpoint}  (continue: npx pastiche train adain --resume ${result.checkpoint} --iterations N${raw.output ? ` -o ${result.output}` : ''})`,
+      ...(result.unreadable.size ? [`skipped ${result.unreadable.size} unreadable image(s)`] : []),
+      `time: ${(result.seconds / 60).toFixed(1)} min`,
+    ];
+    process.stderr.write(`${lines.join('\n')}\n`);
+  } finally {
+    (bar as ProgressBar | null)?.stop();
+    runtime.destroy();
+  }
+}
+
+/** Adds `adain` to the `pastiche train` command. */
+export function registerTrainAdainCommand(train: Command): void {
+  const d = ADAIN_TRAIN_DEFAULTS;
+  train
+    .command('adain')
+    .description(
+      'train the AdaIN decoder (Huang & Belongie) for arbitrary style transfer. Loss: frozen VGG19; content = MSE of relu4_1 ' +
+        'against the AdaIN target, style = MSE of channel means and standard deviations at relu1_1, relu2_1, relu3_1, relu4_1',
+    )
+    .option('--content-dir <dir>', 'folder of content photos (JPEG/PNG, any sizes, searched recursively; e.g. MS-COCO)')
+    .option('--style-dir <dir>', 'folder of style images (e.g. WikiArt paintings)')
+    .option('--val-count <n>', 'validation images held out of each folder', integer('--val-count', 1), d.valCount)
+    .option('--size <px>', 'side of the square training crops (multiple of 8)', integer('--size', 16), d.size)
+    .option('--batch <n>', 'content/style pairs per batch', integer('--batch', 1), d.batch)
+    .option('--iterations <n>', 'training iterations', integer('--iterations', 1), d.iterations)
+    .option('--lr <rate>', 'Adam learning rate', number('--lr', 0), d.lr)
+    .option('--style-weight <w>', 'style loss weight λ', number('--style-weight', 0), d.styleWeight)
+    .option('-o, --output <path>', 'the decoder to write (.safetensors; default: the weights cache, where stylize --method adain finds it); the loss curve goes next to it (.loss.png)')
+    .option('--val-every <n>', 'validate every n iterations (0: never)', integer('--val-every', 0), d.valEvery)
+    .option('--patience <k>', 'stop after k validations without improvement (0: never)', integer('--patience', 0), d.patience)
+    .option('--checkpoint-every <n>', 'write a checkpoint every n iterations (0: only at the end)', integer('--checkpoint-every', 0), d.checkpointEvery)
+    .option('--checkpoint <path>', 'checkpoint file (default: <output>.ckpt.safetensors)')
+    .option('--resume <checkpoint>', 'continue a run from its checkpoint, exactly as if it had not stopped')
+    .option('--seed <n>', 'seed for initialisation, data order and augmentation', integer('--seed'), 0)
+    .option('--no-flip', 'augmentation: no horizontal flips')
+    .option('--scale-range <min,max>', 'augmentation: zoom range of the random crops', scaleRange, [...DEFAULT_AUGMENT.scale] as [number, number])
+    .option('--jitter <j>', 'augmentation: colour jitter (brightness, contrast, saturation ±j)', number('--jitter', 0, 0.9), DEFAULT_AUGMENT.jitter)
+    .option('--mirror <dir>', 'weights mirror folder (default $PASTICHE_WEIGHTS_MIRROR)')
+    .option('--cache <dir>', 'weights cache folder (default $PASTICHE_CACHE_DIR or weights/cache)')
+    .action(async (raw: RawAdainTrainOptions, command: Command) => runTrainAdain(raw, command));
+}
