@@ -1,0 +1,292 @@
+/**
+ * `pastiche train transformer`: trains a feed-forward style net (Johnson et al.) on a folder of photos
+ * with a frozen VGG19 perceptual loss, validation, early stopping, checkpoints and exact resume. The
+ * machinery lives in src/nets/train/; this file parses options and draws the progress.
+ */
+import { InvalidArgumentError, type Command } from 'commander';
+import { initRuntime } from '../../gpu/runtime.ts';
+import { DEFAULT_CONTENT_LAYER, DEFAULT_PERCEPTUAL_WEIGHTS, DEFAULT_STYLE_LAYERS } from '../../nets/perceptual-loss.ts';
+import { DEFAULT_AUGMENT } from '../../nets/train/augment.ts';
+import { readCheckpoint, type TrainingCheckpoint } from '../../nets/train/checkpoint.ts';
+import { FEED_FORWARD_ARCHS, type FeedForwardArch } from '../../nets/train/feed-forward.ts';
+import type { IterationReport } from '../../nets/train/loop.ts';
+import { trainFeedForward, type FeedForwardTrainConfig } from '../../nets/train/run-feed-forward.ts';
+import type { NormKind } from '../../nets/transformer-net.ts';
+import { vggTapNames } from '../../nets/vgg.ts';
+import { createProgressBar, isInteractive, type ProgressBar } from '../progress.ts';
+import { registerTrainAdainCommand } from './train-adain.ts';
+
+function parseNumber(name: string, min = -Infinity, max = Infinity) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be a number in [${min}, ${max}], got '${value}'`);
+    return n;
+  };
+}
+
+function parseInteger(name: string, min = 0) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}, got '${value}'`);
+    return n;
+  };
+}
+
+function choice<T extends string>(name: string, values: readonly T[]) {
+  return (value: string): T => {
+    if (!values.includes(value as T)) throw new InvalidArgumentError(`${name} must be one of ${values.join(', ')}, got '${value}'`);
+    return value as T;
+  };
+}
+
+const VGG19_TAPS = vggTapNames('vgg19');
+
+function parseLayers(value: string): string[] {
+  const layers = value.split(',').map((s) => s.trim()).filter(Boolean);
+  const unknown = layers.filter((l) => !VGG19_TAPS.includes(l));
+  if (layers.length === 0 || unknown.length) throw new InvalidArgumentError(`--style-layers takes VGG19 taps separated by commas (e.g. ${DEFAULT_STYLE_LAYERS.join(',')}); unknown: ${unknown.join(', ') || '(none given)'}`);
+  return layers;
+}
+
+function parseRange(value: string): [number, number] {
+  const parts = value.split(',').map((s) => Number(s.trim()));
+  if (parts.length !== 2 || !parts.every(Number.isFinite) || parts[0]! < 1 || parts[1]! < parts[0]!) {
+    throw new InvalidArgumentError(`--scale-range takes "min,max" with 1 ≤ min ≤ max, got '${value}'`);
+  }
+  return [parts[0]!, parts[1]!];
+}
+
+interface RawTrainOptions {
+  style?: string;
+  contentDir?: string;
+  valDir?: string;
+  valCount?: number;
+  size: number;
+  styleSize?: number;
+  batch: number;
+  epochs?: number;
+  iterations?: number;
+  lr: number;
+  contentWeight: number;
+  styleWeight: number;
+  tvWeight: number;
+  contentLayer: string;
+  styleLayers: string[];
+  norm: NormKind;
+  dropout: number;
+  arch: FeedForwardArch;
+  output: string;
+  valEvery: number;
+  patience: number;
+  checkpointEvery: number;
+  checkpoint?: string;
+  resume?: string;
+  seed: number;
+  flip: boolean;
+  scaleRange: [number, number];
+  jitter: number;
+  mirror?: string;
+  cache?: string;
+}
+
+/** Options a resumed run may change; every other one must match the checkpoint's run. */
+const CHANGEABLE_ON_RESUME = new Set(['iterations', 'epochs', 'valEvery', 'patience', 'checkpointEvery']);
+
+function configFromOptions(raw: RawTrainOptions): FeedForwardTrainConfig {
+  if (!raw.style) throw new Error('--style IMAGE is required (the painting to learn)');
+  if (!raw.contentDir) throw new Error('--content-dir DIR is required (a folder of photos, e.g. COCO train2014)');
+  if (raw.epochs !== undefined && raw.iterations !== undefined) throw new Error('give --epochs or --iterations, not both');
+  return {
+    style: raw.style,
+    contentDir: raw.contentDir,
+    ...(raw.valDir !== undefined ? { valDir: raw.valDir } : {}),
+    ...(raw.valCount !== undefined ? { valCount: raw.valCount } : {}),
+    size: raw.size,
+    styleSize: raw.styleSize ?? raw.size,
+    batch: raw.batch,
+    ...(raw.iterations !== undefined ? { iterations: raw.iterations } : { epochs: raw.epochs ?? 2 }),
+    lr: raw.lr,
+    contentWeight: raw.contentWeight,
+    styleWeight: raw.styleWeight,
+    tvWeight: raw.tvWeight,
+    contentLayer: raw.contentLayer,
+    styleLayers: raw.styleLayers,
+    arch: raw.arch,
+    norm: raw.norm,
+    dropout: raw.dropout,
+    seed: raw.seed,
+    valEvery: raw.valEvery,
+    patience: raw.patience,
+    checkpointEvery: raw.checkpointEvery,
+    augment: { flip: raw.flip, scale: raw.scaleRange, jitter: raw.jitter },
+  };
+}
+
+/**
+ * The run to resume: the checkpoint's configuration, with the options that may change taken from
+ * the command line. An explicitly given option that contradicts the checkpoint is an error (the
+ * resumed run would not continue the same training).
+ */
+export function resumeConfig(checkpoint: TrainingCheckpoint, raw: RawTrainOptions, explicit: (key: string) => boolean): FeedForwardTrainConfig {
+  const stored = (checkpoint.state.config as { run?: FeedForwardTrainConfig } | null)?.run;
+  if (!stored) throw new Error('the checkpoint holds no feed-forward training configuration (was it written by `pastiche train transformer`?)');
+  const given: Record<string, unknown> = { ...raw, augment: undefined };
+  const config: FeedForwardTrainConfig = { ...stored };
+  for (const [key, value] of Object.entries(given)) {
+    if (!explicit(key) || !(key in stored || CHANGEABLE_ON_RESUME.has(key))) continue;
+    if (CHANGEABLE_ON_RESUME.has(key)) {
+      (config as unknown as Record<string, unknown>)[key] = value;
+      if (key === 'iterations') delete config.epochs;
+      if (key === 'epochs') delete config.iterations;
+    } else if (JSON.stringify(value) !== JSON.stringify((stored as unknown as Record<string, unknown>)[key])) {
+      throw new Error(`--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} ${JSON.stringify(value)} differs from the checkpoint's ${JSON.stringify((stored as unknown as Record<string, unknown>)[key])}; a resumed run continues the checkpoint's training (only --iterations, --epochs, --val-every, --patience and --checkpoint-every may change)`);
+    }
+  }
+  for (const key of ['flip', 'scaleRange', 'jitter'] as const) {
+    const storedValue = key === 'scaleRange' ? stored.augment.scale : stored.augment[key];
+    if (explicit(key) && JSON.stringify(raw[key]) !== JSON.stringify(storedValue)) throw new Error(`the augmentation option ${key} differs from the checkpoint's; a resumed run keeps it`);
+  }
+  return config;
+}
+
+const fmt = (v: number | undefined): string => {
+  if (v === undefined || !Number.isFinite(v)) return '-';
+  const a = Math.abs(v);
+  return a !== 0 && (a >= 1e5 || a < 1e-2) ? v.toExponential(2) : v.toPrecision(4);
+};
+
+async function runTrainTransformer(raw: RawTrainOptions, command: Command): Promise<void> {
+  const explicit = (key: string) => command.getOptionValueSource(key) === 'cli';
+  let resume: TrainingCheckpoint | undefined;
+  let config: FeedForwardTrainConfig;
+  if (raw.resume) {
+    resume = await readCheckpoint(raw.resume);
+    config = resumeConfig(resume, raw, explicit);
+  } else {
+    config = configFromOptions(raw);
+  }
+  const interactive = isInteractive();
+  let bar: ProgressBar | null = null;
+  let total = 0;
+  let val: number | undefined;
+  let lastLine = 0;
+  const say = (line: string) => process.stderr.write(`${bar ? '\n' : ''}${line}\n`);
+  const payload = (r: IterationReport) => ({
+    loss: fmt(r.total),
+    terms: Object.entries(r.terms).map(([k, v]) => `${k} ${fmt(v)}`).join(', '),
+    val: fmt(val),
+    ips: r.imagesPerSecond.toFixed(2),
+  });
+
+  // Ctrl-C once: finish the iteration, write a checkpoint and the model, then stop. Twice: quit now.
+  let interrupted = false;
+  const onSigint = () => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    say('stopping after this iteration (a checkpoint and the best model are written); press Ctrl-C again to quit at once');
+  };
+  process.on('SIGINT', onSigint);
+  const runtime = await initRuntime();
+  try {
+    const result = await trainFeedForward(runtime, {
+      shouldStop: () => interrupted,
+      config,
+      output: raw.output,
+      // A resumed run keeps writing the checkpoint it came from unless told otherwise.
+      ...(raw.checkpoint !== undefined || raw.resume !== undefined ? { checkpoint: raw.checkpoint ?? raw.resume } : {}),
+      ...(resume ? { resume } : {}),
+      store: { ...(raw.mirror !== undefined ? { mirrorDir: raw.mirror } : {}), ...(raw.cache !== undefined ? { cacheDir: raw.cache } : {}) },
+      hooks: {
+        log: say,
+        onUnreadable: (path, reason) => say(`skipping unreadable image (reported once): ${reason.startsWith(path) ? reason : `${path}: ${reason}`}`),
+        onStart: (info) => {
+          total = info.iterations;
+          say(
+            `training ${config.arch} (${config.norm} norm${config.dropout > 0 ? `, dropout ${config.dropout}` : ''}) on ${info.trainImages} photos, validating on ${info.valImages}: ` +
+              `${info.iterations} iterations of ${info.batchSize} × ${config.size}px${info.startIteration ? `, resuming after iteration ${info.startIteration}` : ''}`,
+          );
+          if (interactive && info.startIteration < info.iterations) {
+            bar = createProgressBar('train |{bar}| {value}/{total} | loss {loss} ({terms}) | val {val} | {ips} img/s | ETA {eta_formatted}');
+            bar.start(info.iterations, info.startIteration, { loss: '-', terms: '', val: '-', ips: '-' });
+          }
+        },
+        onIteration: (r) => {
+          if (bar) bar.update(r.iteration, payload(r));
+          else if (r.iteration === total || Date.now() - lastLine > 10_000) {
+            lastLine = Date.now();
+            const p = payload(r);
+            say(`iteration ${r.iteration}/${r.iterations}: loss ${p.loss} (${p.terms}), ${p.ips} img/s`);
+          }
+        },
+        onValidation: (v) => {
+          val = v.loss;
+          if (!bar || v.improved) say(`validation at iteration ${v.iteration}: ${fmt(v.loss)}${v.improved ? ' (best so far: model written)' : ` (best ${fmt(v.best?.loss)} at ${v.best?.iteration}; ${v.sinceImprovement}/${config.patience} without improvement)`}`);
+        },
+      },
+    });
+    (bar as ProgressBar | null)?.stop();
+    bar = null;
+    const lines = [
+      result.stopReason === 'early-stop'
+        ? `stopped early at iteration ${result.iteration}: validation loss did not improve for ${config.patience} validations`
+        : result.stopReason === 'interrupted'
+          ? `interrupted after iteration ${result.iteration}`
+          : `finished ${result.iteration} iterations`,
+      result.best ? `best validation loss ${fmt(result.best.loss)} at iteration ${result.best.iteration}: those weights are the model` : 'no validation ran: the model holds the final weights',
+      `model:      ${result.output}  (stylize: npx pastiche stylize PHOTO --method transformer --model ${result.output})`,
+      ...(result.lossCurve ? [`loss curve: ${result.lossCurve}`] : []),
+      `checkpoint: ${result.checkpoint}  (continue: npx pastiche train transformer --resume ${result.checkpoint} --iterations N -o ${result.output})`,
+      ...(result.unreadable.size ? [`skipped ${result.unreadable.size} unreadable image(s)`] : []),
+      `time: ${result.seconds < 120 ? `${result.seconds.toFixed(1)} s` : `${(result.seconds / 60).toFixed(1)} min`}`,
+    ];
+    process.stderr.write(`${lines.join('\n')}\n`);
+  } finally {
+    process.off('SIGINT', onSigint);
+    (bar as ProgressBar | null)?.stop();
+    runtime.destroy();
+  }
+}
+
+/** Registers `pastiche train` with its subcommands (transformer here, adain from train-adain.ts); returns it. */
+export function registerTrainCommand(program: Command): Command {
+  const train = program.command('train').description('train a model: transformer (a feed-forward net for one style) or adain (the AdaIN decoder)');
+  train
+    .command('transformer')
+    .description(
+      'train a feed-forward style net (Johnson et al.) for one style on a folder of photos. Loss: frozen VGG19, content at ' +
+        `${DEFAULT_CONTENT_LAYER} (or relu3_3), style Gram matrices at ${DEFAULT_STYLE_LAYERS.join(', ')}, plus total variation`,
+    )
+    .option('-s, --style <image>', 'the style image (PNG or JPEG)')
+    .option('--content-dir <dir>', 'folder of training photos (JPEG/PNG, any sizes, searched recursively)')
+    .option('--val-dir <dir>', 'folder of validation photos (default: hold some out of --content-dir)')
+    .option('--val-count <n>', 'validation images (default: 5% of the photos, 1 to 16; or up to 16 from --val-dir)', parseInteger('--val-count', 1))
+    .option('--size <px>', 'side of the square training crops (multiple of 4)', parseInteger('--size', 16), 256)
+    .option('--style-size <px>', 'long side of the style image (default: --size)', parseInteger('--style-size', 16))
+    .option('--batch <n>', 'images per batch', parseInteger('--batch', 1), 4)
+    .option('--epochs <n>', 'passes over the training photos (default 2)', parseNumber('--epochs', 0))
+    .option('--iterations <n>', 'training iterations (instead of --epochs)', parseInteger('--iterations', 1))
+    .option('--lr <rate>', 'Adam learning rate', parseNumber('--lr', 0), 1e-3)
+    .option('--content-weight <a>', 'content loss weight', parseNumber('--content-weight', 0), DEFAULT_PERCEPTUAL_WEIGHTS.contentWeight)
+    .option('--style-weight <b>', 'style loss weight', parseNumber('--style-weight', 0), DEFAULT_PERCEPTUAL_WEIGHTS.styleWeight)
+    .option('--tv-weight <g>', 'total variation weight', parseNumber('--tv-weight', 0), DEFAULT_PERCEPTUAL_WEIGHTS.tvWeight)
+    .option('--content-layer <tap>', 'VGG19 content layer: relu2_2 (more photo detail) or relu3_3 (more stylised)', choice('--content-layer', VGG19_TAPS), DEFAULT_CONTENT_LAYER)
+    .option('--style-layers <taps>', 'VGG19 style layers, comma-separated', parseLayers, [...DEFAULT_STYLE_LAYERS])
+    .option('--norm <kind>', 'instance | batch', choice('--norm', ['instance', 'batch'] as const), 'instance')
+    .option('--dropout <p>', 'dropout probability in the residual blocks while training', parseNumber('--dropout', 0, 0.95), 0)
+    .option('--arch <name>', FEED_FORWARD_ARCHS.join(' | '), choice('--arch', FEED_FORWARD_ARCHS), 'transformer-net')
+    .option('-o, --output <path>', 'the model to write (.safetensors); the loss curve goes next to it (.loss.png)', 'model.safetensors')
+    .option('--val-every <n>', 'validate every n iterations (0: never)', parseInteger('--val-every', 0), 500)
+    .option('--patience <k>', 'stop after k validations without improvement (0: never)', parseInteger('--patience', 0), 5)
+    .option('--checkpoint-every <n>', 'write a checkpoint every n iterations (0: only at the end)', parseInteger('--checkpoint-every', 0), 1000)
+    .option('--checkpoint <path>', 'checkpoint file (default: <output>.ckpt.safetensors, or the --resume file)')
+    .option('--resume <checkpoint>', 'continue a run from its checkpoint, exactly as if it had not stopped')
+    .option('--seed <n>', 'seed for initialisation, data order, augmentation and dropout', parseInteger('--seed'), 0)
+    .option('--no-flip', 'augmentation: no horizontal flips')
+    .option('--scale-range <min,max>', 'augmentation: zoom range of the random crops', parseRange, [...DEFAULT_AUGMENT.scale] as [number, number])
+    .option('--jitter <j>', 'augmentation: colour jitter (brightness, contrast, saturation ±j)', parseNumber('--jitter', 0, 0.9), DEFAULT_AUGMENT.jitter)
+    .option('--mirror <dir>', 'weights mirror folder (default $PASTICHE_WEIGHTS_MIRROR)')
+    .option('--cache <dir>', 'weights cache folder (default $PASTICHE_CACHE_DIR or weights/cache)')
+    .action(async (raw: RawTrainOptions, command: Command) => runTrainTransformer(raw, command));
+  registerTrainAdainCommand(train);
+  return train;
+}
