@@ -54,8 +54,11 @@ export class ParamStore {
 
   /** Reads every parameter back, e.g. to write a safetensors file. */
   async toHost(): Promise<HostTensorMap> {
+    // All readbacks are requested before any is awaited, so they share one flush and map in parallel.
+    const entries = [...this.tensors];
+    const data = await Promise.all(entries.map(([, t]) => t.data()));
     const out: HostTensorMap = new Map();
-    for (const [name, t] of this.tensors) out.set(name, { shape: [...t.shape], data: await t.data() } satisfies HostTensor);
+    entries.forEach(([name, t], i) => out.set(name, { shape: [...t.shape], data: data[i]! } satisfies HostTensor));
     return out;
   }
 
