@@ -1,7 +1,10 @@
 #!/usr/bin/env node
 /** The `pastiche` command line: one file per subcommand under src/cli/commands, registered here. */
 import { Command } from 'commander';
+import { registerFeaturesCommand } from './commands/features.ts';
 import { registerInfoCommand } from './commands/info.ts';
+import { registerStylizeCommand } from './commands/stylize.ts';
+import { registerTrainCommand } from './commands/train.ts';
 import { registerWeightsCommand } from './commands/weights.ts';
 
 export function buildProgram(): Command {
@@ -10,7 +13,10 @@ export function buildProgram(): Command {
     .name('pastiche')
     .description('Neural style transfer on a WebGPU compute engine written from scratch')
     .showHelpAfterError();
+  registerFeaturesCommand(program);
   registerInfoCommand(program);
+  registerStylizeCommand(program);
+  registerTrainCommand(program);
   registerWeightsCommand(program);
   return program;
 }

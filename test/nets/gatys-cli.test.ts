@@ -1,0 +1,84 @@
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { gatysOptionsFrom, runGatysMethod, snapshotPath } from '../../src/cli/stylize/gatys.ts';
+import type { StylizeContext, StylizeOptions } from '../../src/cli/stylize/context.ts';
+import { readImageFile } from '../../src/io/image-file.ts';
+import { DEFAULT_GATYS_WEIGHTS } from '../../src/nets/gatys.ts';
+import { useRuntime } from '../helpers/gpu.ts';
+import { testStoreOptions } from '../helpers/shared-data.ts';
+
+const runtime = useRuntime();
+const IMAGES = new URL('../../../shared/images/', import.meta.url).pathname;
+const folders: string[] = [];
+afterAll(async () => {
+  for (const f of folders) await rm(f, { recursive: true, force: true });
+});
+
+/** The options `pastiche stylize` parses, with its defaults. */
+function cliOptions(overrides: Partial<StylizeOptions>): StylizeOptions {
+  return {
+    method: 'gatys',
+    iterations: 300,
+    optimizer: 'lbfgs',
+    contentWeight: 1,
+    styleWeightScale: NaN,
+    tvWeight: 1e-3,
+    init: 'content',
+    seed: 0,
+    scales: 1,
+    styleScale: 1,
+    pooling: 'max',
+    alpha: 1,
+    strength: 1,
+    ...overrides,
+  };
+}
+
+function context(output: string, overrides: Partial<StylizeOptions>, styles = [join(IMAGES, 'starry_night_vangogh.jpg')], styleWeights = [1]): StylizeContext {
+  return { runtime: runtime(), contents: [join(IMAGES, 'content_chelsea.png')], styles, styleWeights, output, options: cliOptions(overrides), store: testStoreOptions() };
+}
+
+describe('pastiche stylize --method gatys', () => {
+  it('maps the command-line options onto the library options', () => {
+    const o = gatysOptionsFrom(context('out.png', { saveEvery: 50, preserveColor: true as unknown as string, scales: 3 }, ['a.png', 'b.png'], [0.7, 0.3]));
+    expect(o.styleWeight).toBe(DEFAULT_GATYS_WEIGHTS.styleWeight); // no --style-weight given
+    expect(o.styleBlend).toEqual([0.7, 0.3]);
+    expect(o.preserveColor).toBe('luminance'); // a bare --preserve-color
+    expect(o.previewEvery).toBe(50);
+    expect(o.scales).toBe(3);
+    expect(gatysOptionsFrom(context('out.png', { styleWeightScale: 42, preserveColor: 'histogram' })).styleWeight).toBe(42);
+    expect(() => gatysOptionsFrom(context('out.png', { preserveColor: 'sepia' }))).toThrow(/luminance or histogram/);
+    expect(snapshotPath('/x/out.png', 50)).toBe('/x/out.0050.png');
+  });
+
+  it('writes the result, --save-every snapshots and a summary line', async () => {
+    const folder = await mkdtemp(join(tmpdir(), 'pastiche-gatys-'));
+    folders.push(folder);
+    const output = join(folder, 'out.png');
+    const lines: string[] = [];
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      lines.push(String(chunk));
+      return true;
+    });
+    try {
+      // Shallow layers: the full VGG19 costs seconds per evaluation on the software rasteriser.
+      await runGatysMethod(context(output, { size: 24, iterations: 2, saveEvery: 1, styleWeightScale: 5 }), { contentLayers: { relu2_1: 1 }, styleLayers: { relu1_1: 1, relu2_1: 1 } });
+    } finally {
+      spy.mockRestore();
+    }
+    expect((await readdir(folder)).sort()).toEqual(['out.0001.png', 'out.0002.png', 'out.png']);
+    const image = await readImageFile(output);
+    expect([image.width, image.height]).toEqual([24, 16]);
+    const text = lines.join('');
+    expect(text).toMatch(/24×16, lbfgs for 2 iterations, α=1 β=5 γ=0\.001/);
+    expect(text).toMatch(/out\.png: total [\d.e+-]+ \(content [\d.e+-]+, style [\d.e+-]+, tv [\d.e+-]+\); style loss [\d.]+ % of the content image's; 2 iterations in [\d.]+ s/);
+    expect(existsSync(join(folder, '.out.png.tmp'))).toBe(false);
+  });
+
+  it('needs a style image', async () => {
+    await expect(runGatysMethod(context('out.png', {}, [], []))).rejects.toThrow(/needs at least one --style/);
+  });
+});
