@@ -7,6 +7,7 @@ import { initRuntime } from '../../gpu/runtime.ts';
 import { runAdainMethod } from '../stylize/adain.ts';
 import type { StylizeContext, StylizeOptions } from '../stylize/context.ts';
 import { runFeedForwardMethod } from '../stylize/feed-forward.ts';
+import { choice, parseInteger, parseNumber } from '../options.ts';
 import { runGatysMethod } from '../stylize/gatys.ts';
 import { runMagentaMethod } from '../stylize/magenta.ts';
 
@@ -21,35 +22,12 @@ export const STYLIZE_METHODS: Record<string, MethodRunner> = {
   adain: runAdainMethod,
 };
 
-function parseNumber(name: string, min = -Infinity, max = Infinity) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be a number in [${min}, ${max}], got '${value}'`);
-    return n;
-  };
-}
-
-function parseInteger(name: string, min = 0) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}, got '${value}'`);
-    return n;
-  };
-}
-
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
 function parseWeights(value: string): number[] {
   const weights = value.split(',').map((v) => Number(v.trim()));
   if (weights.some((w) => !Number.isFinite(w) || w < 0)) throw new InvalidArgumentError(`--style-weight takes non-negative numbers separated by commas, got '${value}'`);
   return weights;
-}
-
-function choice<T extends string>(name: string, values: readonly T[]) {
-  return (value: string): T => {
-    if (!values.includes(value as T)) throw new InvalidArgumentError(`${name} must be one of ${values.join(', ')}, got '${value}'`);
-    return value as T;
-  };
 }
 
 interface RawOptions extends Omit<StylizeOptions, 'styleWeightScale'> {

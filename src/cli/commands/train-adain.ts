@@ -4,7 +4,7 @@
  * crops, validation with early stopping, atomic checkpoints, exact --resume, a progress bar and a
  * loss-curve PNG. Registered under `pastiche train` by ./train.ts.
  */
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import { initRuntime } from '../../gpu/runtime.ts';
 import { ADAIN_TRAIN_DEFAULTS, adainTrainConfig, defaultAdainDecoderPath, trainAdainDecoder, type AdainTrainConfig } from '../../nets/adain-training.ts';
 import { DEFAULT_AUGMENT } from '../../nets/train/augment.ts';
@@ -12,26 +12,7 @@ import { readCheckpoint, type TrainingCheckpoint } from '../../nets/train/checkp
 import type { IterationReport } from '../../nets/train/loop.ts';
 import { defaultCacheDir } from '../../nets/weights/store.ts';
 import { createProgressBar, isInteractive, type ProgressBar } from '../progress.ts';
-
-const number = (name: string, min = -Infinity, max = Infinity) => (value: string): number => {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be a number in [${min}, ${max}], got '${value}'`);
-  return n;
-};
-
-const integer = (name: string, min = 0) => (value: string): number => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}, got '${value}'`);
-  return n;
-};
-
-function scaleRange(value: string): [number, number] {
-  const parts = value.split(',').map((s) => Number(s.trim()));
-  if (parts.length !== 2 || !parts.every(Number.isFinite) || parts[0]! < 1 || parts[1]! < parts[0]!) {
-    throw new InvalidArgumentError(`--scale-range takes "min,max" with 1 ≤ min ≤ max, got '${value}'`);
-  }
-  return [parts[0]!, parts[1]!];
-}
+import { parseInteger, parseNumber, parseScaleRange } from '../options.ts';
 
 interface RawAdainTrainOptions {
   contentDir?: string;
@@ -198,22 +179,22 @@ export function registerTrainAdainCommand(train: Command): void {
     )
     .option('--content-dir <dir>', 'folder of content photos (JPEG/PNG, any sizes, searched recursively; e.g. MS-COCO)')
     .option('--style-dir <dir>', 'folder of style images (e.g. WikiArt paintings)')
-    .option('--val-count <n>', 'validation images held out of each folder', integer('--val-count', 1), d.valCount)
-    .option('--size <px>', 'side of the square training crops (multiple of 8)', integer('--size', 16), d.size)
-    .option('--batch <n>', 'content/style pairs per batch', integer('--batch', 1), d.batch)
-    .option('--iterations <n>', 'training iterations', integer('--iterations', 1), d.iterations)
-    .option('--lr <rate>', 'Adam learning rate', number('--lr', 0), d.lr)
-    .option('--style-weight <w>', 'style loss weight λ', number('--style-weight', 0), d.styleWeight)
+    .option('--val-count <n>', 'validation images held out of each folder', parseInteger('--val-count', 1), d.valCount)
+    .option('--size <px>', 'side of the square training crops (multiple of 8)', parseInteger('--size', 16), d.size)
+    .option('--batch <n>', 'content/style pairs per batch', parseInteger('--batch', 1), d.batch)
+    .option('--iterations <n>', 'training iterations', parseInteger('--iterations', 1), d.iterations)
+    .option('--lr <rate>', 'Adam learning rate', parseNumber('--lr', 0), d.lr)
+    .option('--style-weight <w>', 'style loss weight λ', parseNumber('--style-weight', 0), d.styleWeight)
     .option('-o, --output <path>', 'the decoder to write (.safetensors; default: the weights cache, where stylize --method adain finds it); the loss curve goes next to it (.loss.png)')
-    .option('--val-every <n>', 'validate every n iterations (0: never)', integer('--val-every', 0), d.valEvery)
-    .option('--patience <k>', 'stop after k validations without improvement (0: never)', integer('--patience', 0), d.patience)
-    .option('--checkpoint-every <n>', 'write a checkpoint every n iterations (0: only at the end)', integer('--checkpoint-every', 0), d.checkpointEvery)
+    .option('--val-every <n>', 'validate every n iterations (0: never)', parseInteger('--val-every', 0), d.valEvery)
+    .option('--patience <k>', 'stop after k validations without improvement (0: never)', parseInteger('--patience', 0), d.patience)
+    .option('--checkpoint-every <n>', 'write a checkpoint every n iterations (0: only at the end)', parseInteger('--checkpoint-every', 0), d.checkpointEvery)
     .option('--checkpoint <path>', 'checkpoint file (default: <output>.ckpt.safetensors)')
     .option('--resume <checkpoint>', 'continue a run from its checkpoint, exactly as if it had not stopped')
-    .option('--seed <n>', 'seed for initialisation, data order and augmentation', integer('--seed'), 0)
+    .option('--seed <n>', 'seed for initialisation, data order and augmentation', parseInteger('--seed'), 0)
     .option('--no-flip', 'augmentation: no horizontal flips')
-    .option('--scale-range <min,max>', 'augmentation: zoom range of the random crops', scaleRange, [...DEFAULT_AUGMENT.scale] as [number, number])
-    .option('--jitter <j>', 'augmentation: colour jitter (brightness, contrast, saturation ±j)', number('--jitter', 0, 0.9), DEFAULT_AUGMENT.jitter)
+    .option('--scale-range <min,max>', 'augmentation: zoom range of the random crops', parseScaleRange, [...DEFAULT_AUGMENT.scale] as [number, number])
+    .option('--jitter <j>', 'augmentation: colour jitter (brightness, contrast, saturation ±j)', parseNumber('--jitter', 0, 0.9), DEFAULT_AUGMENT.jitter)
     .option('--mirror <dir>', 'weights mirror folder (default $PASTICHE_WEIGHTS_MIRROR)')
     .option('--cache <dir>', 'weights cache folder (default $PASTICHE_CACHE_DIR or weights/cache)')
     .action(async (raw: RawAdainTrainOptions, command: Command) => runTrainAdain(raw, command));

@@ -14,30 +14,8 @@ import { trainFeedForward, type FeedForwardTrainConfig } from '../../nets/train/
 import type { NormKind } from '../../nets/transformer-net.ts';
 import { vggTapNames } from '../../nets/vgg.ts';
 import { createProgressBar, isInteractive, type ProgressBar } from '../progress.ts';
+import { choice, parseInteger, parseNumber, parseScaleRange } from '../options.ts';
 import { registerTrainAdainCommand } from './train-adain.ts';
-
-function parseNumber(name: string, min = -Infinity, max = Infinity) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be a number in [${min}, ${max}], got '${value}'`);
-    return n;
-  };
-}
-
-function parseInteger(name: string, min = 0) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}, got '${value}'`);
-    return n;
-  };
-}
-
-function choice<T extends string>(name: string, values: readonly T[]) {
-  return (value: string): T => {
-    if (!values.includes(value as T)) throw new InvalidArgumentError(`${name} must be one of ${values.join(', ')}, got '${value}'`);
-    return value as T;
-  };
-}
 
 const VGG19_TAPS = vggTapNames('vgg19');
 
@@ -46,14 +24,6 @@ function parseLayers(value: string): string[] {
   const unknown = layers.filter((l) => !VGG19_TAPS.includes(l));
   if (layers.length === 0 || unknown.length) throw new InvalidArgumentError(`--style-layers takes VGG19 taps separated by commas (e.g. ${DEFAULT_STYLE_LAYERS.join(',')}); unknown: ${unknown.join(', ') || '(none given)'}`);
   return layers;
-}
-
-function parseRange(value: string): [number, number] {
-  const parts = value.split(',').map((s) => Number(s.trim()));
-  if (parts.length !== 2 || !parts.every(Number.isFinite) || parts[0]! < 1 || parts[1]! < parts[0]!) {
-    throw new InvalidArgumentError(`--scale-range takes "min,max" with 1 ≤ min ≤ max, got '${value}'`);
-  }
-  return [parts[0]!, parts[1]!];
 }
 
 interface RawTrainOptions {
@@ -282,7 +252,7 @@ export function registerTrainCommand(program: Command): Command {
     .option('--resume <checkpoint>', 'continue a run from its checkpoint, exactly as if it had not stopped')
     .option('--seed <n>', 'seed for initialisation, data order, augmentation and dropout', parseInteger('--seed'), 0)
     .option('--no-flip', 'augmentation: no horizontal flips')
-    .option('--scale-range <min,max>', 'augmentation: zoom range of the random crops', parseRange, [...DEFAULT_AUGMENT.scale] as [number, number])
+    .option('--scale-range <min,max>', 'augmentation: zoom range of the random crops', parseScaleRange, [...DEFAULT_AUGMENT.scale] as [number, number])
     .option('--jitter <j>', 'augmentation: colour jitter (brightness, contrast, saturation ±j)', parseNumber('--jitter', 0, 0.9), DEFAULT_AUGMENT.jitter)
     .option('--mirror <dir>', 'weights mirror folder (default $PASTICHE_WEIGHTS_MIRROR)')
     .option('--cache <dir>', 'weights cache folder (default $PASTICHE_CACHE_DIR or weights/cache)')
