@@ -5,7 +5,7 @@
  *   L = α · content + β · style + γ · tv
  *   content = mean((φ_j(y) − φ_j(x))²)                 feature reconstruction at one layer j
  *   style   = Σ_l mean((G_l(y) − G_l(s))²)              Gram matrices (÷ C·H·W) at several layers
- *   tv      = mean over neighbours of (y[i+1] − y[i])²  total variation (smoothness), pixels 0..255
+ *   tv      = mean over all neighbour pairs of (y[i+1] − y[i])²  total variation (smoothness), pixels 0..255
  *
  * Layer choice (documented in the CLI help and the README): content at relu2_2 by default, as in
  * the paper and PyTorch's fast_neural_style (relu3_3 keeps less of the photo's detail and more
@@ -17,10 +17,11 @@
 import { add, affine } from '../autograd/ops/elementwise.ts';
 import { gram } from '../autograd/ops/gram.ts';
 import { mse } from '../autograd/ops/losses.ts';
-import { concat, slice } from '../autograd/ops/structural.ts';
+import { concat } from '../autograd/ops/structural.ts';
 import { noGrad } from '../autograd/tape.ts';
 import { keep } from '../gpu/scope.ts';
 import { formatShape, type Tensor } from '../gpu/tensor.ts';
+import { totalVariationLoss } from './style-losses.ts';
 import type { Vgg } from './vgg.ts';
 
 export const DEFAULT_CONTENT_LAYER = 'relu2_2';
@@ -37,16 +38,7 @@ export interface PerceptualLossOptions {
   tvWeight?: number;
 }
 
-export const DEFAULT_PERCEPTUAL_WEIGHTS = { contentWeight: 1, styleWeight: 5, tvWeight: 1 } as const;
-
-/** Mean squared difference between vertically and horizontally neighbouring pixels of [N, H, W, C]. */
-export function totalVariation(image: Tensor): Tensor {
-  const [, h, w] = image.shape as [number, number, number, number];
-  if (image.rank !== 4 || h < 2 || w < 2) throw new Error(`totalVariation: needs an image batch [N, H ≥ 2, W ≥ 2, C], got ${formatShape(image.shape)}`);
-  const down = mse(slice(image, [0, 1, 0, 0], [-1, h - 1, -1, -1]), slice(image, [0, 0, 0, 0], [-1, h - 1, -1, -1]));
-  const right = mse(slice(image, [0, 0, 1, 0], [-1, -1, w - 1, -1]), slice(image, [0, 0, 0, 0], [-1, -1, w - 1, -1]));
-  return add(down, right);
-}
+export const DEFAULT_PERCEPTUAL_WEIGHTS = { contentWeight: 1, styleWeight: 5, tvWeight: 2 } as const;
 
 /** The perceptual loss for one style image; owns the style's Gram matrices. */
 export class PerceptualLoss {
@@ -104,7 +96,7 @@ export class PerceptualLoss {
       style = style ? add(style, term) : term;
     }
     const styleTerm = affine(style!, styleWeight, 0);
-    const tvTerm = affine(totalVariation(output), tvWeight, 0);
+    const tvTerm = affine(totalVariationLoss(output), tvWeight, 0);
     const total = add(add(contentTerm, styleTerm), tvTerm);
     return { total, terms: { content: contentTerm, style: styleTerm, tv: tvTerm } };
   }
