@@ -14,6 +14,7 @@
  * line, keeping `name` unchanged so `--compare` keeps matching older reports. A line with `pending`
  * set is listed as skipped.
  */
+import { scope } from '../src/gpu/scope.ts';
 import type { Tensor } from '../src/gpu/tensor.ts';
 import type { Runtime } from '../src/gpu/runtime.ts';
 import { randomValues } from './data.ts';
@@ -74,10 +75,12 @@ export const e2eBenches: E2EDef[] = [
         const image = randomImage(rt, s, 3);
         const adam = new Adam([image], { lr: 5 });
         return {
-          run() {
-            const { grad } = loss.objective(image);
-            adam.step([grad]);
-          },
+          // scope: the loss, gradient and intermediates are freed after each iteration.
+          run: () =>
+            scope(() => {
+              const { grad } = loss.objective(image);
+              adam.step([grad]);
+            }),
           dispose() {
             adam.dispose();
             loss.dispose();
@@ -100,7 +103,7 @@ export const e2eBenches: E2EDef[] = [
         const net = TransformerNet.initialize(rt, 7);
         const image = randomImage(rt, s, 1);
         return {
-          run: () => void noGrad(() => net.forward(image)),
+          run: () => noGrad(() => net.forward(image)).dispose(),
           dispose() {
             net.dispose();
             image.dispose();
@@ -127,10 +130,12 @@ export const e2eBenches: E2EDef[] = [
         const style = { mean: rt.upload(randomValues(c, 2).map((v) => v + 1), [c]), std: rt.upload(randomValues(c, 3).map((v) => v + 1.5), [c]) };
         return {
           run: () =>
-            void noGrad(() => {
-              const features = adainEncode(vgg, image).get(ADAIN_CONTENT_TAP)!;
-              return decoder.forward(adainTarget(features, [style], { alpha: 1, weights: [1] }));
-            }),
+            scope(() =>
+              noGrad(() => {
+                const features = adainEncode(vgg, image).get(ADAIN_CONTENT_TAP)!;
+                decoder.forward(adainTarget(features, [style], { alpha: 1, weights: [1] }));
+              }),
+            ),
           dispose() {
             for (const t of [image, style.mean, style.std]) t.dispose();
             decoder.dispose();
@@ -141,12 +146,35 @@ export const e2eBenches: E2EDef[] = [
     }),
     sized({ quick: 32, default: 128, full: 1024 }),
   ),
-  {
-    name: 'e2e Magenta arbitrary style (256 px)',
-    tiers: ['quick', 'default', 'full'],
-    pending: 'needs the Magenta graphs, which come only from the pretrained TFLite files (no random initialisation)',
-    setup: notYet('Magenta'),
-  },
+  // Magenta (Ghiasi et al.): the style embedding of a 256 px style image plus the transfer net on the
+  // content. These nets exist only as the pretrained TFLite files, so this line needs them in the
+  // weights cache (`npx pastiche weights`, or PASTICHE_WEIGHTS_MIRROR).
+  ...perTier(
+    (_tier, s) => ({
+      name: `e2e Magenta embedding + stylization (${s} px)`,
+      tiers: [],
+      async setup(rt) {
+        const { Magenta } = await import('../src/nets/magenta.ts');
+        const mirror = process.env.PASTICHE_WEIGHTS_MIRROR;
+        const magenta = await Magenta.load(rt, mirror ? { mirrorDir: mirror } : {});
+        const style = randomImage(rt, 256, 2);
+        const content = randomImage(rt, s, 3);
+        return {
+          run: () => {
+            const embedding = magenta.predictStyleTensor(style);
+            magenta.transferTensor(content, embedding).dispose();
+            embedding.dispose();
+          },
+          dispose() {
+            magenta.dispose();
+            style.dispose();
+            content.dispose();
+          },
+        };
+      },
+    }),
+    sized({ quick: 128, default: 384, full: 768 }),
+  ),
   // One training step of a feed-forward net, as the training loop does it: FeedForwardTraining's
   // loss (transformer net forward, perceptual loss through VGG19 with the batch upload), gradients
   // for every net parameter, one Adam update.
@@ -173,8 +201,10 @@ export const e2eBenches: E2EDef[] = [
         return {
           run() {
             iteration++;
-            const { grads } = valueAndGradOf(() => model.loss(batch, { iteration, phase: 'train', seed: iteration }).total, params);
-            adam.step(grads);
+            scope(() => {
+              const { grads } = valueAndGradOf(() => model.loss(batch, { iteration, phase: 'train', seed: iteration }).total, params);
+              adam.step(grads);
+            });
           },
           dispose() {
             adam.dispose();
@@ -190,9 +220,3 @@ export const e2eBenches: E2EDef[] = [
     ['default', 'full'],
   ),
 ];
-
-function notYet(what: string): E2EDef['setup'] {
-  return () => {
-    throw new Error(`${what} is not implemented yet`);
-  };
-}
