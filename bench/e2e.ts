@@ -20,8 +20,8 @@ import type { Runtime } from '../src/gpu/runtime.ts';
 import { randomValues } from './data.ts';
 import type { E2EDef, Tier } from './types.ts';
 
-/** Image size per tier: quick / default / full. */
-const sized = (sizes: Record<Tier, number>) => (tier: Tier) => sizes[tier];
+/** Image size(s) per tier: quick / default / full (a list makes one line per size). */
+const sized = (sizes: Record<Tier, number | readonly number[]>) => (tier: Tier) => sizes[tier];
 
 /** Noise image in 0..255, [1, s, s, 3]. */
 function randomImage(rt: Runtime, s: number, seed: number): Tensor {
@@ -48,8 +48,8 @@ async function randomVgg(rt: Runtime) {
  * Builds E2E lines for every tier from one template; `size` gives the image size per tier and
  * goes into the name (names must differ between sizes so --compare never mixes them).
  */
-function perTier(make: (tier: Tier, size: number) => E2EDef, size: (tier: Tier) => number, tiers: readonly Tier[] = ['quick', 'default', 'full']): E2EDef[] {
-  return tiers.map((tier) => ({ ...make(tier, size(tier)), tiers: [tier] }));
+function perTier(make: (tier: Tier, size: number) => E2EDef, size: (tier: Tier) => number | readonly number[], tiers: readonly Tier[] = ['quick', 'default', 'full']): E2EDef[] {
+  return tiers.flatMap((tier) => [size(tier)].flat().map((s) => ({ ...make(tier, s), tiers: [tier] })));
 }
 
 /** RGB image (0..255) on the host, as the pipelines take it. */
@@ -90,7 +90,7 @@ export const e2eBenches: E2EDef[] = [
         };
       },
     }),
-    sized({ quick: 32, default: 128, full: 512 }),
+    sized({ quick: 32, default: [128, 256], full: 512 }),
   ),
   // One stylized image through the feed-forward transformer net (PyTorch fast_neural_style layout).
   ...perTier(
@@ -111,7 +111,7 @@ export const e2eBenches: E2EDef[] = [
         };
       },
     }),
-    sized({ quick: 64, default: 256, full: 1024 }),
+    sized({ quick: 64, default: [256, 512], full: 1024 }),
   ),
   // AdaIN with cached style statistics: VGG19 encoder to relu4_1, adainTarget, decoder (the GPU
   // part of AdainStylizer.stylizeWithStats, without its padding and readback).
@@ -144,7 +144,7 @@ export const e2eBenches: E2EDef[] = [
         };
       },
     }),
-    sized({ quick: 32, default: 128, full: 1024 }),
+    sized({ quick: 32, default: [256, 512], full: 1024 }),
   ),
   // Magenta (Ghiasi et al.): the style embedding of a 256 px style image plus the transfer net on the
   // content. These nets exist only as the pretrained TFLite files, so this line needs them in the
@@ -173,7 +173,7 @@ export const e2eBenches: E2EDef[] = [
         };
       },
     }),
-    sized({ quick: 128, default: 384, full: 768 }),
+    sized({ quick: 128, default: [384, 768], full: 1024 }),
   ),
   // One training step of a feed-forward net, as the training loop does it: FeedForwardTraining's
   // loss (transformer net forward, perceptual loss through VGG19 with the batch upload), gradients
