@@ -128,6 +128,12 @@ export interface GatysProgress {
   losses: GatysLosses;
   /** Iterations per second in this scale so far. */
   itersPerSecond: number;
+  /**
+   * Estimated seconds to the end of the last scale: this scale's remaining iterations at its speed,
+   * plus the finer scales' iterations at that speed scaled by their pixel counts (early stops make
+   * it an overestimate).
+   */
+  etaSeconds: number;
   /** The current image (colour-recombined when preserving luminance), when a preview was due. */
   preview?: RgbImage;
 }
@@ -512,6 +518,9 @@ export async function* stylizeGatys(vgg: Vgg, content: RgbImage, styles: readonl
               else losses = { ...losses, total: p.loss };
               if (Number.isFinite(p.loss) && (!bestLosses || p.loss < bestLosses.total)) bestLosses = losses;
               const seconds = (performance.now() - loopStarted) / 1000;
+              const secondsPerIteration = seconds / p.iteration;
+              let remaining = maxIterations - p.iteration;
+              for (let f = s + 1; f < sizes.length; f++) remaining += (o.iterations[f]! * sizes[f]!.width * sizes[f]!.height) / (width * height);
               const wantPreview = (o.previewEvery > 0 && p.iteration % o.previewEvery === 0) || (options.previewLast === true && p.iteration === maxIterations);
               yield {
                 scale: s,
@@ -525,6 +534,7 @@ export async function* stylizeGatys(vgg: Vgg, content: RgbImage, styles: readonl
                 evaluations: p.evaluations,
                 losses,
                 itersPerSecond: p.iteration / Math.max(seconds, 1e-9),
+                etaSeconds: remaining * secondsPerIteration,
                 ...(wantPreview ? { preview: finish(await toPixels(p.x)) } : {}),
               };
             }

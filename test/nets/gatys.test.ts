@@ -98,6 +98,8 @@ describe('stylizeGatys', () => {
     for (const p of lbfgs.progress) expect(p.losses.content + p.losses.style + p.losses.tv).toBeCloseTo(p.losses.total, 2);
     expect(Math.min(...lbfgs.progress.map((p) => p.losses.total))).toBe(best);
     expect(lbfgs.progress.every((p) => p.itersPerSecond > 0 && p.preview === undefined)).toBe(true);
+    expect(lbfgs.progress[0]!.etaSeconds).toBeGreaterThan(0);
+    expect(lbfgs.progress.at(-1)!.etaSeconds).toBe(0);
     // The result image has the loss reported for it.
     const check = await GatysLoss.create(vgg, content64, [style64], options);
     expect((await check.evaluateImage(lbfgs.result.image)).total / best).toBeCloseTo(1, 3);

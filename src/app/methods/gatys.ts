@@ -19,7 +19,7 @@ const gatys: StyleMethod = {
   styleInputs: 'many',
   resumable: true,
   controls: [
-    { kind: 'slider', id: 'styleWeight', label: 'Style weight', hint: 'How strongly textures win over the photo’s structure.', min: 1e1, max: 1e6, step: 0, scale: 'log', default: DEFAULT_GATYS_WEIGHTS.styleWeight, format: exponent },
+    { kind: 'slider', id: 'styleWeight', label: 'Style weight', hint: 'How strongly textures win over the photo’s structure.', min: 1e-1, max: 1e2, step: 0, scale: 'log', default: DEFAULT_GATYS_WEIGHTS.styleWeight, format: exponent },
     { kind: 'slider', id: 'contentWeight', label: 'Content weight', min: 1e-1, max: 1e2, step: 0, scale: 'log', default: DEFAULT_GATYS_WEIGHTS.contentWeight, format: exponent },
     { kind: 'slider', id: 'tvWeight', label: 'Smoothness (TV)', min: 1e-5, max: 1e-1, step: 0, scale: 'log', default: DEFAULT_GATYS_WEIGHTS.tvWeight, format: exponent },
     { kind: 'slider', id: 'iterations', label: 'Iterations', min: 10, max: 1000, step: 10, default: 200 },

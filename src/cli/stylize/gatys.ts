@@ -72,7 +72,7 @@ async function stylizeOne(ctx: StylizeContext, vgg: Vgg, contentPath: string, st
   const out = outputPathFor(ctx, contentPath);
   const options = { ...gatysOptionsFrom(ctx), ...overrides, shouldStop };
   const interactive = isInteractive();
-  const bar = interactive ? createProgressBar('gatys {bar} {value}/{total} | scale {scale} | {losses} | {speed} it/s | ETA {eta_formatted}') : null;
+  const bar = interactive ? createProgressBar('gatys {bar} {value}/{total} | scale {scale} | {losses} | {speed} it/s | ETA {remaining}') : null;
   process.stderr.write(
     `${contentPath} → ${out}: ${content.width}×${content.height}, ${options.optimizer} for ${ctx.options.iterations} iterations` +
       `${(options.scales ?? 1) > 1 ? ` over ${options.scales} scales` : ''}, α=${options.contentWeight} β=${options.styleWeight} γ=${options.tvWeight}\n`,
@@ -92,6 +92,7 @@ async function stylizeOne(ctx: StylizeContext, vgg: Vgg, contentPath: string, st
         scale: `${p.scale + 1}/${p.scales} ${p.width}×${p.height}`,
         losses: formatLosses(p.losses),
         speed: p.itersPerSecond.toFixed(2),
+        remaining: seconds(p.etaSeconds),
       };
       if (bar) {
         if (p.step === 1) bar.start(p.totalSteps, 0, payload);
@@ -99,7 +100,7 @@ async function stylizeOne(ctx: StylizeContext, vgg: Vgg, contentPath: string, st
       } else if (p.step === 1 || p.iteration === p.maxIterations || performance.now() - lastLine > 10_000) {
         // Not a terminal (a log file, CI): a plain line at most every 10 s.
         lastLine = performance.now();
-        process.stderr.write(`  [${p.step}/${p.totalSteps}] scale ${payload.scale} it ${p.iteration}: ${payload.losses}, ${payload.speed} it/s\n`);
+        process.stderr.write(`  [${p.step}/${p.totalSteps}] scale ${payload.scale} it ${p.iteration}: ${payload.losses}, ${payload.speed} it/s, ETA ${payload.remaining}\n`);
       }
       if (p.preview) await writePngFile(snapshotPath(out, p.step), p.preview);
     }

@@ -49,64 +49,71 @@ export async function* minimize(x0: Tensor, objective: Objective, options: Minim
     }
   };
 
-  if ((options.optimizer ?? 'lbfgs') === 'lbfgs') {
-    const lbfgs = new Lbfgs(x0, objective, { learningRate: options.learningRate ?? 1, historySize: options.historySize ?? 10 });
-    try {
-      for (iteration = 1; iteration <= options.maxIterations; iteration++) {
-        const step = await lbfgs.step();
-        if (!Number.isFinite(step.loss)) {
-          reason = 'nan';
-          break;
+  // A caller that stops iterating early (return()) never receives `best`: free it then.
+  let completed = false;
+  try {
+    if ((options.optimizer ?? 'lbfgs') === 'lbfgs') {
+      const lbfgs = new Lbfgs(x0, objective, { learningRate: options.learningRate ?? 1, historySize: options.historySize ?? 10 });
+      try {
+        for (iteration = 1; iteration <= options.maxIterations; iteration++) {
+          const step = await lbfgs.step();
+          if (!Number.isFinite(step.loss)) {
+            reason = 'nan';
+            break;
+          }
+          keepBest(lbfgs.x, step.loss);
+          yield { iteration, loss: step.loss, evaluations: step.evaluations, x: lbfgs.x };
+          if (!step.progressed) {
+            reason = 'converged';
+            break;
+          }
+          if (plateau.exhausted) {
+            reason = 'plateau';
+            break;
+          }
+          if (options.shouldStop?.()) {
+            reason = 'stopped';
+            break;
+          }
         }
-        keepBest(lbfgs.x, step.loss);
-        yield { iteration, loss: step.loss, evaluations: step.evaluations, x: lbfgs.x };
-        if (!step.progressed) {
-          reason = 'converged';
-          break;
-        }
-        if (plateau.exhausted) {
-          reason = 'plateau';
-          break;
-        }
-        if (options.shouldStop?.()) {
-          reason = 'stopped';
-          break;
-        }
+      } finally {
+        lbfgs.dispose();
       }
-    } finally {
-      lbfgs.dispose();
-    }
-  } else {
-    const x = unary('copy', x0);
-    const adam = new Adam([x], { lr: options.learningRate ?? 1e-2 });
-    try {
-      for (iteration = 1; iteration <= options.maxIterations; iteration++) {
-        const { loss, grad } = objective(x);
-        // The loss is that of x before this update: remember x first if it is the best so far.
-        const value = await loss.item();
-        loss.dispose();
-        if (!Number.isFinite(value)) {
+    } else {
+      const x = unary('copy', x0);
+      const adam = new Adam([x], { lr: options.learningRate ?? 1e-2 });
+      try {
+        for (iteration = 1; iteration <= options.maxIterations; iteration++) {
+          const { loss, grad } = objective(x);
+          // The loss is that of x before this update: remember x first if it is the best so far.
+          const value = await loss.item();
+          loss.dispose();
+          if (!Number.isFinite(value)) {
+            grad.dispose();
+            reason = 'nan';
+            break;
+          }
+          keepBest(x, value);
+          adam.step([grad]);
           grad.dispose();
-          reason = 'nan';
-          break;
+          yield { iteration, loss: value, evaluations: iteration, x };
+          if (plateau.exhausted) {
+            reason = 'plateau';
+            break;
+          }
+          if (options.shouldStop?.()) {
+            reason = 'stopped';
+            break;
+          }
         }
-        keepBest(x, value);
-        adam.step([grad]);
-        grad.dispose();
-        yield { iteration, loss: value, evaluations: iteration, x };
-        if (plateau.exhausted) {
-          reason = 'plateau';
-          break;
-        }
-        if (options.shouldStop?.()) {
-          reason = 'stopped';
-          break;
-        }
+      } finally {
+        adam.dispose();
+        x.dispose();
       }
-    } finally {
-      adam.dispose();
-      x.dispose();
     }
+    completed = true;
+    return { best, bestLoss, iterations: Math.min(iteration, options.maxIterations), reason };
+  } finally {
+    if (!completed) best.dispose();
   }
-  return { best, bestLoss, iterations: Math.min(iteration, options.maxIterations), reason };
 }

@@ -113,6 +113,18 @@ describe('minimize', () => {
     result.best.dispose();
   });
 
+  it('frees its best iterate when the caller stops iterating early', async () => {
+    const rt = runtime();
+    const x0 = rt.upload([3, -2], [2]);
+    await rt.flush();
+    const live = rt.stats().liveTensors;
+    for await (const step of minimize(x0, objectiveOf((x) => sum(square(x))), { optimizer: 'lbfgs', maxIterations: 50 })) {
+      if (step.iteration === 2) break;
+    }
+    expect(rt.stats().liveTensors).toBe(live);
+    x0.dispose();
+  });
+
   it('plateau detector: patience, tolerance and best index', () => {
     const d = new PlateauDetector(2, 0.1);
     expect(d.update(10)).toBe(true);
