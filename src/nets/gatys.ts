@@ -359,25 +359,17 @@ export class GatysLoss {
   }
 
   /** The loss and its gradient with respect to the image [1, H, W, 3] (RGB 0..255). */
-  readonly objective: Objective = this.objectiveFor(1);
-
-  /**
-   * The objective over a rescaled variable y = x / scale (the image is scale·y); the gradient is with
-   * respect to y. Optimisers whose first step has a fixed length see a better-scaled problem.
-   */
-  objectiveFor(scale: number): Objective {
-    return (y) => {
-      let packed: Tensor | null = null;
-      const { value, grads } = valueAndGradOf(() => {
-        const t = this.terms(scale === 1 ? y : affine(y, scale, 0));
-        packed = keep(packScalars([t.total, t.content, t.style, t.tv]));
-        return t.total;
-      }, [y]);
-      this.lastTerms?.dispose();
-      this.lastTerms = packed;
-      return { loss: value, grad: grads[0]! };
-    };
-  }
+  readonly objective: Objective = (x) => {
+    let packed: Tensor | null = null;
+    const { value, grads } = valueAndGradOf(() => {
+      const t = this.terms(x);
+      packed = keep(packScalars([t.total, t.content, t.style, t.tv]));
+      return t.total;
+    }, [x]);
+    this.lastTerms?.dispose();
+    this.lastTerms = packed;
+    return { loss: value, grad: grads[0]! };
+  };
 
   /** The losses of an image without gradients (one forward pass, one readback). */
   async evaluate(x: Tensor): Promise<GatysLosses> {
@@ -470,17 +462,6 @@ export async function* stylizeGatys(vgg: Vgg, content: RgbImage, styles: readonl
 
       const problem = await GatysLoss.withResolved(vgg, scaleContent, scaleStyles, o);
       const x0 = toTensor(vgg, start);
-      // L-BFGS's first step has an L1 length of 1 in the variable's units: optimising y = x / scale makes
-      // it a step of `learningRate` per pixel value on average (later steps are scale-invariant).
-      const variableScale = o.optimizer === 'lbfgs' ? o.learningRate * x0.size : 1;
-      const y0 = variableScale === 1 ? x0 : unary('affine', x0, 1 / variableScale, 0);
-      const toPixels = async (y: Tensor) => {
-        if (variableScale === 1) return toImage(y);
-        const x = unary('affine', y, variableScale, 0);
-        const image = await toImage(x);
-        x.dispose();
-        return image;
-      };
       let best: Tensor | null = null;
       try {
         const maxIterations = o.iterations[s]!;
@@ -490,12 +471,12 @@ export async function* stylizeGatys(vgg: Vgg, content: RgbImage, styles: readonl
         let iterations = 0;
         if (maxIterations > 0 && !stopped) {
           const loopStarted = performance.now();
-          const run = minimize(y0, problem.objectiveFor(variableScale), {
+          const run = minimize(x0, problem.objective, {
             optimizer: o.optimizer,
             maxIterations,
             patience: o.patience,
             tolerance: o.tolerance,
-            learningRate: o.optimizer === 'lbfgs' ? 1 : o.learningRate,
+            ...(o.optimizer === 'lbfgs' ? { firstStepSize: o.learningRate } : { learningRate: o.learningRate }),
             shouldStop: () => (stopped ||= options.shouldStop?.() ?? false),
           });
           let finished = false;
@@ -535,7 +516,7 @@ export async function* stylizeGatys(vgg: Vgg, content: RgbImage, styles: readonl
                 losses,
                 itersPerSecond: p.iteration / Math.max(seconds, 1e-9),
                 etaSeconds: remaining * secondsPerIteration,
-                ...(wantPreview ? { preview: finish(await toPixels(p.x)) } : {}),
+                ...(wantPreview ? { preview: finish(await toImage(p.x)) } : {}),
               };
             }
           } finally {
@@ -545,9 +526,9 @@ export async function* stylizeGatys(vgg: Vgg, content: RgbImage, styles: readonl
           // Iterations skipped by an early stop still count as done for the overall progress.
           step += maxIterations - iterations;
         } else {
-          best = unary('copy', y0);
+          best = unary('copy', x0);
         }
-        current = await toPixels(best!);
+        current = await toImage(best!);
         if (!bestLosses) bestLosses = await problem.evaluateImage(current);
         finalLosses = bestLosses;
         scaleResults.push({ width, height, iterations, reason, losses: bestLosses, seconds: (performance.now() - scaleStarted) / 1000 });
@@ -558,7 +539,6 @@ export async function* stylizeGatys(vgg: Vgg, content: RgbImage, styles: readonl
         }
       } finally {
         best?.dispose();
-        if (y0 !== x0) y0.dispose();
         x0.dispose();
         problem.dispose();
       }

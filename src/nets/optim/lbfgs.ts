@@ -7,8 +7,17 @@ import type { Objective } from './objective.ts';
 export interface LbfgsOptions {
   /** Curvature pairs kept (m). */
   historySize?: number;
-  /** First trial step along the search direction. */
+  /** First trial step along the search direction (1 = the full quasi-Newton step). */
   learningRate?: number;
+  /**
+   * Size of the first step (and of a step after a restart), before any curvature is known: the mean
+   * absolute change per element, in the variable's units (e.g. 10 for an image in 0..255). Without
+   * it the problem's scale is unknown: the first step starts at L1 length 1 and the line search
+   * doubles it while the loss keeps falling, so a badly scaled problem costs a few evaluations, once.
+   */
+  firstStepSize?: number;
+  /** Doublings the first step may take when `firstStepSize` is not given. */
+  maxExpansions?: number;
   /** Halvings tried by the backtracking line search before giving up. */
   maxLineSearchSteps?: number;
   /** Sufficient-decrease (Armijo) constant. */
@@ -20,6 +29,13 @@ export interface LbfgsStepResult {
   evaluations: number;
   /** false when the line search found no decrease: converged, or the problem is ill-posed here. */
   progressed: boolean;
+}
+
+interface TrialPoint {
+  x: Tensor;
+  grad: Tensor;
+  loss: number;
+  t: number;
 }
 
 interface CurvaturePair {
@@ -44,7 +60,7 @@ export class Lbfgs {
   private hessianScale: Tensor;
   private readonly one: Tensor;
   private readonly zero: Tensor;
-  private readonly options: Required<LbfgsOptions>;
+  private readonly options: Required<Omit<LbfgsOptions, 'firstStepSize'>> & Pick<LbfgsOptions, 'firstStepSize'>;
   evaluations = 0;
 
   constructor(
@@ -52,7 +68,8 @@ export class Lbfgs {
     private readonly objective: Objective,
     options: LbfgsOptions = {},
   ) {
-    this.options = { historySize: 10, learningRate: 1, maxLineSearchSteps: 12, c1: 1e-4, ...options };
+    if (options.firstStepSize !== undefined && !(options.firstStepSize > 0)) throw new Error(`lbfgs: firstStepSize must be > 0, got ${options.firstStepSize}`);
+    this.options = { historySize: 10, learningRate: 1, maxLineSearchSteps: 12, maxExpansions: 20, c1: 1e-4, ...options };
     this.x = unary('copy', x0);
     this.one = fill(x0.runtime, [1], 1);
     this.zero = fill(x0.runtime, [1], 0);
@@ -68,13 +85,15 @@ export class Lbfgs {
   private direction(g: Tensor): Tensor {
     const q = unary('neg', g);
     if (this.history.length === 0) {
-      // First step: at most unit length in the L1 norm, since the problem's scale is unknown.
+      // Steepest descent: mean |step| = firstStepSize, or (scale unknown) L1 length at most 1.
       const absG = unary('abs', g);
       const l1 = reduce('sum', absG, undefined, { keepDims: true });
       absG.dispose();
       const l1Scalar = this.x.runtime.reshape(l1, [1]);
       l1.dispose();
-      const scale = guardedRatio(this.one, l1Scalar, l1Scalar, this.one, 1); // min(1, 1/|g|₁)
+      const size = this.options.firstStepSize;
+      // n·size/|g|₁, or min(1, 1/|g|₁) (a zero gradient gives a zero direction either way)
+      const scale = size === undefined ? guardedRatio(this.one, l1Scalar, l1Scalar, this.one, 1) : guardedRatio(this.one, l1Scalar, l1Scalar, this.one, 0, size * g.size);
       l1Scalar.dispose();
       const d = binary('mul', q, scale);
       q.dispose();
@@ -140,10 +159,12 @@ export class Lbfgs {
         continue;
       }
       if (Number.isFinite(newLoss) && newLoss! <= this.loss + this.options.c1 * t * slope!) {
-        this.accept(trial, grad, d, t);
+        const unscaled = attempt === 0 && this.history.length === 0 && this.options.firstStepSize === undefined;
+        const best = unscaled ? await this.expand({ x: trial, grad, loss: newLoss!, t }, d, slope!) : { x: trial, grad, loss: newLoss!, t };
+        this.accept(best.x, best.grad, d, best.t);
         gtd.dispose();
-        this.loss = newLoss!;
-        return { loss: newLoss!, evaluations: this.evaluations, progressed: true };
+        this.loss = best.loss;
+        return { loss: best.loss, evaluations: this.evaluations, progressed: true };
       }
       trial.dispose();
       grad.dispose();
@@ -152,6 +173,30 @@ export class Lbfgs {
     d.dispose();
     gtd.dispose();
     return { loss: this.loss, evaluations: this.evaluations, progressed: false };
+  }
+
+  /**
+   * A first step of unknown scale that was accepted at once may be far too short: double it while
+   * the loss keeps falling (and the Armijo condition holds), and keep the best point.
+   */
+  private async expand(best: TrialPoint, d: Tensor, slope: number): Promise<TrialPoint> {
+    for (let e = 0; e < this.options.maxExpansions; e++) {
+      const t = best.t * 2;
+      const x = unary('copy', this.x);
+      axpyInPlace(x, d, t);
+      const { loss, grad } = this.evaluate(x);
+      const value = await loss.item();
+      loss.dispose();
+      if (!(Number.isFinite(value) && value < best.loss && value <= this.loss + this.options.c1 * t * slope)) {
+        x.dispose();
+        grad.dispose();
+        break;
+      }
+      best.x.dispose();
+      best.grad.dispose();
+      best = { x, grad, loss: value, t };
+    }
+    return best;
   }
 
   private accept(trial: Tensor, newGrad: Tensor, d: Tensor, t: number): void {

@@ -11,8 +11,10 @@ export interface MinimizeOptions {
   /** Stop after this many iterations without a relative improvement of `tolerance` (0: never). */
   patience?: number;
   tolerance?: number;
-  /** Adam learning rate, or L-BFGS's first trial step. */
+  /** Adam learning rate, or L-BFGS's first trial step (1 = the full quasi-Newton step). */
   learningRate?: number;
+  /** L-BFGS: mean absolute change per element of the first step (see LbfgsOptions.firstStepSize). */
+  firstStepSize?: number;
   historySize?: number;
   /** Checked between iterations; return true to stop early (keeps the best result). */
   shouldStop?: () => boolean;
@@ -53,7 +55,11 @@ export async function* minimize(x0: Tensor, objective: Objective, options: Minim
   let completed = false;
   try {
     if ((options.optimizer ?? 'lbfgs') === 'lbfgs') {
-      const lbfgs = new Lbfgs(x0, objective, { learningRate: options.learningRate ?? 1, historySize: options.historySize ?? 10 });
+      const lbfgs = new Lbfgs(x0, objective, {
+        learningRate: options.learningRate ?? 1,
+        historySize: options.historySize ?? 10,
+        ...(options.firstStepSize !== undefined ? { firstStepSize: options.firstStepSize } : {}),
+      });
       try {
         for (iteration = 1; iteration <= options.maxIterations; iteration++) {
           const step = await lbfgs.step();

@@ -73,6 +73,38 @@ describe('L-BFGS', () => {
     opt.dispose();
   });
 
+  it('doubles a first step of unknown scale while the loss falls (a far-away optimum in one iteration)', async () => {
+    const rt = runtime();
+    const n = 100;
+    const c = rt.upload(new Float32Array(n).fill(1000), [n]);
+    const opt = new Lbfgs(rt.upload(new Float32Array(n), [n]), objectiveOf((x) => sum(square(sub(x, c)))));
+    const initial = n * 1000 ** 2;
+    const first = await opt.step();
+    // Without doubling, the first step would move each element by 0.01 (L1 length 1), leaving 99.998% of
+    // the loss; doubling brackets the best step within a factor of 2, which leaves at most a quarter.
+    expect(first.loss).toBeLessThan(0.25 * initial);
+    expect(first.evaluations).toBeLessThanOrEqual(2 + 20);
+    // The accepted pair then carries the curvature: on this isotropic quadratic the next step is exact.
+    expect((await opt.step()).loss).toBeLessThan(1e-6 * initial);
+    opt.dispose();
+  });
+
+  it('takes a first step of mean size firstStepSize when the scale is given', async () => {
+    const rt = runtime();
+    const n = 64;
+    const start = Array.from({ length: n }, (_, i) => Math.sin(i));
+    const c = rt.upload(new Float32Array(n).fill(1000), [n]);
+    const weights = rt.upload(Array.from({ length: n }, (_, i) => 1 + (i % 5)), [n]);
+    const opt = new Lbfgs(rt.upload(start, [n]), objectiveOf((x) => sum(mul(weights, square(sub(x, c))))), { firstStepSize: 7 });
+    const { evaluations } = await opt.step();
+    expect(evaluations).toBe(2); // the step was accepted as it came: no halving, no doubling
+    const x = await opt.x.data();
+    const meanStep = x.reduce((s, v, i) => s + Math.abs(v - start[i]!), 0) / n;
+    expect(meanStep).toBeCloseTo(7, 3);
+    opt.dispose();
+    expect(() => new Lbfgs(rt.upload([0], [1]), objectiveOf((x) => sum(square(x))), { firstStepSize: 0 })).toThrow(/firstStepSize/);
+  });
+
   it('keeps history on the GPU: one readback per evaluation and no growth in live memory', async () => {
     const rt = runtime();
     const n = 1000;
@@ -124,9 +156,17 @@ function referenceLbfgsLosses(w: number[], c: number[], iterations: number): num
     }
     const gtd = dotp(g, q);
     for (let t = 1, k = 0; k < 12; k++, t *= 0.5) {
-      const xn = x.map((v, j) => v + t * q[j]!);
-      const fn = f(xn);
+      let xn = x.map((v, j) => v + t * q[j]!);
+      let fn = f(xn);
       if (fn <= fx + 1e-4 * t * gtd) {
+        // A first step accepted at once is doubled while the loss keeps falling.
+        for (let e = 0; S.length === 0 && k === 0 && e < 20; e++) {
+          const t2 = 2 * t;
+          const x2 = x.map((v, j) => v + t2 * q[j]!);
+          const f2 = f(x2);
+          if (!(f2 < fn && f2 <= fx + 1e-4 * t2 * gtd)) break;
+          [xn, fn, t] = [x2, f2, t2];
+        }
         const gn = grad(xn);
         const s = q.map((v) => v * t);
         const y = gn.map((v, j) => v - g[j]!);
