@@ -9,8 +9,6 @@
  * Adam, random augmented crops from two photo folders (contents and styles), validation on held-out
  * crops with early stopping, atomic checkpoints, exact resume, and a loss-curve PNG. Node only.
  */
-import { createHash } from 'node:crypto';
-import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { add, affine, scale, sqrt } from '../autograd/ops/elementwise.ts';
 import { mse } from '../autograd/ops/losses.ts';
@@ -27,8 +25,8 @@ import { AdainDecoder, ADAIN_DOWNSAMPLING, serializeAdainDecoder } from './adain
 import { DEFAULT_AUGMENT, type AugmentOptions } from './train/augment.ts';
 import type { TrainingCheckpoint } from './train/checkpoint.ts';
 import { AugmentedBatches, ImageFolder, listImageFiles, loadValidationBatches, mixSeed, splitValidation, type ImageBatch } from './train/dataset.ts';
-import { writeLossCurve } from './train/loss-curve.ts';
-import { lossValidator, train, type IterationReport, type TrainResult, type ValidationReport } from './train/loop.ts';
+import { lossValidator, type TrainResult } from './train/loop.ts';
+import { defaultCheckpointPath, defaultLossCurvePath, fingerprintFiles, trainWritingResults, warnIfDataChanged, type TrainingRunHooks } from './train/run-files.ts';
 import type { BatchSource, JsonValue, LossContext, LossResult, TrainableModel, Validator } from './train/trainable.ts';
 import { Vgg } from './vgg.ts';
 import type { HostTensorMap } from './weights/host-tensor.ts';
@@ -205,13 +203,14 @@ export function adainTrainConfig(config: Pick<AdainTrainConfig, 'contentDir' | '
   };
 }
 
-export interface AdainRunHooks {
-  log?: (line: string) => void;
-  onUnreadable?: (path: string, reason: string) => void;
-  onStart?: (info: { contentImages: number; styleImages: number; valImages: number; iterations: number; startIteration: number; batchSize: number }) => void;
-  onIteration?: (report: IterationReport) => void;
-  onValidation?: (report: ValidationReport) => void;
-  onCheckpoint?: (path: string, iteration: number) => void;
+/** What `onStart` reports: the data the run trains and validates on, and its length. */
+export interface AdainRunStart {
+  contentImages: number;
+  styleImages: number;
+  valImages: number;
+  iterations: number;
+  startIteration: number;
+  batchSize: number;
 }
 
 export interface AdainRunOptions {
@@ -228,7 +227,9 @@ export interface AdainRunOptions {
   vgg?: Vgg;
   /** Replaces the validation loss (tests script a validation curve with it). */
   validator?: Validator<AdainBatch>;
-  hooks?: AdainRunHooks;
+  hooks?: TrainingRunHooks<AdainRunStart>;
+  /** Checked after every iteration: true stops the run there (checkpoint and best decoder written). */
+  shouldStop?: () => boolean;
 }
 
 export interface AdainRunResult extends TrainResult {
@@ -239,20 +240,6 @@ export interface AdainRunResult extends TrainResult {
   styleImages: number;
   valImages: number;
   unreadable: ReadonlyMap<string, string>;
-}
-
-const stem = (path: string) => path.replace(/\.safetensors$/i, '');
-export const adainCheckpointPath = (output: string): string => `${stem(output)}.ckpt.safetensors`;
-export const adainLossCurvePath = (output: string): string => `${stem(output)}.loss.png`;
-
-/** A short fingerprint of a file list (names and sizes): a resumed run warns when its data changed. */
-async function fingerprint(files: readonly string[]): Promise<string> {
-  const hash = createHash('sha256');
-  for (const f of files) {
-    const size = await stat(f).then((s) => s.size, () => -1);
-    hash.update(`${f}\0${size}\0`);
-  }
-  return `${files.length}:${hash.digest('hex').slice(0, 16)}`;
 }
 
 /** Validation pairs: each content batch with as many style crops, cycling through the validation styles. */
@@ -286,8 +273,8 @@ export async function trainAdainDecoder(runtime: Runtime, options: AdainRunOptio
   const log = options.hooks?.log ?? (() => undefined);
   if (!/\.safetensors$/i.test(options.output)) throw new Error(`the decoder is written as safetensors: give -o a .safetensors name, got ${options.output}`);
   checkConfig(c);
-  const checkpointPath = options.checkpoint ?? adainCheckpointPath(options.output);
-  const lossCurvePath = options.lossCurve === undefined ? adainLossCurvePath(options.output) : options.lossCurve;
+  const checkpointPath = options.checkpoint ?? defaultCheckpointPath(options.output);
+  const lossCurvePath = options.lossCurve === undefined ? defaultLossCurvePath(options.output) : options.lossCurve;
 
   // Data: content photos and style images, each with a held-out validation part.
   const contentListing = await listImageFiles(c.contentDir);
@@ -308,16 +295,11 @@ export async function trainAdainDecoder(runtime: Runtime, options: AdainRunOptio
     styleSplit = { train: styleListing.files, validation: styleListing.files };
   }
   const fingerprints = {
-    content: await fingerprint(contentSplit.train),
-    style: await fingerprint(styleSplit.train),
-    validation: await fingerprint([...contentSplit.validation, ...styleSplit.validation]),
+    content: await fingerprintFiles(contentSplit.train),
+    style: await fingerprintFiles(styleSplit.train),
+    validation: await fingerprintFiles([...contentSplit.validation, ...styleSplit.validation]),
   };
-  if (options.resume) {
-    const saved = (options.resume.state.config as { fingerprints?: typeof fingerprints } | null)?.fingerprints;
-    for (const key of Object.keys(fingerprints) as (keyof typeof fingerprints)[]) {
-      if (saved && saved[key] !== fingerprints[key]) log(`warning: the ${key} data differs from the checkpoint's (${saved[key]} then, ${fingerprints[key]} now); the resumed run will not repeat the original exactly`);
-    }
-  }
+  warnIfDataChanged(options.resume, fingerprints, log);
   const folder = new ImageFolder({ onUnreadable: options.hooks?.onUnreadable ?? ((path, reason) => log(`skipping unreadable image ${path}: ${reason}`)) });
 
   const ownVgg = !options.vgg;
@@ -357,27 +339,24 @@ export async function trainAdainDecoder(runtime: Runtime, options: AdainRunOptio
     });
     const writeDecoder = (weights: HostTensorMap, best: { iteration: number; loss: number } | null) => writeFileAtomic(options.output, serializeAdainDecoder(weights, metadata(best)));
 
-    const result = await train({
-      model,
-      data,
-      iterations: c.iterations,
-      adam: { lr: c.lr },
-      seed: c.seed,
-      validate: validator,
-      valEvery: c.valEvery,
-      patience: c.patience,
-      checkpointPath,
-      checkpointEvery: c.checkpointEvery,
-      resume: options.resume,
-      config: { run: c as unknown as JsonValue, fingerprints },
-      onIteration: options.hooks?.onIteration,
-      onValidation: options.hooks?.onValidation,
-      onCheckpoint: options.hooks?.onCheckpoint,
-      // The best decoder so far is on disk as soon as it is found: an interrupted run still leaves it.
-      onBest: (weights, best) => writeDecoder(weights, best),
-    });
-    await writeDecoder(result.weights, result.best);
-    if (lossCurvePath) await writeLossCurve(lossCurvePath, result.history);
+    const result = await trainWritingResults(
+      {
+        model,
+        data,
+        iterations: c.iterations,
+        adam: { lr: c.lr },
+        seed: c.seed,
+        validate: validator,
+        valEvery: c.valEvery,
+        patience: c.patience,
+        checkpointPath,
+        checkpointEvery: c.checkpointEvery,
+        resume: options.resume,
+        config: { run: c as unknown as JsonValue, fingerprints },
+        shouldStop: options.shouldStop,
+      },
+      { writeModel: writeDecoder, lossCurvePath, ...(options.hooks ? { hooks: options.hooks } : {}) },
+    );
     return {
       ...result,
       output: options.output,

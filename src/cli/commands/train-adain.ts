@@ -6,13 +6,12 @@
  */
 import type { Command } from 'commander';
 import { initRuntime } from '../../gpu/runtime.ts';
-import { ADAIN_TRAIN_DEFAULTS, adainTrainConfig, defaultAdainDecoderPath, trainAdainDecoder, type AdainTrainConfig } from '../../nets/adain-training.ts';
+import { ADAIN_TRAIN_DEFAULTS, adainTrainConfig, defaultAdainDecoderPath, trainAdainDecoder, type AdainRunStart, type AdainTrainConfig } from '../../nets/adain-training.ts';
 import { DEFAULT_AUGMENT } from '../../nets/train/augment.ts';
 import { readCheckpoint, type TrainingCheckpoint } from '../../nets/train/checkpoint.ts';
-import type { IterationReport } from '../../nets/train/loop.ts';
 import { defaultCacheDir } from '../../nets/weights/store.ts';
-import { createProgressBar, isInteractive, type ProgressBar } from '../progress.ts';
 import { parseInteger, parseNumber, parseScaleRange } from '../options.ts';
+import { stopOnCtrlC, TrainingProgress, trainingSummary } from '../training-progress.ts';
 
 interface RawAdainTrainOptions {
   contentDir?: string;
@@ -82,12 +81,6 @@ function configFromOptions(raw: RawAdainTrainOptions): AdainTrainConfig {
   });
 }
 
-const fmt = (v: number | undefined): string => {
-  if (v === undefined || !Number.isFinite(v)) return '-';
-  const a = Math.abs(v);
-  return a !== 0 && (a >= 1e5 || a < 1e-2) ? v.toExponential(2) : v.toPrecision(4);
-};
-
 async function runTrainAdain(raw: RawAdainTrainOptions, command: Command): Promise<void> {
   const explicit = (key: string) => command.getOptionValueSource(key) === 'cli';
   let resume: TrainingCheckpoint | undefined;
@@ -99,71 +92,38 @@ async function runTrainAdain(raw: RawAdainTrainOptions, command: Command): Promi
     config = configFromOptions(raw);
   }
   const output = raw.output ?? defaultAdainDecoderPath(raw.cache ?? defaultCacheDir());
-  const interactive = isInteractive();
-  let bar: ProgressBar | null = null;
-  let total = 0;
-  let val: number | undefined;
-  let lastLine = 0;
-  const say = (line: string) => process.stderr.write(`${bar ? '\n' : ''}${line}\n`);
-  const payload = (r: IterationReport) => ({
-    loss: fmt(r.total),
-    terms: Object.entries(r.terms).map(([k, v]) => `${k} ${fmt(v)}`).join(', '),
-    val: fmt(val),
-    ips: r.imagesPerSecond.toFixed(2),
-  });
-
+  const progress = new TrainingProgress('adain', 'decoder', config.patience);
+  const ctrlC = stopOnCtrlC(progress.say, 'decoder');
   const runtime = await initRuntime();
   try {
     const result = await trainAdainDecoder(runtime, {
+      shouldStop: ctrlC.interrupted,
       config,
       output,
       ...(raw.checkpoint !== undefined ? { checkpoint: raw.checkpoint } : {}),
       ...(resume ? { resume } : {}),
       store: { ...(raw.mirror !== undefined ? { mirrorDir: raw.mirror } : {}), ...(raw.cache !== undefined ? { cacheDir: raw.cache } : {}) },
-      hooks: {
-        log: say,
-        onUnreadable: (path, reason) => say(`skipping unreadable image (reported once): ${reason.startsWith(path) ? reason : `${path}: ${reason}`}`),
-        onStart: (info) => {
-          total = info.iterations;
-          say(
-            `training the AdaIN decoder on ${info.contentImages} photos × ${info.styleImages} styles, validating on ${info.valImages}: ` +
-              `${info.iterations} iterations of ${info.batchSize} × ${config.size}px, style weight ${config.styleWeight}, lr ${config.lr}` +
-              `${info.startIteration ? `, resuming after iteration ${info.startIteration}` : ''}`,
-          );
-          if (interactive && info.startIteration < info.iterations) {
-            bar = createProgressBar('adain |{bar}| {value}/{total} | loss {loss} ({terms}) | val {val} | {ips} img/s | ETA {eta_formatted}');
-            bar.start(info.iterations, info.startIteration, { loss: '-', terms: '', val: '-', ips: '-' });
-          }
-        },
-        onIteration: (r) => {
-          if (bar) bar.update(r.iteration, payload(r));
-          else if (r.iteration === total || Date.now() - lastLine > 10_000) {
-            lastLine = Date.now();
-            const p = payload(r);
-            say(`iteration ${r.iteration}/${r.iterations}: loss ${p.loss} (${p.terms}), ${p.ips} img/s`);
-          }
-        },
-        onValidation: (v) => {
-          val = v.loss;
-          if (!bar || v.improved) say(`validation at iteration ${v.iteration}: ${fmt(v.loss)}${v.improved ? ' (best so far: decoder written)' : ` (best ${fmt(v.best?.loss)} at ${v.best?.iteration}; ${v.sinceImprovement}/${config.patience} without improvement)`}`);
-        },
-      },
+      hooks: progress.hooks<AdainRunStart>(
+        (info) =>
+          `training the AdaIN decoder on ${info.contentImages} photos × ${info.styleImages} styles, validating on ${info.valImages}: ` +
+          `${info.iterations} iterations of ${info.batchSize} × ${config.size}px, style weight ${config.styleWeight}, lr ${config.lr}` +
+          `${info.startIteration ? `, resuming after iteration ${info.startIteration}` : ''}`,
+      ),
     });
-    (bar as ProgressBar | null)?.stop();
-    bar = null;
+    progress.stop();
     const usesDefault = output === defaultAdainDecoderPath(raw.cache ?? defaultCacheDir());
-    const lines = [
-      result.stopReason === 'early-stop' ? `stopped early at iteration ${result.iteration}: validation loss did not improve for ${config.patience} validations` : `finished ${result.iteration} iterations`,
-      result.best ? `best validation loss ${fmt(result.best.loss)} at iteration ${result.best.iteration}: those weights are the decoder` : 'no validation ran: the decoder holds the final weights',
-      `decoder:    ${result.output}  (stylize: npx pastiche stylize PHOTO --method adain --style PAINTING${usesDefault ? '' : ` --decoder ${result.output}`})`,
-      ...(result.lossCurve ? [`loss curve: ${result.lossCurve}`] : []),
-      `checkpoint: ${result.checkpoint}  (continue: npx pastiche train adain --resume ${result.checkpoint} --iterations N${raw.output ? ` -o ${result.output}` : ''})`,
-      ...(result.unreadable.size ? [`skipped ${result.unreadable.size} unreadable image(s)`] : []),
-      `time: ${(result.seconds / 60).toFixed(1)} min`,
-    ];
-    process.stderr.write(`${lines.join('\n')}\n`);
+    process.stderr.write(
+      trainingSummary({
+        result,
+        artefact: 'decoder',
+        patience: config.patience,
+        useCommand: `stylize: npx pastiche stylize PHOTO --method adain --style PAINTING${usesDefault ? '' : ` --decoder ${result.output}`}`,
+        resumeCommand: `npx pastiche train adain --resume ${result.checkpoint} --iterations N${raw.output ? ` -o ${result.output}` : ''}`,
+      }),
+    );
   } finally {
-    (bar as ProgressBar | null)?.stop();
+    ctrlC.dispose();
+    progress.stop();
     runtime.destroy();
   }
 }

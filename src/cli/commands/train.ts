@@ -9,12 +9,11 @@ import { DEFAULT_CONTENT_LAYER, DEFAULT_PERCEPTUAL_WEIGHTS, DEFAULT_STYLE_LAYERS
 import { DEFAULT_AUGMENT } from '../../nets/train/augment.ts';
 import { readCheckpoint, type TrainingCheckpoint } from '../../nets/train/checkpoint.ts';
 import { FEED_FORWARD_ARCHS, type FeedForwardArch } from '../../nets/train/feed-forward.ts';
-import type { IterationReport } from '../../nets/train/loop.ts';
-import { trainFeedForward, type FeedForwardTrainConfig } from '../../nets/train/run-feed-forward.ts';
+import { trainFeedForward, type FeedForwardRunStart, type FeedForwardTrainConfig } from '../../nets/train/run-feed-forward.ts';
 import type { NormKind } from '../../nets/transformer-net.ts';
 import { vggTapNames } from '../../nets/vgg.ts';
-import { createProgressBar, isInteractive, type ProgressBar } from '../progress.ts';
 import { choice, parseInteger, parseNumber, parseScaleRange } from '../options.ts';
+import { stopOnCtrlC, TrainingProgress, trainingSummary } from '../training-progress.ts';
 import { registerTrainAdainCommand } from './train-adain.ts';
 
 const VGG19_TAPS = vggTapNames('vgg19');
@@ -119,12 +118,6 @@ export function resumeConfig(checkpoint: TrainingCheckpoint, raw: RawTrainOption
   return config;
 }
 
-const fmt = (v: number | undefined): string => {
-  if (v === undefined || !Number.isFinite(v)) return '-';
-  const a = Math.abs(v);
-  return a !== 0 && (a >= 1e5 || a < 1e-2) ? v.toExponential(2) : v.toPrecision(4);
-};
-
 async function runTrainTransformer(raw: RawTrainOptions, command: Command): Promise<void> {
   const explicit = (key: string) => command.getOptionValueSource(key) === 'cli';
   let resume: TrainingCheckpoint | undefined;
@@ -135,84 +128,37 @@ async function runTrainTransformer(raw: RawTrainOptions, command: Command): Prom
   } else {
     config = configFromOptions(raw);
   }
-  const interactive = isInteractive();
-  let bar: ProgressBar | null = null;
-  let total = 0;
-  let val: number | undefined;
-  let lastLine = 0;
-  const say = (line: string) => process.stderr.write(`${bar ? '\n' : ''}${line}\n`);
-  const payload = (r: IterationReport) => ({
-    loss: fmt(r.total),
-    terms: Object.entries(r.terms).map(([k, v]) => `${k} ${fmt(v)}`).join(', '),
-    val: fmt(val),
-    ips: r.imagesPerSecond.toFixed(2),
-  });
-
-  // Ctrl-C once: finish the iteration, write a checkpoint and the model, then stop. Twice: quit now.
-  let interrupted = false;
-  const onSigint = () => {
-    if (interrupted) process.exit(130);
-    interrupted = true;
-    say('stopping after this iteration (a checkpoint and the best model are written); press Ctrl-C again to quit at once');
-  };
-  process.on('SIGINT', onSigint);
+  const progress = new TrainingProgress('train', 'model', config.patience);
+  const ctrlC = stopOnCtrlC(progress.say, 'model');
   const runtime = await initRuntime();
   try {
     const result = await trainFeedForward(runtime, {
-      shouldStop: () => interrupted,
+      shouldStop: ctrlC.interrupted,
       config,
       output: raw.output,
       // A resumed run keeps writing the checkpoint it came from unless told otherwise.
       ...(raw.checkpoint !== undefined || raw.resume !== undefined ? { checkpoint: raw.checkpoint ?? raw.resume } : {}),
       ...(resume ? { resume } : {}),
       store: { ...(raw.mirror !== undefined ? { mirrorDir: raw.mirror } : {}), ...(raw.cache !== undefined ? { cacheDir: raw.cache } : {}) },
-      hooks: {
-        log: say,
-        onUnreadable: (path, reason) => say(`skipping unreadable image (reported once): ${reason.startsWith(path) ? reason : `${path}: ${reason}`}`),
-        onStart: (info) => {
-          total = info.iterations;
-          say(
-            `training ${config.arch} (${config.norm} norm${config.dropout > 0 ? `, dropout ${config.dropout}` : ''}) on ${info.trainImages} photos, validating on ${info.valImages}: ` +
-              `${info.iterations} iterations of ${info.batchSize} × ${config.size}px${info.startIteration ? `, resuming after iteration ${info.startIteration}` : ''}`,
-          );
-          if (interactive && info.startIteration < info.iterations) {
-            bar = createProgressBar('train |{bar}| {value}/{total} | loss {loss} ({terms}) | val {val} | {ips} img/s | ETA {eta_formatted}');
-            bar.start(info.iterations, info.startIteration, { loss: '-', terms: '', val: '-', ips: '-' });
-          }
-        },
-        onIteration: (r) => {
-          if (bar) bar.update(r.iteration, payload(r));
-          else if (r.iteration === total || Date.now() - lastLine > 10_000) {
-            lastLine = Date.now();
-            const p = payload(r);
-            say(`iteration ${r.iteration}/${r.iterations}: loss ${p.loss} (${p.terms}), ${p.ips} img/s`);
-          }
-        },
-        onValidation: (v) => {
-          val = v.loss;
-          if (!bar || v.improved) say(`validation at iteration ${v.iteration}: ${fmt(v.loss)}${v.improved ? ' (best so far: model written)' : ` (best ${fmt(v.best?.loss)} at ${v.best?.iteration}; ${v.sinceImprovement}/${config.patience} without improvement)`}`);
-        },
-      },
+      hooks: progress.hooks<FeedForwardRunStart>(
+        (info) =>
+          `training ${config.arch} (${config.norm} norm${config.dropout > 0 ? `, dropout ${config.dropout}` : ''}) on ${info.trainImages} photos, validating on ${info.valImages}: ` +
+          `${info.iterations} iterations of ${info.batchSize} × ${config.size}px${info.startIteration ? `, resuming after iteration ${info.startIteration}` : ''}`,
+      ),
     });
-    (bar as ProgressBar | null)?.stop();
-    bar = null;
-    const lines = [
-      result.stopReason === 'early-stop'
-        ? `stopped early at iteration ${result.iteration}: validation loss did not improve for ${config.patience} validations`
-        : result.stopReason === 'interrupted'
-          ? `interrupted after iteration ${result.iteration}`
-          : `finished ${result.iteration} iterations`,
-      result.best ? `best validation loss ${fmt(result.best.loss)} at iteration ${result.best.iteration}: those weights are the model` : 'no validation ran: the model holds the final weights',
-      `model:      ${result.output}  (stylize: npx pastiche stylize PHOTO --method transformer --model ${result.output})`,
-      ...(result.lossCurve ? [`loss curve: ${result.lossCurve}`] : []),
-      `checkpoint: ${result.checkpoint}  (continue: npx pastiche train transformer --resume ${result.checkpoint} --iterations N -o ${result.output})`,
-      ...(result.unreadable.size ? [`skipped ${result.unreadable.size} unreadable image(s)`] : []),
-      `time: ${result.seconds < 120 ? `${result.seconds.toFixed(1)} s` : `${(result.seconds / 60).toFixed(1)} min`}`,
-    ];
-    process.stderr.write(`${lines.join('\n')}\n`);
+    progress.stop();
+    process.stderr.write(
+      trainingSummary({
+        result,
+        artefact: 'model',
+        patience: config.patience,
+        useCommand: `stylize: npx pastiche stylize PHOTO --method transformer --model ${result.output}`,
+        resumeCommand: `npx pastiche train transformer --resume ${result.checkpoint} --iterations N -o ${result.output}`,
+      }),
+    );
   } finally {
-    process.off('SIGINT', onSigint);
-    (bar as ProgressBar | null)?.stop();
+    ctrlC.dispose();
+    progress.stop();
     runtime.destroy();
   }
 }

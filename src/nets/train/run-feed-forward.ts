@@ -5,7 +5,7 @@
  * loss curve (`.loss.png`) next to it. Node only (reads folders, writes files).
  */
 import { createHash } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { Runtime } from '../../gpu/runtime.ts';
 import { writeFileAtomic } from '../../io/atomic-write.ts';
@@ -20,8 +20,8 @@ import type { AugmentOptions } from './augment.ts';
 import type { TrainingCheckpoint } from './checkpoint.ts';
 import { AugmentedBatches, ImageFolder, listImageFiles, loadValidationBatches, mixSeed, seededPermutation, splitValidation, type ImageBatch } from './dataset.ts';
 import { createFeedForwardNet, FeedForwardTraining, serializeFeedForwardModel, type FeedForwardArch } from './feed-forward.ts';
-import { writeLossCurve } from './loss-curve.ts';
-import { lossValidator, train, type IterationReport, type TrainResult, type ValidationReport } from './loop.ts';
+import { lossValidator, type TrainResult } from './loop.ts';
+import { defaultCheckpointPath, defaultLossCurvePath, fingerprintFiles, trainWritingResults, warnIfDataChanged, type TrainingRunHooks } from './run-files.ts';
 import type { JsonValue, Validator } from './trainable.ts';
 
 /** Everything that determines a run's numbers; stored in checkpoints so `--resume` repeats it exactly. */
@@ -58,13 +58,13 @@ export interface FeedForwardTrainConfig {
   augment: Required<AugmentOptions>;
 }
 
-export interface FeedForwardRunHooks {
-  log?: (line: string) => void;
-  onUnreadable?: (path: string, reason: string) => void;
-  onStart?: (info: { trainImages: number; valImages: number; iterations: number; startIteration: number; batchSize: number }) => void;
-  onIteration?: (report: IterationReport) => void;
-  onValidation?: (report: ValidationReport) => void;
-  onCheckpoint?: (path: string, iteration: number) => void;
+/** What `onStart` reports: the data the run trains and validates on, and its length. */
+export interface FeedForwardRunStart {
+  trainImages: number;
+  valImages: number;
+  iterations: number;
+  startIteration: number;
+  batchSize: number;
 }
 
 export interface FeedForwardRunOptions {
@@ -81,7 +81,7 @@ export interface FeedForwardRunOptions {
   vgg?: Vgg;
   /** Replaces the validation perceptual loss (tests script a validation curve with it). */
   validator?: Validator<ImageBatch>;
-  hooks?: FeedForwardRunHooks;
+  hooks?: TrainingRunHooks<FeedForwardRunStart>;
   /** Checked after every iteration: true stops the run there (checkpoint and best model written). */
   shouldStop?: () => boolean;
 }
@@ -97,20 +97,6 @@ export interface FeedForwardRunResult extends TrainResult {
 
 /** At most this many validation images unless asked for more (validation runs every --val-every iterations). */
 const MAX_DEFAULT_VALIDATION = 16;
-
-const stem = (path: string) => path.replace(/\.safetensors$/i, '');
-export const defaultCheckpointPath = (output: string): string => `${stem(output)}.ckpt.safetensors`;
-export const defaultLossCurvePath = (output: string): string => `${stem(output)}.loss.png`;
-
-/** A short fingerprint of a file list (names and sizes): a resumed run warns when its data changed. */
-async function fingerprint(files: readonly string[]): Promise<string> {
-  const hash = createHash('sha256');
-  for (const f of files) {
-    const size = await stat(f).then((s) => s.size, () => -1);
-    hash.update(`${f}\0${size}\0`);
-  }
-  return `${files.length}:${hash.digest('hex').slice(0, 16)}`;
-}
 
 async function fileHash(path: string): Promise<string> {
   return createHash('sha256').update(await readFile(path)).digest('hex').slice(0, 16);
@@ -141,13 +127,8 @@ export async function trainFeedForward(runtime: Runtime, options: FeedForwardRun
   }
   const folder = new ImageFolder({ onUnreadable: options.hooks?.onUnreadable ?? ((path, reason) => log(`skipping unreadable image ${path}: ${reason}`)) });
   const iterations = c.iterations ?? Math.ceil(((c.epochs ?? 1) * trainFiles.length) / c.batch);
-  const fingerprints = { train: await fingerprint(trainFiles), validation: await fingerprint(valFiles), style: await fileHash(c.style) };
-  if (options.resume) {
-    const saved = (options.resume.state.config as { fingerprints?: typeof fingerprints } | null)?.fingerprints;
-    for (const key of Object.keys(fingerprints) as (keyof typeof fingerprints)[]) {
-      if (saved && saved[key] !== fingerprints[key]) log(`warning: the ${key} data differs from the checkpoint's (${saved[key]} then, ${fingerprints[key]} now); the resumed run will not repeat the original exactly`);
-    }
-  }
+  const fingerprints = { train: await fingerprintFiles(trainFiles), validation: await fingerprintFiles(valFiles), style: await fileHash(c.style) };
+  warnIfDataChanged(options.resume, fingerprints, log);
 
   const ownVgg = !options.vgg;
   const vgg = options.vgg ?? (await Vgg.loadPretrained(runtime, options.store ?? {}));
@@ -187,32 +168,24 @@ export async function trainFeedForward(runtime: Runtime, options: FeedForwardRun
     const writeModel = (weights: HostTensorMap, best: { iteration: number; loss: number } | null) =>
       writeFileAtomic(options.output, serializeFeedForwardModel(weights, netConfig, modelMetadata(best)));
 
-    const result = await train({
-      model,
-      data,
-      iterations,
-      adam: { lr: c.lr },
-      seed: c.seed,
-      validate: validator,
-      valEvery: c.valEvery,
-      patience: c.patience,
-      checkpointPath,
-      checkpointEvery: c.checkpointEvery,
-      resume: options.resume,
-      config: { run: c as unknown as JsonValue, fingerprints },
-      onIteration: options.hooks?.onIteration,
-      onValidation: options.hooks?.onValidation,
-      // The loss curve is redrawn with every checkpoint, so a long run can be watched.
-      onCheckpoint: async (path, iteration, history) => {
-        if (lossCurvePath) await writeLossCurve(lossCurvePath, history);
-        options.hooks?.onCheckpoint?.(path, iteration);
+    const result = await trainWritingResults(
+      {
+        model,
+        data,
+        iterations,
+        adam: { lr: c.lr },
+        seed: c.seed,
+        validate: validator,
+        valEvery: c.valEvery,
+        patience: c.patience,
+        checkpointPath,
+        checkpointEvery: c.checkpointEvery,
+        resume: options.resume,
+        config: { run: c as unknown as JsonValue, fingerprints },
+        shouldStop: options.shouldStop,
       },
-      shouldStop: options.shouldStop,
-      // The best model so far is on disk as soon as it is found: an interrupted run still leaves it.
-      onBest: (weights, best) => writeModel(weights, best),
-    });
-    await writeModel(result.weights, result.best);
-    if (lossCurvePath) await writeLossCurve(lossCurvePath, result.history);
+      { writeModel, lossCurvePath, ...(options.hooks ? { hooks: options.hooks } : {}) },
+    );
     return { ...result, output: options.output, checkpoint: checkpointPath, lossCurve: lossCurvePath, trainImages: trainFiles.length, valImages, unreadable: folder.skipped };
   } finally {
     model?.net.dispose();
