@@ -5,6 +5,7 @@ import { registerFeaturesCommand } from './commands/features.ts';
 import { registerInfoCommand } from './commands/info.ts';
 import { registerStylizeCommand } from './commands/stylize.ts';
 import { registerTrainCommand } from './commands/train.ts';
+import { registerTuneCommand } from './commands/tune.ts';
 import { registerWeightsCommand } from './commands/weights.ts';
 
 export function buildProgram(): Command {
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
   registerInfoCommand(program);
   registerStylizeCommand(program);
   registerTrainCommand(program);
+  registerTuneCommand(program);
   registerWeightsCommand(program);
   return program;
 }

@@ -1,3 +1,4 @@
+import { adapterKey, loadTuning, TuningTable, tuneWorkload, type AutotuneOptions, type TuneResult } from './autotune.ts';
 import { BufferPool, type PoolStats } from './buffer-pool.ts';
 import { createGpuContext, type DeviceOptions, type GpuContext } from './device.ts';
 import { GpuKernelError } from './errors.ts';
@@ -38,6 +39,8 @@ export class Runtime {
   readonly pool: BufferPool;
   readonly pipelines: PipelineCache;
   readonly recorder: CommandRecorder;
+  /** Kernel variants tuned on this adapter (see autotune.ts); kernels fall back to their rules without an entry. */
+  readonly tuning: TuningTable;
   private readonly staging: StagingPool;
   private readonly liveTensors = new Set<Tensor>();
   private readonly maxWorkgroups: number;
@@ -50,6 +53,7 @@ export class Runtime {
     this.pipelines = new PipelineCache(this.device);
     this.staging = new StagingPool(this.device);
     this.recorder = new CommandRecorder(this.device, this.pool, this.staging);
+    this.tuning = new TuningTable(adapterKey(context.adapterInfo));
     this.maxWorkgroups = limits.maxComputeWorkgroupsPerDimension;
     this.device.addEventListener('uncapturederror', (event) => {
       const error = (event as GPUUncapturedErrorEvent).error;
@@ -166,6 +170,14 @@ export class Runtime {
     await this.device.queue.onSubmittedWorkDone();
   }
 
+  /**
+   * Runs `work` once, recording the shapes of the kernels that have variants, times every variant
+   * of each on this device, keeps the fastest and persists the choices (opt-in; never implicit).
+   */
+  autotune(work: () => void | Promise<void>, options: AutotuneOptions = {}): Promise<TuneResult[]> {
+    return tuneWorkload(this, work, options);
+  }
+
   stats(): RuntimeStats {
     return {
       ...this.pool.getStats(),
@@ -197,7 +209,11 @@ let pendingInit: Promise<Runtime> | null = null;
 /** Creates (once) the runtime that ops use by default. */
 export function initRuntime(options: DeviceOptions = {}): Promise<Runtime> {
   if (defaultRuntime) return Promise.resolve(defaultRuntime);
-  pendingInit ??= createGpuContext(options).then((ctx) => (defaultRuntime = new Runtime(ctx)));
+  pendingInit ??= createGpuContext(options).then(async (ctx) => {
+    const runtime = new Runtime(ctx);
+    await loadTuning(runtime); // choices from an earlier `pastiche tune` on this adapter, if any
+    return (defaultRuntime = runtime);
+  });
   pendingInit.catch(() => (pendingInit = null));
   return pendingInit;
 }

@@ -704,6 +704,8 @@ export class GraphProgram {
         const w = this.weights.get(node.weight)!;
         const bias = node.bias === null ? undefined : this.weights.get(node.bias)!;
         const act = node.activation;
+        // ReLU and ReLU6 run in the conv's epilogue; other activations as a separate pass.
+        const fused = act === 'relu' || act === 'relu6';
         const padding: ConvPadding = node.padding;
         const base = {
           stride: node.stride[0] as 1 | 2,
@@ -711,16 +713,12 @@ export class GraphProgram {
           padMode: node.padMode,
           dilation: node.dilation[0],
           ...(bias ? { bias } : {}),
-          ...(act === 'relu' ? { activation: 'relu' as const } : {}),
+          ...(fused ? { activation: act } : {}),
         };
-        // Workaround: with fewer than 4 input or output channels (Magenta's 9×9 convs 3 → 8 and
-        // 8 → 3) the engine's 'auto' choice, the tiled GEMM, is 1.4–2.4× slower than its direct
-        // kernel on lavapipe (measured in CPU time at 384×384).
-        if (node.op === 'conv2d' && (w.shape[2]! < 4 || w.shape[3]! < 4)) Object.assign(base, { kernel: { algorithm: 'direct' as const } });
         const convolve = node.op === 'conv2d' ? conv2d : depthwiseConv2d;
         return ([x]) => {
           const y = convolve(x!, w, base);
-          return act === 'relu' ? y : applyActivation(y, act);
+          return fused ? y : applyActivation(y, act);
         };
       }
       case 'add':

@@ -67,8 +67,16 @@ struct Params {
   pad_top: i32, pad_left: i32, reflect: u32,
   groups: u32, cin_g: u32, cout_g: u32,
   gemm_m: u32, gemm_n: u32, gemm_k: u32,
-  n_tiles: u32, k_chunk: u32, has_bias: u32, relu: u32,
+  n_tiles: u32, k_chunk: u32, has_bias: u32, act: u32,
   sg_m: u32,
+}`;
+
+/** The fused activation of the forward epilogue: act 0 none, 1 relu, 2 relu6 (a uniform: one pipeline for all). */
+const ACTIVATION = `
+fn activate(r: vec4f) -> vec4f {
+  if (p.act == 1u) { return max(r, vec4f(0.0)); }
+  if (p.act == 2u) { return clamp(r, vec4f(0.0), vec4f(6.0)); }
+  return r;
 }`;
 
 /** Maps a padded coordinate to a source coordinate: mirrored (reflect) or -1 outside (zeros). */
@@ -440,7 +448,7 @@ function epilogue(v: ConvGemmVariant): string {
           : v.kind === 'dx'
             ? store('dx', 'm * p.in_c + g * p.cin_g + col', 'col', v.vecC)
             : store('dw', 'split * p.gemm_m * p.out_c + m * p.out_c + g * p.cout_g + col', 'col', v.vecC);
-      const value = v.kind === 'fwd' ? `var r = acc${i}_${j4} + bv;\n      if (p.relu != 0u) { r = max(r, vec4f(0.0)); }` : `let r = acc${i}_${j4};`;
+      const value = v.kind === 'fwd' ? `let r = activate(acc${i}_${j4} + bv);` : `let r = acc${i}_${j4};`;
       code += `
     {
       let m = tile_m + row0 + ${i}u;
@@ -502,6 +510,7 @@ export function convGemmWgsl(v: ConvGemmVariant): string {
   return `${PARAMS}
 ${bindings}
 ${SRC_INDEX}
+${v.kind === 'fwd' ? ACTIVATION : ''}
 
 var<workgroup> tile_a: array<vec4f, ${(t.tm * t.tk) / 4}>;
 var<workgroup> tile_b: array<vec4f, ${(t.tn * t.tk) / 4}>;
@@ -550,6 +559,7 @@ export function convDirectWgsl(kind: ConvGemmKind): string {
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 @group(0) @binding(4) var<uniform> p: Params;
 ${SRC_INDEX}
+${ACTIVATION}
 
 @compute @workgroup_size(${CONV_DIRECT_WG})
 fn main(${FLAT_ENTRY_PARAMS}) {
@@ -576,7 +586,7 @@ fn main(${FLAT_ENTRY_PARAMS}) {
     }
   }
   if (p.has_bias != 0u) { acc += bias[co]; }
-  if (p.relu != 0u) { acc = max(acc, 0.0); }
+  acc = activate(vec4f(acc)).x;
   y[i] = acc;
 }
 `;
@@ -782,6 +792,7 @@ function sgForward(v: ConvSubgroupVariant): string {
 @group(0) @binding(3) var<storage, read_write> y: ${ARR(vecN)};
 @group(0) @binding(4) var<uniform> p: Params;
 ${SRC_INDEX}
+${ACTIVATION}
 const TN = ${tn}u;
 
 ${SG_ENTRY}
@@ -849,7 +860,7 @@ ${accDecls(SG_ROWS, J4)}`;
       code += `
     {
       var r = acc${i}_${j4} + bv;
-      if (p.relu != 0u) { r = max(r, vec4f(0.0)); }
+      r = activate(r);
       if (okm${i}) {
         ${store('y', `m${i} * p.out_c + g * p.cout_g + col`, 'col', vecN)}
       }

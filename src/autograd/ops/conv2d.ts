@@ -25,8 +25,8 @@ export interface Conv2dOptions {
   /** [Cout], added to every output pixel. */
   bias?: Tensor;
   dilation?: number;
-  /** Fused activation applied to the output. */
-  activation?: 'relu';
+  /** Fused activation applied to the output: max(y, 0) or min(max(y, 0), 6). */
+  activation?: 'relu' | 'relu6';
   /** Kernel selection (tests and benchmarks). */
   kernel?: ConvKernelOptions;
 }
@@ -48,13 +48,13 @@ function convolve(op: string, x: Tensor, w: Tensor, wShape: readonly number[], o
   if (bias && (bias.rank !== 1 || bias.shape[0] !== geom.outC)) {
     throw new Error(`${op}: bias has shape ${formatShape(bias.shape)}, expected [${geom.outC}] for filter ${formatShape(w.shape)}`);
   }
-  if (opts.activation !== undefined && opts.activation !== 'relu') throw new Error(`${op}: unknown activation '${String(opts.activation)}'`);
-  const relu = opts.activation === 'relu';
+  const activation = opts.activation ?? 'none';
+  if (activation !== 'none' && activation !== 'relu' && activation !== 'relu6') throw new Error(`${op}: unknown activation '${String(activation)}'`);
   const kernel = opts.kernel ?? {};
-  const y = conv2dForwardKernel(x, w, geom, bias, relu, kernel);
+  const y = conv2dForwardKernel(x, w, geom, bias, activation, kernel);
   return record(op, [x, w, bias], y, (dy) => {
-    // With a fused ReLU the gradient only flows where the output is positive.
-    const g = relu ? binary('reluGrad', y, dy) : dy;
+    // With a fused ReLU (ReLU6) the gradient only flows where the output is positive (and below 6).
+    const g = activation === 'none' ? dy : binary(activation === 'relu' ? 'reluGrad' : 'relu6Grad', y, dy);
     const grads = [
       x.requiresGrad ? conv2dInputGradKernel(g, w, geom, kernel) : null,
       w.requiresGrad ? conv2dFilterGradKernel(x, g, geom, w.shape, kernel) : null,

@@ -16,6 +16,7 @@ import {
   type ConvSubgroupVariant,
   type ConvTile,
 } from '../../shaders/conv2d.wgsl.ts';
+import type { TuneJob } from '../autotune.ts';
 import type { Runtime } from '../runtime.ts';
 import { reduce } from './reduce.ts';
 import { pad2dBackward, type PadMode } from './pad.ts';
@@ -108,14 +109,72 @@ export function conv2dGeometry(op: string, xShape: readonly number[], wShape: re
  */
 export type ConvAlgorithm = 'auto' | 'subgroup' | 'tiled' | 'direct';
 
+/** Activation fused into the forward kernel's epilogue. */
+export type ConvActivation = 'none' | 'relu' | 'relu6';
+const ACTIVATION_CODE: Record<ConvActivation, number> = { none: 0, relu: 1, relu6: 2 };
+
 export interface ConvKernelOptions {
-  /** 'auto': 'direct' for depthwise-like convolutions, else 'subgroup' where supported, else 'tiled'. */
+  /**
+   * 'auto': the variant `runtime.autotune` measured fastest for this shape on this adapter; without
+   * one, 'direct' for depthwise-like convolutions, else 'subgroup' where supported, else 'tiled'
+   * ('direct' for GEMMs of fewer than 4 columns).
+   */
   algorithm?: ConvAlgorithm;
   /** Overrides the tile of the 'tiled' kernels (benchmarks; tm, tn, tk, rm, rn multiples of 4). */
   tile?: ConvTile;
+  /** Overrides the column width of the 'subgroup' kernels. */
+  subgroupWidth?: 8 | 32;
 }
 
-function params(g: ConvGeometry, gemm: { m: number; n: number; k: number; nTiles: number; kChunk: number; sgM?: number }, extra: { hasBias?: boolean; relu?: boolean } = {}) {
+type ConvKind = ConvGemmKind;
+
+/** A resolved choice: the algorithm and, where the rule would pick them by shape, its tile or width. */
+interface ConvChoice {
+  algorithm: Exclude<ConvAlgorithm, 'auto'>;
+  tile?: ConvTile;
+  subgroupWidth?: 8 | 32;
+}
+
+const tile4 = (tm: number, tn: number): ConvTile => ({ tm, tn, tk: 16, rm: 4, rn: 4 });
+
+/** Every variant the tuner may choose, by the id stored in the tuning cache. */
+const CONV_CHOICES: Record<string, ConvChoice> = {
+  'subgroup/32': { algorithm: 'subgroup', subgroupWidth: 32 },
+  'subgroup/8': { algorithm: 'subgroup', subgroupWidth: 8 },
+  'tiled/64x64': { algorithm: 'tiled', tile: tile4(64, 64) },
+  'tiled/128x32': { algorithm: 'tiled', tile: tile4(128, 32) },
+  'tiled/128x16': { algorithm: 'tiled', tile: tile4(128, 16) },
+  direct: { algorithm: 'direct' },
+};
+
+/** The candidate ids this adapter can run. */
+export function convCandidateIds(runtime: Runtime): string[] {
+  return Object.keys(CONV_CHOICES).filter((id) => CONV_CHOICES[id]!.algorithm !== 'subgroup' || hasEightWideSubgroups(runtime));
+}
+
+/** Kernel options that force a candidate (tests, bench, the tuner). */
+export function convCandidateOptions(id: string): ConvKernelOptions {
+  const c = CONV_CHOICES[id];
+  if (!c) throw new Error(`conv2d: unknown variant '${id}' (known: ${Object.keys(CONV_CHOICES).join(', ')})`);
+  return { algorithm: c.algorithm, ...(c.tile ? { tile: c.tile } : {}), ...(c.subgroupWidth ? { subgroupWidth: c.subgroupWidth } : {}) };
+}
+
+/**
+ * The shape class a tuned choice applies to: pass, window, stride, dilation, groups and channels
+ * exactly, output pixels (batch included) to the nearest power of two.
+ */
+export function convShapeKey(kind: ConvKind, g: ConvGeometry): string {
+  const pixels = g.batch * g.outH * g.outW;
+  const extra = `${g.dilation > 1 ? ` d${g.dilation}` : ''}${g.groups > 1 ? ` g${g.groups}` : ''}`;
+  return `${kind} ${g.kH}x${g.kW} s${g.stride}${extra} ${g.cinG}>${g.coutG} px2^${Math.round(Math.log2(pixels))}`;
+}
+
+interface Epilogue {
+  hasBias?: boolean;
+  activation?: ConvActivation;
+}
+
+function params(g: ConvGeometry, gemm: { m: number; n: number; k: number; nTiles: number; kChunk: number; sgM?: number }, extra: Epilogue = {}) {
   return {
     batch: g.batch,
     in_h: g.inH,
@@ -140,7 +199,7 @@ function params(g: ConvGeometry, gemm: { m: number; n: number; k: number; nTiles
     n_tiles: gemm.nTiles,
     k_chunk: gemm.kChunk,
     has_bias: extra.hasBias ? 1 : 0,
-    relu: extra.relu ? 1 : 0,
+    act: ACTIVATION_CODE[extra.activation ?? 'none'],
     sg_m: gemm.sgM ?? 1,
   };
 }
@@ -165,14 +224,62 @@ export function hasEightWideSubgroups(runtime: Runtime): boolean {
   return known;
 }
 
-function pickAlgorithm(runtime: Runtime, g: ConvGeometry, options: ConvKernelOptions): Exclude<ConvAlgorithm, 'auto'> {
+/** The rule used when nothing was tuned for a shape. */
+function ruleChoice(runtime: Runtime, kind: ConvKind, g: ConvGeometry): ConvChoice {
+  if (g.groups > 1 && (g.cinG < 4 || g.coutG < 4)) return { algorithm: 'direct' };
+  // Subgroup kernels win on every dense shape measured, RGB in or out included (lavapipe: 4-8× over direct).
+  if (hasEightWideSubgroups(runtime)) return { algorithm: 'subgroup' };
+  // A GEMM with fewer than 4 columns (Cout; Cin for the input gradient) fills at most 3/16 of a
+  // tile's columns: one thread per output is 2-3× faster (lavapipe, 9×9 32 → 3 and 3×3 3 → 64 at 128 px).
+  const columns = kind === 'dx' ? g.cinG : g.coutG;
+  return { algorithm: columns < 4 ? 'direct' : 'tiled' };
+}
+
+function pickAlgorithm(runtime: Runtime, kind: ConvKind, g: ConvGeometry, options: ConvKernelOptions): ConvChoice {
   const algorithm = options.algorithm ?? 'auto';
   if (algorithm === 'subgroup' && !hasEightWideSubgroups(runtime)) {
     throw new Error("conv2d: algorithm 'subgroup' needs the 'subgroups' feature with 8-wide subgroups");
   }
-  if (algorithm !== 'auto') return algorithm;
-  if (g.groups > 1 && (g.cinG < 4 || g.coutG < 4)) return 'direct';
-  return hasEightWideSubgroups(runtime) ? 'subgroup' : 'tiled';
+  if (algorithm !== 'auto') return { algorithm, tile: options.tile, subgroupWidth: options.subgroupWidth };
+  if (options.tile || options.subgroupWidth) return { ...ruleChoice(runtime, kind, g), tile: options.tile, subgroupWidth: options.subgroupWidth };
+  const tuning = runtime.tuning;
+  const shape = convShapeKey(kind, g);
+  if (tuning.capturing) tuning.offer('conv2d', shape, () => convTuneJob(runtime, kind, g));
+  const tuned = tuning.lookup('conv2d', shape);
+  const choice = tuned === undefined ? undefined : CONV_CHOICES[tuned];
+  // An id from another version of pastiche, or a subgroup kernel the device cannot run: the rule.
+  if (choice && (choice.algorithm !== 'subgroup' || hasEightWideSubgroups(runtime))) return choice;
+  return ruleChoice(runtime, kind, g);
+}
+
+/** Uniform-ish values in [-1, 1) without a host loop per call site. */
+function noise(runtime: Runtime, shape: number[], seed: number): Tensor {
+  const n = sizeOf(shape);
+  const values = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    values[i] = s / 2147483648 - 1;
+  }
+  return runtime.upload(values, shape);
+}
+
+/** Inputs of geometry `g` and one launch per candidate variant, for the tuner. */
+export function convTuneJob(runtime: Runtime, kind: ConvKind, g: ConvGeometry): TuneJob {
+  const x = noise(runtime, [g.batch, g.inH, g.inW, g.inC], 1);
+  const w = noise(runtime, [g.kH, g.kW, g.cinG, g.outC], 2);
+  const dy = noise(runtime, [g.batch, g.outH, g.outW, g.outC], 3);
+  const candidates = convCandidateIds(runtime).map((id) => {
+    const forced = convCandidateOptions(id);
+    const run =
+      kind === 'fwd'
+        ? () => void conv2dForwardKernel(x, w, g, null, 'none', forced)
+        : kind === 'dx'
+          ? () => void conv2dInputGradKernel(dy, w, g, forced)
+          : () => void conv2dFilterGradKernel(x, dy, g, w.shape, forced);
+    return { id, run };
+  });
+  return { candidates, dispose: () => [x, w, dy].forEach((t) => t.dispose()) };
 }
 
 /** Subgroup tile width for a column count (two widths keep the number of pipelines down). */
@@ -180,7 +287,7 @@ function subgroupWidth(cols: number): number {
   return cols > 8 ? 32 : 8;
 }
 
-function launchSubgroup(kind: ConvGemmKind, variant: ConvSubgroupVariant, bindings: Record<string, Tensor>, g: ConvGeometry, m: number, n: number, k: number, zSlices: number, kChunk: number, extra: { hasBias?: boolean; relu?: boolean } = {}): void {
+function launchSubgroup(kind: ConvGemmKind, variant: ConvSubgroupVariant, bindings: Record<string, Tensor>, g: ConvGeometry, m: number, n: number, k: number, zSlices: number, kChunk: number, extra: Epilogue = {}): void {
   // Row blocks per workgroup: all 8 subgroups on rows unless there are too few rows to fill them.
   let sgM = SG_PER_WG;
   while (sgM > 1 && (sgM / 2) * SG_BLOCK_M >= m) sgM /= 2;
@@ -198,7 +305,7 @@ function launchSubgroup(kind: ConvGemmKind, variant: ConvSubgroupVariant, bindin
   });
 }
 
-function launchGemm(kind: ConvGemmKind, variant: ConvGemmVariant, bindings: Record<string, Tensor>, g: ConvGeometry, m: number, n: number, k: number, splits: number, kChunk: number, extra: { hasBias?: boolean; relu?: boolean } = {}): void {
+function launchGemm(kind: ConvGemmKind, variant: ConvGemmVariant, bindings: Record<string, Tensor>, g: ConvGeometry, m: number, n: number, k: number, splits: number, kChunk: number, extra: Epilogue = {}): void {
   const t = variant.tile;
   const nTiles = Math.ceil(n / t.tn);
   const mTiles = Math.ceil(m / t.tm);
@@ -219,18 +326,24 @@ function checkTensor(op: string, what: string, t: Tensor, shape: readonly number
   if (t.size !== sizeOf(shape)) throw new Error(`${op}: ${what} has shape ${formatShape(t.shape)}, expected ${formatShape(shape)}`);
 }
 
-/** y = act(conv(x, w) + bias), y [N, outH, outW, Cout]. `w` is read as HWIO [kh, kw, Cin/groups, Cout]. */
-export function conv2dForwardKernel(x: Tensor, w: Tensor, g: ConvGeometry, bias: Tensor | null, relu: boolean, options: ConvKernelOptions = {}): Tensor {
+/**
+ * y = act(conv(x, w) + bias), y [N, outH, outW, Cout]. `w` is read as HWIO [kh, kw, Cin/groups, Cout].
+ * `activation` true/false mean 'relu'/'none'.
+ */
+export function conv2dForwardKernel(x: Tensor, w: Tensor, g: ConvGeometry, bias: Tensor | null, activation: ConvActivation | boolean, options: ConvKernelOptions = {}): Tensor {
   checkTensor('conv2d', 'x', x, [g.batch, g.inH, g.inW, g.inC]);
   checkTensor('conv2d', 'filter', w, [g.kH, g.kW, g.cinG, g.outC]);
   if (bias) checkTensor('conv2d', 'bias', bias, [g.outC]);
-  const algorithm = pickAlgorithm(x.runtime, g, options);
+  const choice = pickAlgorithm(x.runtime, 'fwd', g, options);
+  const algorithm = choice.algorithm;
   const y = x.runtime.empty([g.batch, g.outH, g.outW, g.outC]);
   const m = g.batch * g.outH * g.outW;
   const k = g.kH * g.kW * g.cinG;
-  const extra = { hasBias: bias !== null, relu };
+  const act: ConvActivation = activation === true ? 'relu' : activation === false ? 'none' : activation;
+  if (!(act in ACTIVATION_CODE)) throw new Error(`conv2d: unknown activation '${String(act)}'`);
+  const extra: Epilogue = { hasBias: bias !== null, activation: act };
   if (algorithm === 'subgroup') {
-    const variant: ConvSubgroupVariant = { kind: 'fwd', tn: subgroupWidth(g.coutG), vecK: g.cinG % 4 === 0, vecN: g.coutG % 4 === 0 };
+    const variant: ConvSubgroupVariant = { kind: 'fwd', tn: choice.subgroupWidth ?? subgroupWidth(g.coutG), vecK: g.cinG % 4 === 0, vecN: g.coutG % 4 === 0 };
     launchSubgroup('fwd', variant, { x, w, bias: bias ?? w, y }, g, m, g.coutG, k, 1, k, extra);
     return y;
   }
@@ -246,7 +359,7 @@ export function conv2dForwardKernel(x: Tensor, w: Tensor, g: ConvGeometry, bias:
   }
   const vecA = g.cinG % 4 === 0;
   const vecB = g.coutG % 4 === 0;
-  const variant: ConvGemmVariant = { kind: 'fwd', tile: options.tile ?? chooseTile(g.coutG), vecA, vecB, vecC: vecB };
+  const variant: ConvGemmVariant = { kind: 'fwd', tile: choice.tile ?? chooseTile(g.coutG), vecA, vecB, vecC: vecB };
   launchGemm('fwd', variant, { x, w, bias: bias ?? w, y }, g, m, g.coutG, k, 1, k, extra);
   return y;
 }
@@ -263,14 +376,15 @@ export function conv2dInputGradKernel(dy: Tensor, w: Tensor, g: ConvGeometry, op
   const [t, b, l, r] = g.pads;
   // For reflect, the gradient of the padded input: same conv, no padding, on the padded grid.
   const pg: ConvGeometry = reflect ? { ...g, inH: g.inH + t + b, inW: g.inW + l + r, pads: [0, 0, 0, 0], padMode: 'zeros' } : g;
-  const algorithm = pickAlgorithm(dy.runtime, g, options);
+  const choice = pickAlgorithm(dy.runtime, 'dx', g, options);
+  const algorithm = choice.algorithm;
   const dx = dy.runtime.empty([pg.batch, pg.inH, pg.inW, pg.inC]);
   const m = pg.batch * pg.inH * pg.inW;
   const k = pg.kH * pg.kW * pg.coutG;
   if (algorithm === 'subgroup') {
     // Rows are the pixels of one stride phase; the phases go along z.
     const rows = pg.batch * Math.ceil(pg.inH / pg.stride) * Math.ceil(pg.inW / pg.stride);
-    const variant: ConvSubgroupVariant = { kind: 'dx', tn: subgroupWidth(pg.cinG), vecK: pg.coutG % 4 === 0, vecN: pg.cinG % 4 === 0 };
+    const variant: ConvSubgroupVariant = { kind: 'dx', tn: choice.subgroupWidth ?? subgroupWidth(pg.cinG), vecK: pg.coutG % 4 === 0, vecN: pg.cinG % 4 === 0 };
     launchSubgroup('dx', variant, { dy, w, dx }, pg, rows, pg.cinG, k, pg.stride * pg.stride, k);
   } else if (algorithm === 'direct') {
     dy.runtime.launch({
@@ -282,7 +396,7 @@ export function conv2dInputGradKernel(dy: Tensor, w: Tensor, g: ConvGeometry, op
     });
   } else {
     const vec = g.coutG % 4 === 0;
-    const variant: ConvGemmVariant = { kind: 'dx', tile: options.tile ?? chooseTile(g.cinG), vecA: vec, vecB: vec, vecC: g.cinG % 4 === 0 };
+    const variant: ConvGemmVariant = { kind: 'dx', tile: choice.tile ?? chooseTile(g.cinG), vecA: vec, vecB: vec, vecC: g.cinG % 4 === 0 };
     launchGemm('dx', variant, { dy, w, dx }, pg, m, pg.cinG, k, 1, k);
   }
   if (!reflect) return dx;
@@ -320,9 +434,10 @@ export function conv2dFilterGradKernel(x: Tensor, dy: Tensor, g: ConvGeometry, w
   const m = g.kH * g.kW * g.cinG;
   const pixels = g.batch * g.outH * g.outW;
   const wSize = m * g.outC;
-  const algorithm = pickAlgorithm(x.runtime, g, options);
+  const choice = pickAlgorithm(x.runtime, 'dw', g, options);
+  const algorithm = choice.algorithm;
   if (algorithm === 'subgroup') {
-    const tn = subgroupWidth(g.coutG);
+    const tn = choice.subgroupWidth ?? subgroupWidth(g.coutG);
     const tiles = Math.ceil(m / (SG_BLOCK_M * SG_PER_WG)) * Math.ceil(g.coutG / tn) * g.groups;
     const splits = Math.max(1, Math.min(Math.ceil(pixels / 256), Math.ceil(32 / tiles), 64));
     const chunk = Math.ceil(pixels / splits);
@@ -346,7 +461,7 @@ export function conv2dFilterGradKernel(x: Tensor, dy: Tensor, g: ConvGeometry, w
     });
     return sumSplits(partial, splits, wShape);
   }
-  const tile = options.tile ?? chooseTile(g.coutG);
+  const tile = choice.tile ?? chooseTile(g.coutG);
   const tiles = Math.ceil(m / tile.tm) * Math.ceil(g.coutG / tile.tn) * g.groups;
   const splits = splitCount(pixels, tiles, 256);
   const chunk = Math.ceil(Math.ceil(pixels / splits) / tile.tk) * tile.tk;

@@ -1,3 +1,5 @@
+import type { TuneJob } from '../autotune.ts';
+import type { Runtime } from '../runtime.ts';
 import { formatShape, type Shape, type Tensor } from '../tensor.ts';
 import { MATMUL_DEPTH, matmulVariantKey, matmulWgsl, type MatmulVariant } from '../../shaders/matmul.wgsl.ts';
 import { reduce } from './reduce.ts';
@@ -69,10 +71,53 @@ function chooseConfig(m: number, n: number, outer: number, symmetric: boolean): 
   return MATMUL_CONFIGS[2];
 }
 
+/** Every variant the tuner may choose, by id: a tile shape, with the split-K heuristic or without splits. */
+const MATMUL_CHOICES: Record<string, { config: MatmulConfig; noSplit: boolean }> = {};
+for (const config of MATMUL_CONFIGS) {
+  MATMUL_CHOICES[`t${config.tile}`] = { config, noSplit: false };
+  MATMUL_CHOICES[`t${config.tile}/nosplit`] = { config, noSplit: true };
+}
+
+const log2Bucket = (v: number) => Math.round(Math.log2(Math.max(v, 1)));
+
+/** The shape class a tuned choice applies to: transposes, symmetry, and every extent to the nearest power of two. */
+export function matmulShapeKey(l: Pick<MatmulLaunch, 'transA' | 'transB' | 'symmetric' | 'm' | 'n' | 'k' | 'outer' | 'inner'>): string {
+  const t = `${l.transA ? 'T' : 'N'}${l.transB ? 'T' : 'N'}${l.symmetric ? ' sym' : ''}`;
+  return `${t} m2^${log2Bucket(l.m)} n2^${log2Bucket(l.n)} k2^${log2Bucket(l.k * l.inner)} b2^${log2Bucket(l.outer)}`;
+}
+
+/** Kernel settings that force candidate `id` (tests, the tuner). */
+export function matmulCandidate(id: string): { config: MatmulConfig; splits?: number } {
+  const c = MATMUL_CHOICES[id];
+  if (!c) throw new Error(`matmul: unknown variant '${id}' (known: ${Object.keys(MATMUL_CHOICES).join(', ')})`);
+  return c.noSplit ? { config: c.config, splits: 1 } : { config: c.config };
+}
+
+export const MATMUL_CANDIDATE_IDS: readonly string[] = Object.keys(MATMUL_CHOICES);
+
+/** Inputs shaped like launch `l` (same strides) and one launch per candidate, for the tuner. */
+function matmulTuneJob(runtime: Runtime, l: MatmulLaunch): TuneJob {
+  const elements = (o: Operand, rows: number, cols: number) => Math.max(o.outer * Math.max(l.outer - 1, 0) + o.inner * Math.max(l.inner - 1, 0) + rows * cols, 1);
+  const a = runtime.upload(new Float32Array(elements(l.a, l.m, l.k)).fill(0.5), [elements(l.a, l.m, l.k)]);
+  const b = l.symmetric ? a : runtime.upload(new Float32Array(elements(l.b, l.k, l.n)).fill(0.25), [elements(l.b, l.k, l.n)]);
+  const candidates = MATMUL_CANDIDATE_IDS.map((id) => ({
+    id,
+    run: () => void launchMatmul({ ...l, a: { ...l.a, tensor: a }, b: { ...l.b, tensor: b }, ...matmulCandidate(id) }),
+  }));
+  return { candidates, dispose: () => new Set([a, b]).forEach((t) => t.dispose()) };
+}
+
 /** Records the tiled matmul launch (and the split-K sum) described by `l`; returns C. */
 export function launchMatmul(l: MatmulLaunch): Tensor {
   const runtime = l.a.tensor.runtime;
   if (l.symmetric && l.m !== l.n) throw new Error(`${l.op}: a symmetric product must be square, got ${l.m}×${l.n}`);
+  if (l.config === undefined && l.splits === undefined) {
+    // Not forced: the variant tuned for this shape class on this adapter, if any.
+    const shape = matmulShapeKey(l);
+    if (runtime.tuning.capturing) runtime.tuning.offer('matmul', shape, () => matmulTuneJob(runtime, l));
+    const tuned = runtime.tuning.lookup('matmul', shape);
+    if (tuned !== undefined && MATMUL_CHOICES[tuned]) l = { ...l, ...matmulCandidate(tuned) };
+  }
   const aContig = l.transA ? l.m : l.k;
   const bContig = l.transB ? l.k : l.n;
   const vec4 = aContig % 4 === 0 && bContig % 4 === 0 && l.n % 4 === 0;

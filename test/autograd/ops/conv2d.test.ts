@@ -25,6 +25,7 @@ interface ConvCase {
   dilation?: number;
   bias?: boolean;
   relu?: boolean;
+  relu6?: boolean;
   depthwise?: boolean;
   algorithm?: ConvAlgorithm;
   tile?: ConvTile;
@@ -93,6 +94,7 @@ function tfConv(c: ConvCase, x: tf.Tensor, w: tf.Tensor, b: tf.Tensor | null): t
   } else y = tf.conv2d(input as tf.Tensor4D, filter as tf.Tensor4D, stride, padding);
   if (b) y = tf.add(y, b);
   if (c.relu) y = tf.relu(y);
+  if (c.relu6) y = tf.relu6(y);
   return y;
 }
 
@@ -103,7 +105,7 @@ function ourConv(c: ConvCase, x: Tensor, w: Tensor, b: Tensor | null): Tensor {
     padMode: c.padMode,
     dilation: c.dilation,
     ...(b ? { bias: b } : {}),
-    ...(c.relu ? { activation: 'relu' as const } : {}),
+    ...(c.relu ? { activation: 'relu' as const } : c.relu6 ? { activation: 'relu6' as const } : {}),
     kernel: { algorithm: c.algorithm, tile: c.tile },
   };
   return c.depthwise ? depthwiseConv2d(x, w, opts) : conv2d(x, w, { ...opts, groups: c.groups });
@@ -186,6 +188,11 @@ const cases: ConvCase[] = [
   { name: 'direct: k3 s2 same reflect, 3 → 5, bias + relu', x: [2, 7, 5, 3], w: [3, 3, 3, 5], stride: 2, padding: 'same', padMode: 'reflect', bias: true, relu: true, algorithm: 'direct' },
   { name: 'direct: k5 dilation 2, explicit, 8 → 4', x: [2, 9, 11, 8], w: [5, 5, 8, 4], dilation: 2, padding: [4, 3, 2, 1], algorithm: 'direct' },
   { name: 'direct: groups 2 s2 valid, 8 → 6', x: [2, 9, 11, 8], w: [3, 3, 4, 6], groups: 2, stride: 2, bias: true, algorithm: 'direct' },
+  // fused ReLU6 (Magenta's style predictor) on every algorithm: outputs above 6 are clipped, their gradient is zero
+  { name: 'relu6: k3 same, 16 → 12, bias', x: [2, 7, 5, 16], w: [3, 3, 16, 12], padding: 'same', bias: true, relu6: true },
+  { name: 'relu6 tiled: k3 s2 same, 13 → 8', x: [2, 9, 11, 13], w: [3, 3, 13, 8], stride: 2, padding: 'same', relu6: true, algorithm: 'tiled' },
+  { name: 'relu6 direct: depthwise k3 same, C 8 × 1, bias', x: [2, 7, 5, 8], w: [3, 3, 8, 1], depthwise: true, padding: 'same', bias: true, relu6: true },
+  { name: 'relu6 direct: k3 valid, 8 → 5', x: [1, 7, 5, 8], w: [3, 3, 8, 5], relu6: true, algorithm: 'direct' },
 ];
 
 describe('conv2d: forward and gradients (x, w, bias) against tfjs-cpu', () => {
