@@ -1,8 +1,8 @@
-import { gramBackwardKernel, gramKernel, type GramOptions } from '../../gpu/kernels/gram.ts';
+import { gramBackwardKernel, gramKernel, type GramAlgorithm, type GramOptions } from '../../gpu/kernels/gram.ts';
 import type { Tensor } from '../../gpu/tensor.ts';
 import { record } from '../tape.ts';
 
-export type { GramOptions };
+export type { GramAlgorithm, GramOptions };
 
 /**
  * Gram matrices of NHWC features: [N, H, W, C] → [N, C, C], G = FᵀF per sample over the pixels,

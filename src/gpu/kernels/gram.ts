@@ -1,12 +1,34 @@
 import { gridFor } from '../grid.ts';
 import { formatShape, type Tensor } from '../tensor.ts';
-import { SYMMETRIZE_WG, symmetrizeWgsl } from '../../shaders/gram.wgsl.ts';
+import {
+  GRAM_BLOCK,
+  GRAM_BWD_COLS,
+  GRAM_BWD_ROWS,
+  GRAM_REDUCE_WG,
+  GRAM_SG_SIZE,
+  GRAM_SG_WG,
+  gramBackwardWgsl,
+  gramPartialWgsl,
+  gramReduceWgsl,
+  SYMMETRIZE_WG,
+  symmetrizeWgsl,
+} from '../../shaders/gram.wgsl.ts';
+import { hasEightWideSubgroups } from './conv2d.ts';
 import { launchMatmul, matmulKernel } from './matmul.ts';
 import { assertShape } from './shape-utils.ts';
+
+/**
+ * 'subgroup': kernels sharing operands through subgroupBroadcast (adapters whose subgroups are
+ * exactly 8 wide, such as llvmpipe; channels a multiple of 4); 'matmul': the tiled matmul kernel
+ * (any adapter, any shape); 'auto': 'subgroup' where it applies.
+ */
+export type GramAlgorithm = 'auto' | 'subgroup' | 'matmul';
 
 export interface GramOptions {
   /** Divide by C·H·W (the default), as in Gatys et al.'s style loss. */
   normalize?: boolean;
+  /** Which kernels run (tests and benchmarks choose; 'auto' otherwise). */
+  algorithm?: GramAlgorithm;
 }
 
 function checkFeatures(op: string, features: Tensor): { n: number; h: number; w: number; c: number } {
@@ -16,19 +38,73 @@ function checkFeatures(op: string, features: Tensor): { n: number; h: number; w:
   return { n, h, w, c };
 }
 
+function pickAlgorithm(op: string, features: Tensor, channels: number, options: GramOptions): Exclude<GramAlgorithm, 'auto'> {
+  const algorithm = options.algorithm ?? 'auto';
+  const fits = hasEightWideSubgroups(features.runtime) && channels % 4 === 0;
+  if (algorithm === 'subgroup' && !fits) {
+    throw new Error(`${op}: algorithm 'subgroup' needs the 'subgroups' feature with 8-wide subgroups and a multiple of 4 channels (got ${channels})`);
+  }
+  if (algorithm !== 'auto') return algorithm;
+  return fits ? 'subgroup' : 'matmul';
+}
+
 /** The factor `gram` multiplies FᵀF by. */
 export function gramScale(features: Tensor, options: GramOptions = {}): number {
   const { h, w, c } = checkFeatures('gram', features);
   return options.normalize === false ? 1 : 1 / Math.max(1, c * h * w);
 }
 
+/** Subgroup tasks (block pair × pixel chunk) the Gram kernel aims for: 64 workgroups of 8. */
+const GRAM_TARGET_TASKS = 512;
+/** Fewest pixels one task sums: shorter runs cost more in partials than they save. */
+const GRAM_MIN_CHUNK = 64;
+/** Most partial sums a split writes in all (32 MiB): more splits would only add memory traffic. */
+const GRAM_MAX_PARTIAL = 8 << 20;
+const MAX_GROUPS = 65535;
+
+/**
+ * Subgroup path: partial 32×32 blocks on and above the diagonal, split over pixel chunks while
+ * there are few blocks, then one pass that sums the chunks, mirrors the lower blocks and scales.
+ */
+function gramSubgroup(features: Tensor, n: number, pixels: number, c: number, scale: number): Tensor {
+  const runtime = features.runtime;
+  const blocks = Math.ceil(c / GRAM_BLOCK);
+  const pairs = (blocks * (blocks + 1)) / 2;
+  let splits = Math.max(1, Math.min(Math.ceil(GRAM_TARGET_TASKS / (pairs * n)), Math.ceil(pixels / GRAM_MIN_CHUNK), Math.floor(GRAM_MAX_PARTIAL / (n * c * c))));
+  const chunk = Math.ceil(pixels / splits);
+  splits = Math.ceil(pixels / chunk); // no empty chunks
+  const tasks = n * pairs * splits;
+  // One split: the block kernel writes G itself (scaled, mirrored); else partial sums to reduce.
+  const partial = runtime.empty(splits === 1 ? [n, c, c] : [n, splits, c, c]);
+  runtime.launch({
+    name: 'gram_partial',
+    source: gramPartialWgsl,
+    bindings: { f: features, partial },
+    params: { pixels, c, chunk, splits, blocks, pairs, tasks, scale: splits === 1 ? scale : 1 },
+    workgroups: gridFor(tasks, GRAM_SG_WG / GRAM_SG_SIZE),
+  });
+  if (splits === 1) return partial;
+  const g = runtime.empty([n, c, c]);
+  runtime.launch({
+    name: 'gram_reduce',
+    source: gramReduceWgsl,
+    bindings: { partial, g },
+    params: { total: g.size, c, splits, scale },
+    workgroups: gridFor(g.size, GRAM_REDUCE_WG),
+  });
+  partial.dispose();
+  return g;
+}
+
 /**
  * G[n] = scale · F[n]ᵀ·F[n] for NHWC features, F[n] seen as an (H·W)×C matrix: [N, H, W, C] → [N, C, C].
- * One tiled matmul over the pixel axis, computing only the tiles on and above the diagonal and
- * mirroring them; split over K (the pixels) when the few output tiles would leave the GPU idle.
+ * Only blocks on and above the diagonal are computed and mirrored; the pixel axis is split over
+ * workgroups when the few output blocks would leave the GPU idle.
  */
 export function gramKernel(features: Tensor, options: GramOptions = {}): Tensor {
   const { n, h, w, c } = checkFeatures('gram', features);
+  const scale = gramScale(features, options);
+  if (pickAlgorithm('gram', features, c, options) === 'subgroup' && n * h * w * c > 0) return gramSubgroup(features, n, h * w, c, scale);
   const operand = { tensor: features, outer: h * w * c, inner: 0 };
   return launchMatmul({
     op: 'gram',
@@ -41,7 +117,7 @@ export function gramKernel(features: Tensor, options: GramOptions = {}): Tensor 
     k: h * w,
     outer: n,
     inner: 1,
-    scale: gramScale(features, options),
+    scale,
     symmetric: true,
     outShape: [n, c, c],
   });
@@ -61,11 +137,40 @@ export function symmetrizeKernel(g: Tensor, scale = 1): Tensor {
   return out;
 }
 
+/** dF = F·S per sample with the subgroup kernel (S symmetric [N, C, C], F [N, H, W, C]). */
+function gramBackwardSubgroup(features: Tensor, sym: Tensor, n: number, pixels: number, c: number): Tensor {
+  const runtime = features.runtime;
+  const subgroupsPerWg = GRAM_SG_WG / GRAM_SG_SIZE;
+  const rowsPerSubgroup = GRAM_SG_SIZE * GRAM_BWD_ROWS;
+  // All 8 subgroups on rows unless there are too few rows to fill them.
+  let sgM = subgroupsPerWg;
+  while (sgM > 1 && (sgM / 2) * rowsPerSubgroup >= pixels) sgM /= 2;
+  const nTiles = Math.ceil(c / (GRAM_BWD_COLS * (subgroupsPerWg / sgM)));
+  const mTiles = Math.ceil(pixels / (rowsPerSubgroup * sgM));
+  const x = Math.min(mTiles, MAX_GROUPS);
+  if (n * nTiles > MAX_GROUPS) throw new Error(`gram backward: features ${formatShape(features.shape)} need more workgroups than a dispatch allows`);
+  const df = runtime.empty(features.shape);
+  runtime.launch({
+    name: 'gram_backward',
+    source: gramBackwardWgsl,
+    bindings: { f: features, s: sym, df },
+    params: { pixels, c, sg_m: sgM, n_tiles: nTiles },
+    workgroups: [x, Math.ceil(mTiles / x), n * nTiles],
+  });
+  return df;
+}
+
 /** dF = scale · F·(dG + dGᵀ): the gradient of `gramKernel` for an upstream gradient dG [N, C, C]. */
 export function gramBackwardKernel(features: Tensor, dg: Tensor, options: GramOptions = {}): Tensor {
   const { n, h, w, c } = checkFeatures('gram backward', features);
   assertShape('gram backward', 'the upstream gradient', dg.shape, [n, c, c]);
+  const algorithm = pickAlgorithm('gram backward', features, c, options);
   const sym = symmetrizeKernel(dg, gramScale(features, options));
+  if (algorithm === 'subgroup' && n * h * w * c > 0) {
+    const df = gramBackwardSubgroup(features, sym, n, h * w, c);
+    sym.dispose();
+    return df;
+  }
   const f = features.runtime.reshape(features, [n, h * w, c]);
   const df = matmulKernel(f, sym);
   f.dispose();

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { gram } from '../../../src/autograd/ops/gram.ts';
+import { gram, type GramAlgorithm } from '../../../src/autograd/ops/gram.ts';
+import { hasEightWideSubgroups } from '../../../src/gpu/kernels/conv2d.ts';
 import { mul } from '../../../src/autograd/ops/elementwise.ts';
 import { sum } from '../../../src/autograd/ops/reduce.ts';
 import { valueAndGrad } from '../../../src/autograd/grad.ts';
@@ -17,7 +18,7 @@ function tfGram(f: tf.Tensor, normalize: boolean): tf.Tensor {
   return normalize ? tf.div(g, c * h * w) : g;
 }
 
-async function check(shape: [number, number, number, number], normalize: boolean, seed: number): Promise<void> {
+async function check(shape: [number, number, number, number], normalize: boolean, seed: number, algorithm: GramAlgorithm = 'auto'): Promise<void> {
   const rt = runtime();
   const [n, h, w, c] = shape;
   const fs = randomValues(n * h * w * c, seed);
@@ -30,11 +31,11 @@ async function check(shape: [number, number, number, number], normalize: boolean
   const scale = normalize ? 1 / (c * h * w) : 1;
   const atol = 4e-6 * Math.max(8, h * w) * scale;
 
-  const g = gram(f, { normalize });
+  const g = gram(f, { normalize, algorithm });
   expect([...g.shape]).toEqual([n, c, c]);
   expectClose(await g.data(), await tfValues(tfGram(tfF, normalize)), 1e-4, atol, 'gram forward');
 
-  const { grads } = valueAndGrad((f: Tensor) => sum(mul(gram(f, { normalize }), wt)))(f);
+  const { grads } = valueAndGrad((f: Tensor) => sum(mul(gram(f, { normalize, algorithm }), wt)))(f);
   const expected = tf.grad((f: tf.Tensor) => tf.sum(tf.mul(tfGram(f, normalize), tw)))(tfF);
   expect([...grads[0]!.shape]).toEqual(shape);
   // dF sums C products of O(1)·O(scale) terms (two of them: dG and dGᵀ).
@@ -49,6 +50,42 @@ describe('gram: forward and gradient against tf.matMul on reshaped features', ()
   it('70 channels: several tiles, mirrored below the diagonal', () => check([1, 3, 5, 70], true, 40));
   it('32×32 pixels, 16 channels: the pixel axis split over workgroups', () => check([1, 32, 32, 16], true, 50));
   it('odd channel count over many pixels: split-K with the scalar kernel', () => check([2, 17, 19, 5], true, 60));
+});
+
+// With 8-wide subgroups and a multiple of 4 channels 'auto' runs the subgroup kernels; elsewhere
+// the same cases run the matmul path, which the 'matmul' cases below force everywhere.
+describe('gram: subgroup-sized cases (the subgroup kernels where the adapter has them)', () => {
+  it('36 channels: a partial second 32-channel block, batch 2', () => check([2, 7, 5, 36], true, 70));
+  it('64 channels over 33×31 pixels: many pixel splits, the last one short', () => check([1, 33, 31, 64], true, 80));
+  it('96 channels, 3×2 pixels, batch 2: three blocks, a single row tile', () => check([2, 3, 2, 96], false, 90));
+  it('40 channels over 19×17 pixels: several row tiles, a partial column tile', () => check([2, 19, 17, 40], true, 100));
+  it('200 channels over 3×3 pixels: 7 blocks (28 pairs), the last one partial', () => check([1, 3, 3, 200], true, 105));
+});
+
+describe('gram: the matmul kernels (the path without 8-wide subgroups)', () => {
+  it('64 channels over 9×7 pixels', () => check([2, 9, 7, 64], true, 110, 'matmul'));
+  it('8 channels over 16×16 pixels (split-K)', () => check([1, 16, 16, 8], false, 120, 'matmul'));
+});
+
+describe('gram: choosing the subgroup kernels', () => {
+  it("'subgroup' runs where the adapter has 8-wide subgroups and throws before dispatch elsewhere", async () => {
+    const rt = runtime();
+    if (hasEightWideSubgroups(rt)) {
+      await check([1, 5, 6, 12], true, 130, 'subgroup');
+    } else {
+      const x = rt.upload(randomValues(5 * 6 * 12, 130), [1, 5, 6, 12]);
+      const before = rt.stats().dispatches;
+      expect(() => gram(x, { algorithm: 'subgroup' })).toThrow(/gram: algorithm 'subgroup' needs the 'subgroups' feature with 8-wide subgroups/);
+      expect(rt.stats().dispatches).toBe(before);
+      x.dispose();
+    }
+  });
+  it("'subgroup' throws for a channel count that is not a multiple of 4", () => {
+    const rt = runtime();
+    const x = rt.upload(randomValues(2 * 3 * 6, 140), [1, 2, 3, 6]);
+    expect(() => gram(x, { algorithm: 'subgroup' })).toThrow(/gram: algorithm 'subgroup' needs .* a multiple of 4 channels \(got 6\)/);
+    x.dispose();
+  });
 });
 
 describe('gram errors', () => {
