@@ -54,10 +54,13 @@ export function gramScale(features: Tensor, options: GramOptions = {}): number {
   return options.normalize === false ? 1 : 1 / Math.max(1, c * h * w);
 }
 
-/** Subgroup tasks (block pair × pixel chunk) the Gram kernel aims for: 64 workgroups of 8. */
-const GRAM_TARGET_TASKS = 512;
-/** Fewest pixels one task sums: shorter runs cost more in partials than they save. */
-const GRAM_MIN_CHUNK = 64;
+/**
+ * Subgroup tasks (block pair × pixel chunk) the Gram kernel aims for: 16 workgroups of 8, which
+ * keep a software rasteriser's threads busy. Only few blocks (few channels) are split.
+ */
+const GRAM_TARGET_TASKS = 128;
+/** Fewest pixels one task sums: shorter runs cost more in partial sums written and reduced than they save. */
+const GRAM_MIN_CHUNK = 256;
 /** Most partial sums a split writes in all (32 MiB): more splits would only add memory traffic. */
 const GRAM_MAX_PARTIAL = 8 << 20;
 const MAX_GROUPS = 65535;

@@ -46,7 +46,7 @@ async function check(shape: [number, number, number, number], normalize: boolean
 describe('gram: forward and gradient against tf.matMul on reshaped features', () => {
   it('batch 2, 7×5 pixels, 3 channels (scalar kernel)', () => check([2, 7, 5, 3], true, 10));
   it('batch 1, 6×5 pixels, 13 channels, not normalised', () => check([1, 6, 5, 13], false, 20));
-  it('batch 2, 4×4 pixels, 8 channels (vec4 kernel)', () => check([2, 4, 4, 8], true, 30));
+  it('batch 2, 4×4 pixels, 8 channels (vec4 loads)', () => check([2, 4, 4, 8], true, 30));
   it('70 channels: several tiles, mirrored below the diagonal', () => check([1, 3, 5, 70], true, 40));
   it('32×32 pixels, 16 channels: the pixel axis split over workgroups', () => check([1, 32, 32, 16], true, 50));
   it('odd channel count over many pixels: split-K with the scalar kernel', () => check([2, 17, 19, 5], true, 60));
@@ -56,9 +56,9 @@ describe('gram: forward and gradient against tf.matMul on reshaped features', ()
 // the same cases run the matmul path, which the 'matmul' cases below force everywhere.
 describe('gram: subgroup-sized cases (the subgroup kernels where the adapter has them)', () => {
   it('36 channels: a partial second 32-channel block, batch 2', () => check([2, 7, 5, 36], true, 70));
-  it('64 channels over 33×31 pixels: many pixel splits, the last one short', () => check([1, 33, 31, 64], true, 80));
+  it('64 channels over 33×31 pixels: 4 pixel chunks, the last one short', () => check([1, 33, 31, 64], true, 80));
   it('96 channels, 3×2 pixels, batch 2: three blocks, a single row tile', () => check([2, 3, 2, 96], false, 90));
-  it('40 channels over 19×17 pixels: several row tiles, a partial column tile', () => check([2, 19, 17, 40], true, 100));
+  it('40 channels over 19×17 pixels, batch 2: 2 pixel chunks, several row tiles, a partial column tile', () => check([2, 19, 17, 40], true, 100));
   it('200 channels over 3×3 pixels: 7 blocks (28 pairs), the last one partial', () => check([1, 3, 3, 200], true, 105));
 });
 
