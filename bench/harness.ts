@@ -263,7 +263,7 @@ export async function runBench(def: Pick<BenchDef, 'name' | 'group' | 'flops' | 
   let peerError: string | undefined;
   if (def.peer && ctx.peer) {
     try {
-      peerWorkload = ctx.peer.workload(def.peer);
+      peerWorkload = await ctx.peer.workload(def.peer);
     } catch (err) {
       peerError = (err as Error).message;
     }

@@ -35,8 +35,11 @@ export interface BenchDef {
   /** Minimum bytes an iteration must move (inputs read once, outputs written once), for GB/s. */
   bytes?: number;
   setup(runtime: Runtime): Workload | Promise<Workload>;
-  /** The same computation in TensorFlow.js (webgpu backend, same adapter). */
-  peer?: (tf: Tfjs) => Workload;
+  /**
+   * The same computation in TensorFlow.js (webgpu backend, same adapter). May be async, e.g. to
+   * read back constants its setup computes (tf's webgpu backend has no synchronous readback).
+   */
+  peer?: (tf: Tfjs) => Workload | Promise<Workload>;
 }
 
 /** An end-to-end line (bench/e2e.ts): always reports peak GPU memory. */

@@ -17,10 +17,10 @@
  *    mode would instead split every dispatch into its own pass and submit, which distorts).
  *    If either side's timestamps are incomplete, the line falls back to wall time on both sides.
  *  - WEBGPU_CPU_FORWARD is turned off so that tfjs never runs a small op on the CPU.
- *  - Backward lines use tfjs's own backward kernels (Conv2DBackpropInput/Filter, MaxPoolGrad) through
- *    tf.engine().runKernel. tfjs autodiff (tf.grads) is not available: tfjs-core registers no
- *    gradients by itself (the union package @tensorflow/tfjs does, and its ESM files cannot be
- *    loaded by Node), so lines that would need it have no peer.
+ *  - Backward kernel lines use tfjs's own backward kernels (Conv2DBackpropInput/Filter, MaxPoolGrad)
+ *    through tf.engine().runKernel, so both sides time one op's backward alone. tfjs autodiff
+ *    (tf.grad, tf.valueAndGrad, tf.train optimizers) is loaded too (tfjs-gradients.ts), for the
+ *    end-to-end lines that need a whole gradient (the Gatys iteration).
  *  - Inputs are identical values, uploaded before timing; each iteration's outputs are disposed
  *    (tf.tidy / pastiche scope()).
  */
@@ -29,6 +29,7 @@ import type { Runtime } from '../../src/gpu/runtime.ts';
 import type { Target, TimestampTimer } from '../harness.ts';
 import { timerFor } from '../harness.ts';
 import type { Tfjs, Workload } from '../types.ts';
+import { loadTfjsGradients } from './tfjs-gradients.ts';
 
 export interface TfjsPeer {
   readonly name: string;
@@ -36,7 +37,7 @@ export interface TfjsPeer {
   readonly backend: WebGPUBackend;
   readonly version: string;
   /** Builds a peer workload (inside no tidy: its tensors live until `release`). */
-  workload(make: (tf: Tfjs) => Workload): Workload;
+  workload(make: (tf: Tfjs) => Workload | Promise<Workload>): Promise<Workload>;
   release(workload: Workload): void;
   target(workload: Workload, useTimestamps: boolean): Target;
   /** Submits everything tfjs has recorded and waits until the GPU has finished it. */
@@ -58,6 +59,7 @@ export async function createTfjsPeer(runtime: Runtime): Promise<TfjsPeer> {
 
   const tf = (await import('@tensorflow/tfjs-core')) as Tfjs;
   await import('@tensorflow/tfjs-backend-webgpu');
+  await loadTfjsGradients();
   if (!(await tf.setBackend('webgpu'))) throw new Error('tf.setBackend("webgpu") failed');
   await tf.ready();
   tf.env().set('WEBGPU_CPU_FORWARD', false);
@@ -91,7 +93,7 @@ export async function createTfjsPeer(runtime: Runtime): Promise<TfjsPeer> {
     tf,
     backend,
     version: tf.version_core,
-    workload: (make) => make(tf),
+    workload: async (make) => make(tf),
     release: (w) => w.dispose(),
     sync,
     target(workload, useTimestamps) {
