@@ -6,6 +6,7 @@ import { Command, Option } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { availableParallelism, loadavg } from 'node:os';
 import { initRuntime, type Runtime } from '../src/gpu/runtime.ts';
+import { scope } from '../src/gpu/scope.ts';
 import { writeFileAtomic } from '../src/io/atomic-write.ts';
 import { e2eBenches } from './e2e.ts';
 import { MEASURE_PRESETS, runBench, type MeasureOptions, type RunContext } from './harness.ts';
@@ -26,6 +27,7 @@ interface Options {
   list?: boolean;
   samples?: number;
   failOnRegression?: boolean;
+  tune?: boolean;
 }
 
 interface Line {
@@ -83,6 +85,7 @@ async function main(): Promise<void> {
     .option('--no-timestamps', 'wall time only, even where timestamp queries are available')
     .option('--samples <n>', 'timed samples per line (overrides the preset)', (v) => Number.parseInt(v, 10))
     .option('--list', 'list the selected lines and exit')
+    .option('--tune', "first time every kernel variant for the selected lines' shapes and keep the fastest (written to the tuning cache)")
     .parse(process.argv);
   const opts = program.opts<Options>();
   const tier: Tier = opts.quick ? 'quick' : opts.full ? 'full' : 'default';
@@ -111,6 +114,21 @@ async function main(): Promise<void> {
   const load = loadavg()[0]!;
   const cores = availableParallelism();
   if (load > cores * 0.5) log(`note: load average ${load.toFixed(1)} on ${cores} cores: other processes share the CPU that runs the software GPU; numbers will be noisy`);
+
+  if (opts.tune) {
+    // One run of each line while the kernels report their shapes; then every variant of each is timed.
+    const tuned = await runtime.autotune(
+      async () => {
+        for (const line of lines.filter((l) => !l.pending)) {
+          const workload = await line.def.setup(runtime);
+          scope(() => workload.run());
+          workload.dispose();
+        }
+      },
+      { onProgress: (line) => log(`tune: ${line}`) },
+    );
+    log(`tuned ${tuned.length} kernel shape(s)`);
+  }
 
   let peer: TfjsPeer | null = null;
   if (opts.peer && lines.some((l) => l.def.peer && !l.pending)) {

@@ -90,7 +90,7 @@ fn src_index(i: i32, n: u32) -> i32 {
   return select(-1, i, i >= 0 && i < ni);
 }`;
 
-const ARR = (vec: boolean) => (vec ? 'array<vec4f>' : 'array<f32>');
+const ARR = (vec: boolean, half = false) => (half ? (vec ? 'array<vec4<f16>>' : 'array<f16>') : vec ? 'array<vec4f>' : 'array<f32>');
 
 /** Code for one operand: per-slot setup before the k loop, the load inside it, the advance after. */
 interface OperandCode {
@@ -464,9 +464,9 @@ function epilogue(v: ConvGemmVariant): string {
   return code;
 }
 
-function store(buffer: string, index: string, col: string, vec: boolean): string {
-  if (vec) return `if (${col} < p.gemm_n) { ${buffer}[(${index}) / 4u] = r; }`;
-  return [0, 1, 2, 3].map((j) => `if (${col} + ${j}u < p.gemm_n) { ${buffer}[${index} + ${j}u] = r.${lanes[j]}; }`).join('\n      ');
+function store(buffer: string, index: string, col: string, vec: boolean, half = false): string {
+  if (vec) return `if (${col} < p.gemm_n) { ${buffer}[(${index}) / 4u] = ${half ? 'vec4<f16>(r)' : 'r'}; }`;
+  return [0, 1, 2, 3].map((j) => `if (${col} + ${j}u < p.gemm_n) { ${buffer}[${index} + ${j}u] = ${half ? `f16(r.${lanes[j]})` : `r.${lanes[j]}`}; }`).join('\n      ');
 }
 
 /** The tiled implicit-GEMM convolution kernel for one kind and variant. */
@@ -549,14 +549,20 @@ ${epilogue(v)}
 
 export const CONV_DIRECT_WG = 64;
 
-export function convDirectWgsl(kind: ConvGemmKind): string {
+/**
+ * `half`: f16 storage for x, w, bias and y with f32 accumulation (forward only; the caller checks
+ * for 'shader-f16').
+ */
+export function convDirectWgsl(kind: ConvGemmKind, half = false): string {
   const idx = flatIndexWgsl(CONV_DIRECT_WG);
+  if (half && kind !== 'fwd') throw new Error(`conv2d: f16 storage is implemented for the forward pass only, not '${kind}'`);
   if (kind === 'fwd') {
-    return `${PARAMS}
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> w: array<f32>;
-@group(0) @binding(2) var<storage, read> bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+    const t = half ? 'f16' : 'f32';
+    return `${half ? 'enable f16;\n' : ''}${PARAMS}
+@group(0) @binding(0) var<storage, read> x: array<${t}>;
+@group(0) @binding(1) var<storage, read> w: array<${t}>;
+@group(0) @binding(2) var<storage, read> bias: array<${t}>;
+@group(0) @binding(3) var<storage, read_write> y: array<${t}>;
 @group(0) @binding(4) var<uniform> p: Params;
 ${SRC_INDEX}
 ${ACTIVATION}
@@ -581,13 +587,13 @@ fn main(${FLAT_ENTRY_PARAMS}) {
       let xb = ((n * p.in_h + u32(hi)) * p.in_w + u32(wi)) * p.in_c + cbase;
       let wb = (ky * p.k_w + kx) * p.cin_g * p.out_c + co;
       for (var ci = 0u; ci < p.cin_g; ci++) {
-        acc = fma(x[xb + ci], w[wb + ci * p.out_c], acc);
+        acc = fma(f32(x[xb + ci]), f32(w[wb + ci * p.out_c]), acc);
       }
     }
   }
-  if (p.has_bias != 0u) { acc += bias[co]; }
+  if (p.has_bias != 0u) { acc += f32(bias[co]); }
   acc = activate(vec4f(acc)).x;
-  y[i] = acc;
+  y[i] = ${t}(acc);
 }
 `;
   }
@@ -730,10 +736,12 @@ export interface ConvSubgroupVariant {
   vecK: boolean;
   /** The column axis has a multiple of 4 channels. */
   vecN: boolean;
+  /** f16 storage with f32 accumulation (forward only). */
+  half?: boolean;
 }
 
 export function convSubgroupKey(v: ConvSubgroupVariant): string {
-  return `sg${v.tn}_${v.vecK ? 'k4' : 'k1'}${v.vecN ? 'n4' : 'n1'}`;
+  return `sg${v.tn}_${v.vecK ? 'k4' : 'k1'}${v.vecN ? 'n4' : 'n1'}${v.half ? '_f16' : ''}`;
 }
 
 /** Rows one subgroup of a subgroup kernel covers. */
@@ -746,9 +754,10 @@ function range(n: number): number[] {
 }
 
 /** Loads 4 consecutive channels starting at `index` (scalar path: each lane checked by `ok(j)`). */
-function quad(buffer: string, index: string, vec: boolean, ok: (j: number) => string): string {
-  if (vec) return `${buffer}[(${index}) / 4u]`;
-  return `vec4f(${range(4).map((j) => `select(0.0, ${buffer}[select(0u, ${index} + ${j}u, ${ok(j)})], ${ok(j)})`).join(', ')})`;
+function quad(buffer: string, index: string, vec: boolean, ok: (j: number) => string, half = false): string {
+  if (vec) return half ? `vec4f(${buffer}[(${index}) / 4u])` : `${buffer}[(${index}) / 4u]`;
+  const read = (i: string) => (half ? `f32(${buffer}[${i}])` : `${buffer}[${i}]`);
+  return `vec4f(${range(4).map((j) => `select(0.0, ${read(`select(0u, ${index} + ${j}u, ${ok(j)})`)}, ${ok(j)})`).join(', ')})`;
 }
 
 const SG_HEADER = `enable subgroups;
@@ -782,14 +791,15 @@ function accDecls(rows: number, j4s: number): string {
  */
 function sgForward(v: ConvSubgroupVariant): string {
   const { tn, vecK, vecN } = v;
+  const half = v.half ?? false;
   const J4 = tn / 4;
   const slotsB = Math.ceil(tn / SG_SIZE);
   const rows = range(SG_ROWS);
-  let code = `${SG_HEADER}
-@group(0) @binding(0) var<storage, read> x: ${ARR(vecK)};
-@group(0) @binding(1) var<storage, read> w: array<f32>;
-@group(0) @binding(2) var<storage, read> bias: ${ARR(vecN)};
-@group(0) @binding(3) var<storage, read_write> y: ${ARR(vecN)};
+  let code = `${half ? 'enable f16;\n' : ''}${SG_HEADER}
+@group(0) @binding(0) var<storage, read> x: ${ARR(vecK, half)};
+@group(0) @binding(1) var<storage, read> w: ${ARR(false, half)};
+@group(0) @binding(2) var<storage, read> bias: ${ARR(vecN, half)};
+@group(0) @binding(3) var<storage, read_write> y: ${ARR(vecN, half)};
 @group(0) @binding(4) var<uniform> p: Params;
 ${SRC_INDEX}
 ${ACTIVATION}
@@ -826,9 +836,10 @@ ${accDecls(SG_ROWS, J4)}`;
       let wrow = (ky * p.k_w + kx) * p.cin_g;
       for (var c = 0u; c < p.cin_g; c += 4u) {`;
   for (const i of rows) code += `
-        let a${i} = select(vec4f(0.0), ${quad('x', `xb${i} + c`, vecK, (j) => `ok${i} && c + ${j}u < p.cin_g`)}, ok${i});`;
+        let a${i} = select(vec4f(0.0), ${quad('x', `xb${i} + c`, vecK, (j) => `ok${i} && c + ${j}u < p.cin_g`, half)}, ok${i});`;
   for (let s = 0; s < slotsB; s++) {
-    const tap = (j: number) => (vecK ? `w[(wrow + c + ${j}u) * p.out_c + wcol${s}]` : `w[select(0u, (wrow + c + ${j}u) * p.out_c + wcol${s}, c + ${j}u < p.cin_g)]`);
+    const read = (i: string) => (half ? `f32(w[${i}])` : `w[${i}]`);
+    const tap = (j: number) => (vecK ? read(`(wrow + c + ${j}u) * p.out_c + wcol${s}`) : read(`select(0u, (wrow + c + ${j}u) * p.out_c + wcol${s}, c + ${j}u < p.cin_g)`));
     const okTap = (j: number) => (vecK ? `okb${s}` : `okb${s} && c + ${j}u < p.cin_g`);
     code += `
         let b${s} = vec4f(${range(4).map((j) => `select(0.0, ${tap(j)}, ${okTap(j)})`).join(', ')});`;
@@ -855,14 +866,14 @@ ${accDecls(SG_ROWS, J4)}`;
   {
     let col = tile_n + ${j4 * 4}u;
     var bv = vec4f(0.0);
-    if (p.has_bias != 0u) { bv = ${vecN ? `select(vec4f(0.0), bias[select(0u, g * p.cout_g + col, col < p.cout_g) / 4u], col < p.cout_g)` : quad('bias', 'g * p.cout_g + col', false, (j) => `col + ${j}u < p.cout_g`)}; }`;
+    if (p.has_bias != 0u) { bv = ${vecN ? `select(vec4f(0.0), ${half ? 'vec4f(' : ''}bias[select(0u, g * p.cout_g + col, col < p.cout_g) / 4u]${half ? ')' : ''}, col < p.cout_g)` : quad('bias', 'g * p.cout_g + col', false, (j) => `col + ${j}u < p.cout_g`, half)}; }`;
     for (const i of rows) {
       code += `
     {
       var r = acc${i}_${j4} + bv;
       r = activate(r);
       if (okm${i}) {
-        ${store('y', `m${i} * p.out_c + g * p.cout_g + col`, 'col', vecN)}
+        ${store('y', `m${i} * p.out_c + g * p.cout_g + col`, 'col', vecN, half)}
       }
     }`;
     }
@@ -1078,6 +1089,7 @@ ${accDecls(4, J4)}`;
 
 export function convSubgroupWgsl(v: ConvSubgroupVariant): string {
   if (v.tn !== 8 && v.tn !== 32) throw new Error(`conv2d: invalid subgroup tile width ${v.tn}`);
+  if (v.half && v.kind !== 'fwd') throw new Error(`conv2d: f16 storage is implemented for the forward pass only, not '${v.kind}'`);
   if (v.kind === 'fwd') return sgForward(v);
   if (v.kind === 'dx') return sgInputGrad(v);
   return sgFilterGrad(v);

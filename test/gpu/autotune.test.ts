@@ -17,7 +17,8 @@ import {
   type TuneStore,
 } from '../../src/gpu/autotune.ts';
 import { createGpuContext } from '../../src/gpu/device.ts';
-import { convCandidateIds, hasEightWideSubgroups } from '../../src/gpu/kernels/conv2d.ts';
+import { float16ToFloat32, float32ToFloat16 } from '../../src/gpu/half.ts';
+import { conv2dGeometry, conv2dInputGradKernel, convCandidateIds, hasEightWideSubgroups } from '../../src/gpu/kernels/conv2d.ts';
 import { launchMatmul, MATMUL_CANDIDATE_IDS } from '../../src/gpu/kernels/matmul.ts';
 import { Runtime, type KernelLaunch } from '../../src/gpu/runtime.ts';
 import type { Tensor } from '../../src/gpu/tensor.ts';
@@ -421,5 +422,62 @@ describe('conv2d auto rule without a tuned choice', () => {
     } finally {
       rt.destroy();
     }
+  });
+});
+
+describe('conv2d forward on f16 tensors: f16 storage, f32 accumulation, a tunable choice of its own', () => {
+  /** Rounds to the nearest f16, so the oracle sees exactly the inputs the kernels read. */
+  const toHalf = (values: Float32Array) => float16ToFloat32(float32ToFloat16(values));
+  const cases: (ConvCase & { bias?: boolean })[] = [
+    { name: 'RGB in: 9×9 reflect, 3 → 8, relu', x: [1, 9, 11, 3], w: [9, 9, 3, 8], padding: 4, padMode: 'reflect', activation: 'relu' },
+    { name: 'stride 2, 13 → 20, bias + relu6', x: [2, 9, 7, 13], w: [3, 3, 13, 20], stride: 2, padding: 'same', activation: 'relu6', bias: true },
+    { name: 'vec4 path, 16 → 40, bias', x: [1, 10, 9, 16], w: [3, 3, 16, 40], padding: 'same', bias: true },
+  ];
+  for (const c of cases) {
+    it(`${c.name}: every f16 candidate matches tfjs-cpu within f16 rounding`, async () => {
+      const rt = runtime();
+      expect(rt.hasF16, 'lavapipe and the GPUs pastiche targets have shader-f16').toBe(true);
+      const cout = c.w[3]!;
+      const xs = toHalf(randomValues(size(c.x), 51));
+      const ws = toHalf(randomValues(size(c.w), 52, -1, 1));
+      const bs = toHalf(randomValues(cout, 53));
+      let expected = tfConv({ ...c, activation: undefined }, tf.tensor(xs, c.x), tf.tensor(ws, c.w));
+      if (c.bias) expected = tf.add(expected, tf.tensor(bs, [cout]));
+      if (c.activation) expected = c.activation === 'relu' ? tf.relu(expected) : tf.relu6(expected);
+      const want = await tfValues(expected);
+      const x = rt.upload(xs, c.x, 'f16');
+      const w = rt.upload(ws, c.w, 'f16');
+      const b = rt.upload(bs, [cout], 'f16');
+      const opts = { stride: c.stride, padding: c.padding, padMode: c.padMode, ...(c.bias ? { bias: b } : {}), ...(c.activation ? { activation: c.activation } : {}) };
+      const captured = await rt.tuning.captureShapes(() => conv2d(x, w, opts).dispose());
+      expect(captured.map((r) => r.shape)).toEqual([expect.stringMatching(/^fwd .* f16$/)]);
+      const ids = convCandidateIds(rt, true);
+      expect(ids).not.toContain('tiled/64x64');
+      for (const id of ids) {
+        rt.tuning.set('conv2d', captured[0]!.shape, { choice: id, ms: {}, clock: 'test', date: 'now' });
+        let y: Tensor | null = null;
+        const launched = launchesOf(rt, () => (y = conv2d(x, w, opts)));
+        expect(launched[0], id).toMatch(variantPattern(id));
+        expect(launched[0], id).toMatch(/f16/);
+        y = y!;
+        expect(y.dtype).toBe('f16');
+        expectClose(await y.data(), want, 1e-3, 1e-3, `${id} f16 forward`);
+        y.dispose();
+      }
+      for (const t of [x, w, b]) t.dispose();
+    });
+  }
+
+  it('rejects mixed dtypes, the f32-only tiled kernels and f16 gradients with clear errors', () => {
+    const rt = runtime();
+    const x = rt.upload(randomValues(1 * 5 * 5 * 8, 61), [1, 5, 5, 8], 'f16');
+    const w32 = rt.upload(randomValues(9 * 8 * 8, 62), [3, 3, 8, 8]);
+    const w16 = rt.upload(randomValues(9 * 8 * 8, 62), [3, 3, 8, 8], 'f16');
+    expect(() => conv2d(x, w32)).toThrow(/filter must be f16 like x, got f32/);
+    expect(() => conv2d(x, w16, { kernel: { algorithm: 'tiled' } })).toThrow(/'tiled' kernels are f32 only/);
+    const dy = rt.upload(randomValues(3 * 3 * 8, 63), [1, 3, 3, 8], 'f16');
+    expect(() => conv2dInputGradKernel(dy, w16, conv2dGeometry('conv2d', x.shape, w16.shape))).toThrow(/dy must be f32 \(f16 is supported by the forward pass only\), got f16/);
+    dy.dispose();
+    for (const t of [x, w32, w16]) t.dispose();
   });
 });

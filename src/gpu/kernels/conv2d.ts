@@ -147,9 +147,12 @@ const CONV_CHOICES: Record<string, ConvChoice> = {
   direct: { algorithm: 'direct' },
 };
 
-/** The candidate ids this adapter can run. */
-export function convCandidateIds(runtime: Runtime): string[] {
-  return Object.keys(CONV_CHOICES).filter((id) => CONV_CHOICES[id]!.algorithm !== 'subgroup' || hasEightWideSubgroups(runtime));
+/** The candidate ids this adapter can run (for f16 tensors: the kernels with an f16-storage variant). */
+export function convCandidateIds(runtime: Runtime, half = false): string[] {
+  return Object.keys(CONV_CHOICES).filter((id) => {
+    const algorithm = CONV_CHOICES[id]!.algorithm;
+    return (algorithm !== 'subgroup' || hasEightWideSubgroups(runtime)) && (!half || algorithm !== 'tiled');
+  });
 }
 
 /** Kernel options that force a candidate (tests, bench, the tuner). */
@@ -163,10 +166,10 @@ export function convCandidateOptions(id: string): ConvKernelOptions {
  * The shape class a tuned choice applies to: pass, window, stride, dilation, groups and channels
  * exactly, output pixels (batch included) to the nearest power of two.
  */
-export function convShapeKey(kind: ConvKind, g: ConvGeometry): string {
+export function convShapeKey(kind: ConvKind, g: ConvGeometry, half = false): string {
   const pixels = g.batch * g.outH * g.outW;
   const extra = `${g.dilation > 1 ? ` d${g.dilation}` : ''}${g.groups > 1 ? ` g${g.groups}` : ''}`;
-  return `${kind} ${g.kH}x${g.kW} s${g.stride}${extra} ${g.cinG}>${g.coutG} px2^${Math.round(Math.log2(pixels))}`;
+  return `${kind} ${g.kH}x${g.kW} s${g.stride}${extra} ${g.cinG}>${g.coutG} px2^${Math.round(Math.log2(pixels))}${half ? ' f16' : ''}`;
 }
 
 interface Epilogue {
@@ -225,35 +228,37 @@ export function hasEightWideSubgroups(runtime: Runtime): boolean {
 }
 
 /** The rule used when nothing was tuned for a shape. */
-function ruleChoice(runtime: Runtime, kind: ConvKind, g: ConvGeometry): ConvChoice {
+function ruleChoice(runtime: Runtime, kind: ConvKind, g: ConvGeometry, half: boolean): ConvChoice {
   if (g.groups > 1 && (g.cinG < 4 || g.coutG < 4)) return { algorithm: 'direct' };
   // Subgroup kernels win on every dense shape measured, RGB in or out included (lavapipe: 4-8× over direct).
   if (hasEightWideSubgroups(runtime)) return { algorithm: 'subgroup' };
+  if (half) return { algorithm: 'direct' }; // the tiled kernels have no f16 variant
   // A GEMM with fewer than 4 columns (Cout; Cin for the input gradient) fills at most 3/16 of a
   // tile's columns: one thread per output is 2-3× faster (lavapipe, 9×9 32 → 3 and 3×3 3 → 64 at 128 px).
   const columns = kind === 'dx' ? g.cinG : g.coutG;
   return { algorithm: columns < 4 ? 'direct' : 'tiled' };
 }
 
-function pickAlgorithm(runtime: Runtime, kind: ConvKind, g: ConvGeometry, options: ConvKernelOptions): ConvChoice {
+function pickAlgorithm(runtime: Runtime, kind: ConvKind, g: ConvGeometry, options: ConvKernelOptions, half = false): ConvChoice {
   const algorithm = options.algorithm ?? 'auto';
   if (algorithm === 'subgroup' && !hasEightWideSubgroups(runtime)) {
     throw new Error("conv2d: algorithm 'subgroup' needs the 'subgroups' feature with 8-wide subgroups");
   }
+  if (half && algorithm === 'tiled') throw new Error("conv2d: the 'tiled' kernels are f32 only; f16 tensors run 'subgroup' or 'direct'");
   if (algorithm !== 'auto') return { algorithm, tile: options.tile, subgroupWidth: options.subgroupWidth };
-  if (options.tile || options.subgroupWidth) return { ...ruleChoice(runtime, kind, g), tile: options.tile, subgroupWidth: options.subgroupWidth };
+  if (options.tile || options.subgroupWidth) return { ...ruleChoice(runtime, kind, g, half), tile: options.tile, subgroupWidth: options.subgroupWidth };
   const tuning = runtime.tuning;
-  const shape = convShapeKey(kind, g);
-  if (tuning.capturing) tuning.offer('conv2d', shape, () => convTuneJob(runtime, kind, g));
+  const shape = convShapeKey(kind, g, half);
+  if (tuning.capturing) tuning.offer('conv2d', shape, () => convTuneJob(runtime, kind, g, half));
   const tuned = tuning.lookup('conv2d', shape);
   const choice = tuned === undefined ? undefined : CONV_CHOICES[tuned];
-  // An id from another version of pastiche, or a subgroup kernel the device cannot run: the rule.
-  if (choice && (choice.algorithm !== 'subgroup' || hasEightWideSubgroups(runtime))) return choice;
-  return ruleChoice(runtime, kind, g);
+  // An id from another version of pastiche, or a kernel this device or dtype cannot run: the rule.
+  if (choice && (choice.algorithm !== 'subgroup' || hasEightWideSubgroups(runtime)) && !(half && choice.algorithm === 'tiled')) return choice;
+  return ruleChoice(runtime, kind, g, half);
 }
 
 /** Uniform-ish values in [-1, 1) without a host loop per call site. */
-function noise(runtime: Runtime, shape: number[], seed: number): Tensor {
+function noise(runtime: Runtime, shape: number[], seed: number, dtype: 'f32' | 'f16' = 'f32'): Tensor {
   const n = sizeOf(shape);
   const values = new Float32Array(n);
   let s = seed >>> 0;
@@ -261,15 +266,16 @@ function noise(runtime: Runtime, shape: number[], seed: number): Tensor {
     s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
     values[i] = s / 2147483648 - 1;
   }
-  return runtime.upload(values, shape);
+  return runtime.upload(values, shape, dtype);
 }
 
-/** Inputs of geometry `g` and one launch per candidate variant, for the tuner. */
-export function convTuneJob(runtime: Runtime, kind: ConvKind, g: ConvGeometry): TuneJob {
-  const x = noise(runtime, [g.batch, g.inH, g.inW, g.inC], 1);
-  const w = noise(runtime, [g.kH, g.kW, g.cinG, g.outC], 2);
+/** Inputs of geometry `g` and one launch per candidate variant, for the tuner (`half`: f16 tensors, forward only). */
+export function convTuneJob(runtime: Runtime, kind: ConvKind, g: ConvGeometry, half = false): TuneJob {
+  const dtype = half ? 'f16' : 'f32';
+  const x = noise(runtime, [g.batch, g.inH, g.inW, g.inC], 1, dtype);
+  const w = noise(runtime, [g.kH, g.kW, g.cinG, g.outC], 2, dtype);
   const dy = noise(runtime, [g.batch, g.outH, g.outW, g.outC], 3);
-  const candidates = convCandidateIds(runtime).map((id) => {
+  const candidates = convCandidateIds(runtime, half).map((id) => {
     const forced = convCandidateOptions(id);
     const run =
       kind === 'fwd'
@@ -321,8 +327,8 @@ function launchGemm(kind: ConvGemmKind, variant: ConvGemmVariant, bindings: Reco
   });
 }
 
-function checkTensor(op: string, what: string, t: Tensor, shape: readonly number[]): void {
-  if (t.dtype !== 'f32') throw new Error(`${op}: ${what} must be f32, got ${t.dtype}`);
+function checkTensor(op: string, what: string, t: Tensor, shape: readonly number[], dtype = 'f32'): void {
+  if (t.dtype !== dtype) throw new Error(`${op}: ${what} must be ${dtype}${dtype === 'f32' ? ' (f16 is supported by the forward pass only)' : ' like x'}, got ${t.dtype}`);
   if (t.size !== sizeOf(shape)) throw new Error(`${op}: ${what} has shape ${formatShape(t.shape)}, expected ${formatShape(shape)}`);
 }
 
@@ -331,26 +337,31 @@ function checkTensor(op: string, what: string, t: Tensor, shape: readonly number
  * `activation` true/false mean 'relu'/'none'.
  */
 export function conv2dForwardKernel(x: Tensor, w: Tensor, g: ConvGeometry, bias: Tensor | null, activation: ConvActivation | boolean, options: ConvKernelOptions = {}): Tensor {
-  checkTensor('conv2d', 'x', x, [g.batch, g.inH, g.inW, g.inC]);
-  checkTensor('conv2d', 'filter', w, [g.kH, g.kW, g.cinG, g.outC]);
-  if (bias) checkTensor('conv2d', 'bias', bias, [g.outC]);
-  const choice = pickAlgorithm(x.runtime, 'fwd', g, options);
+  // f16 tensors: f16 storage, f32 accumulation.
+  const dtype = x.dtype;
+  if (dtype !== 'f32' && dtype !== 'f16') throw new Error(`conv2d: x must be f32 or f16, got ${dtype}`);
+  const half = dtype === 'f16';
+  checkTensor('conv2d', 'x', x, [g.batch, g.inH, g.inW, g.inC], dtype);
+  checkTensor('conv2d', 'filter', w, [g.kH, g.kW, g.cinG, g.outC], dtype);
+  if (bias) checkTensor('conv2d', 'bias', bias, [g.outC], dtype);
+  const choice = pickAlgorithm(x.runtime, 'fwd', g, options, half);
   const algorithm = choice.algorithm;
-  const y = x.runtime.empty([g.batch, g.outH, g.outW, g.outC]);
+  const y = x.runtime.empty([g.batch, g.outH, g.outW, g.outC], dtype);
   const m = g.batch * g.outH * g.outW;
   const k = g.kH * g.kW * g.cinG;
   const act: ConvActivation = activation === true ? 'relu' : activation === false ? 'none' : activation;
   if (!(act in ACTIVATION_CODE)) throw new Error(`conv2d: unknown activation '${String(act)}'`);
   const extra: Epilogue = { hasBias: bias !== null, activation: act };
   if (algorithm === 'subgroup') {
-    const variant: ConvSubgroupVariant = { kind: 'fwd', tn: choice.subgroupWidth ?? subgroupWidth(g.coutG), vecK: g.cinG % 4 === 0, vecN: g.coutG % 4 === 0 };
+    const variant: ConvSubgroupVariant = { kind: 'fwd', tn: choice.subgroupWidth ?? subgroupWidth(g.coutG), vecK: g.cinG % 4 === 0, vecN: g.coutG % 4 === 0, half };
     launchSubgroup('fwd', variant, { x, w, bias: bias ?? w, y }, g, m, g.coutG, k, 1, k, extra);
     return y;
   }
   if (algorithm === 'direct') {
     x.runtime.launch({
       name: 'conv2d_fwd_direct',
-      source: () => convDirectWgsl('fwd'),
+      variant: half ? 'f16' : '',
+      source: () => convDirectWgsl('fwd', half),
       bindings: { x, w, bias: bias ?? w, y },
       params: params(g, { m, n: g.coutG, k, nTiles: 1, kChunk: k }, extra),
       workgroups: gridFor(y.size, CONV_DIRECT_WG),
