@@ -24,7 +24,7 @@ import {
   type Progress,
   type StyleMethod,
 } from './methods.ts';
-import { loadMethods, type RegisteredMethod } from './registry.ts';
+import { availabilityOf, loadMethods, type RegisteredMethod } from './registry.ts';
 import { loadSamples, type Sample } from './samples.ts';
 import { describeValue, renderControls } from './ui/controls.ts';
 import { h, icon, replaceChildren } from './ui/dom.ts';
@@ -934,9 +934,73 @@ function renderMethod(): void {
   if (availability !== true) replaceChildren(methodNotice, icon('alert'), h('span', {}, availability));
   const values = valuesFor(method);
   const view = renderControls(method.controls, values, (spec) => controlChanged(method, spec), availability !== true);
-  replaceChildren(controlsSlot, view.element);
+  replaceChildren(controlsSlot, weightsFileRow(reg), view.element);
   applyGalleryThumbs();
   renderActions();
+}
+
+// ---- user weights files --------------------------------------------------------------------------
+
+/** The latest weights file that could not be used, shown on its method's tab until the next try. */
+let weightsFileError: { method: string; message: string } | null = null;
+let weightsFileLoading = false;
+let weightsFileButton: HTMLButtonElement | null = null;
+
+/** The method's weights-file picker (e.g. AdaIN's decoder): what is in use, a button, and any error. */
+function weightsFileRow(reg: RegisteredMethod): HTMLElement | null {
+  const spec = reg.method.weightsFile;
+  weightsFileButton = null;
+  if (!spec) return null;
+  const input = h('input', { type: 'file', accept: spec.accept, hidden: true, id: 'weights-file-input' });
+  input.addEventListener('change', () => {
+    const file = input.files?.[0];
+    input.value = '';
+    if (file) void loadWeightsFile(reg, file);
+  });
+  weightsFileButton = h('button', { type: 'button', class: 'button small', id: 'weights-file-button', onclick: () => input.click() }, icon('upload'), spec.button);
+  const current = spec.current();
+  const error = weightsFileError?.method === reg.method.id ? weightsFileError.message : null;
+  return h(
+    'div',
+    { class: 'weights-file', id: 'weights-file', 'data-state': error ? 'error' : current ? 'loaded' : 'missing' },
+    h(
+      'div',
+      { class: 'weights-file-info' },
+      h('span', { class: 'control-label' }, spec.label),
+      h('span', { class: 'weights-file-current', id: 'weights-file-current' }, current ?? 'None loaded'),
+    ),
+    weightsFileButton,
+    input,
+    error ? h('p', { class: 'weights-file-error', id: 'weights-file-error', role: 'alert' }, icon('alert'), h('span', {}, error)) : null,
+    spec.hint ? h('p', { class: 'control-hint' }, spec.hint) : null,
+  );
+}
+
+async function loadWeightsFile(reg: RegisteredMethod, file: File): Promise<void> {
+  const spec = reg.method.weightsFile;
+  if (!spec || weightsFileLoading) return;
+  weightsFileLoading = true;
+  weightsFileError = null;
+  renderActions();
+  statusLine.textContent = `Checking ${file.name}…`;
+  try {
+    await spec.load(file, (p) => {
+      if (p.message) statusLine.textContent = p.message;
+    });
+    if (gpuReady()) reg.availability = await availabilityOf(reg.method);
+    const result = state.selected?.method === reg.method && !state.run;
+    statusLine.textContent = `${spec.label} loaded: ${file.name}.${reg.availability === true ? (result ? ' Press Stylize to use it.' : '') : ''}`;
+    toast(`${reg.method.label} now uses ${file.name}.`);
+  } catch (err) {
+    weightsFileError = { method: reg.method.id, message: (err as Error).message || String(err) };
+    statusLine.textContent = '';
+    toast(`${file.name} cannot be used: see the ${reg.method.label} tab.`, 'error');
+  } finally {
+    weightsFileLoading = false;
+    renderTabs();
+    if (activeMethod() === reg) renderMethod();
+    renderActions();
+  }
 }
 
 // ---- running -------------------------------------------------------------------------------------
@@ -1165,6 +1229,7 @@ function renderActions(): void {
   const selected = state.selected;
   resumeButton.hidden = running || !ready || !selected?.stopped || !reg?.method.resumable || selected.method !== reg.method;
   if (!running) progressBar.hidden = true;
+  if (weightsFileButton) weightsFileButton.disabled = !gpuReady() || weightsFileLoading;
   replaceChildren(runButton, icon('play'), h('span', {}, selected && selected.method === reg?.method && !running ? 'Stylize again' : 'Stylize'));
 }
 

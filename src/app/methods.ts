@@ -136,10 +136,35 @@ export interface StyleMethod {
    */
   run(inputs: MethodInputs, controls: ControlValues, onProgress: ProgressFn, signal: AbortSignal): Promise<RgbImage>;
   /**
+   * A weights file the user can load from disk for this method (e.g. a decoder they trained). The page
+   * shows a file picker on the method's tab, also while the method is unavailable, and asks
+   * `available()` again after a file is loaded.
+   */
+  weightsFile?: WeightsFileInput;
+  /**
    * Webcam live mode: set by methods fast enough to restyle camera frames continuously (one forward
    * pass per frame). The page shows a "Live webcam" button and an fps readout.
    */
   live?: LiveMode;
+}
+
+/** A user-supplied weights file: the picker's wording, and what to do with the file. */
+export interface WeightsFileInput {
+  /** What the file is, for the row's title, e.g. 'Decoder'. */
+  label: string;
+  /** The picker's button text, e.g. 'Load decoder file…'. */
+  button: string;
+  /** File types the picker offers (an `<input accept>` value), e.g. '.safetensors,.pth'. */
+  accept: string;
+  /** One short line under the row. */
+  hint?: string;
+  /** The weights in use now, in a few words (null: none). */
+  current(): string | null;
+  /**
+   * Checks the file and makes the method use it. Rejects with an error that says what is wrong with
+   * the file (then whatever was in use before stays in use).
+   */
+  load(file: File, onProgress: ProgressFn): Promise<void>;
 }
 
 /**

@@ -47,7 +47,8 @@ function brokenMethod(file: string, reason: string): StyleMethod {
   };
 }
 
-async function availabilityOf(method: StyleMethod): Promise<true | string> {
+/** Asks a method whether it can run (again after its inputs changed, e.g. a weights file was loaded). */
+export async function availabilityOf(method: StyleMethod): Promise<true | string> {
   try {
     const result = await method.available();
     if (result === true) return true;

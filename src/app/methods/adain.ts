@@ -1,6 +1,7 @@
 // Arbitrary style transfer with adaptive instance normalisation (Huang & Belongie 2017): the VGG19
-// encoder (to relu4_1), AdaIN, and a trained decoder (src/nets/adain.ts). The decoder comes from the
-// weights cache: `adain-decoder.safetensors`, written by `npx pastiche train adain`.
+// encoder (to relu4_1), AdaIN, and a trained decoder (src/nets/adain.ts). The decoder is a file the
+// user loads on the tab (what `npx pastiche train adain` writes, or the reference `decoder.pth`), or
+// `adain-decoder.safetensors` from the weights cache; a loaded file wins.
 //
 // What is slow runs once: the photo's encoder features stay on the GPU until the photo or the size
 // changes, and each style's feature statistics are kept per image. Moving α, the colour switch or the
@@ -14,26 +15,114 @@ import { getRuntime } from '../../gpu/runtime.ts';
 import { scope } from '../../gpu/scope.ts';
 import type { Tensor } from '../../gpu/tensor.ts';
 import type { RgbImage } from '../../io/image.ts';
-import { AdainDecoder, adainDecoderWeightsFromBytes } from '../../nets/adain-decoder.ts';
+import { AdainDecoder, adainDecoderWeightsFromBytes, checkAdainDecoderWeights } from '../../nets/adain-decoder.ts';
 import { adainPadAmounts, adainTarget, AdainStylizer, type AdainStyleStats } from '../../nets/adain.ts';
 import { matchColorHistogram } from '../../nets/color.ts';
-import type { ControlValues, MethodInputs, ProgressFn, StyleMethod } from '../methods.ts';
+import type { HostTensorMap } from '../../nets/weights/host-tensor.ts';
+import { parseSafetensors } from '../../nets/weights/safetensors.ts';
+import type { ControlValues, MethodInputs, ProgressFn, StyleMethod, WeightsFileInput } from '../methods.ts';
 import { booleanValue, numberValue, sizeControl, throwIfAborted } from '../methods.ts';
 import { fetchWeights, weightsAvailable } from '../weights.ts';
-import { fitLongSide, loadVgg19, once } from './_shared.ts';
+import { fitLongSide, loadVgg19 } from './_shared.ts';
 
 export const ADAIN_DECODER_FILE = 'adain-decoder.safetensors';
+/** A decoder file is about 14 MB (float32) or 7 MB (float16); anything far larger is something else. */
+const MAX_DECODER_FILE_BYTES = 64e6;
 
-const models = new Map<string, Promise<AdainStylizer>>();
+/** A decoder file the user loaded on the tab: checked on the host, uploaded at the next run. */
+interface UserDecoder {
+  id: number;
+  name: string;
+  description: string;
+  /** The weights until they are on the GPU (then dropped: the decoder keeps its own copy). */
+  weights: HostTensorMap | null;
+}
+
+let userDecoder: UserDecoder | null = null;
+let userDecoders = 0;
+/** Whether the weights cache holds a decoder (learnt by `available()`). */
+let cachedDecoder = false;
+
+/** The stylizer for the decoder in use; rebuilt (and the old decoder freed) when that changes. */
+let activeStylizer: { key: string; promise: Promise<AdainStylizer> } | null = null;
 
 function loadStylizer(onProgress: ProgressFn): Promise<AdainStylizer> {
-  return once(models, 'adain', async () => {
+  const user = userDecoder;
+  const key = user ? `file:${user.id}` : 'cache';
+  if (activeStylizer?.key === key) return activeStylizer.promise;
+  const previous = activeStylizer;
+  const promise = (async () => {
+    // Runs never overlap (the page waits for one to end before starting the next), so nothing
+    // still uses the previous decoder.
+    const old = await previous?.promise.catch(() => null);
+    old?.decoder.dispose();
     const vgg = await loadVgg19(onProgress);
-    const bytes = await fetchWeights(ADAIN_DECODER_FILE, onProgress, 'AdaIN decoder');
-    const decoder = AdainDecoder.fromWeights(getRuntime(), await adainDecoderWeightsFromBytes(bytes, ADAIN_DECODER_FILE), ADAIN_DECODER_FILE);
+    let decoder: AdainDecoder;
+    if (user) {
+      onProgress({ stage: 'weights', message: `Uploading the decoder ${user.name} to the GPU` });
+      decoder = AdainDecoder.fromWeights(getRuntime(), user.weights!, user.name);
+      user.weights = null;
+    } else {
+      const bytes = await fetchWeights(ADAIN_DECODER_FILE, onProgress, 'AdaIN decoder');
+      decoder = AdainDecoder.fromWeights(getRuntime(), await adainDecoderWeightsFromBytes(bytes, ADAIN_DECODER_FILE), ADAIN_DECODER_FILE);
+    }
     return new AdainStylizer(vgg, decoder);
+  })();
+  const entry = { key, promise };
+  activeStylizer = entry;
+  promise.catch(() => {
+    if (activeStylizer === entry) activeStylizer = null; // retried at the next run
   });
+  return promise;
 }
+
+/** What the file says about its training (the metadata `pastiche train adain` writes), in a few words. */
+function describeTraining(metadata: Record<string, string>): string {
+  const iteration = Number(metadata['iteration']);
+  const size = Number(metadata['size']);
+  const at = size > 0 ? ` at ${size} px` : '';
+  if (iteration > 0) return `trained ${iteration.toLocaleString('en-US')} iterations${at}`;
+  if (at) return `trained${at}`;
+  return 'no training record in the file';
+}
+
+/** A PyTorch checkpoint (the reference decoder.pth) is a ZIP archive: it starts with "PK". */
+function isZip(bytes: Uint8Array): boolean {
+  return bytes.length >= 2 && bytes[0] === 0x50 && bytes[1] === 0x4b;
+}
+
+async function loadDecoderFile(file: File, onProgress: ProgressFn): Promise<void> {
+  if (file.size > MAX_DECODER_FILE_BYTES) {
+    throw new Error(`${file.name} is ${(file.size / 1e6).toFixed(0)} MB: too large for an AdaIN decoder (about 14 MB). Choose the .safetensors file \`pastiche train adain\` wrote.`);
+  }
+  onProgress({ stage: 'weights', message: `Reading ${file.name}` });
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  let weights: HostTensorMap;
+  let training: string;
+  if (isZip(bytes)) {
+    weights = await adainDecoderWeightsFromBytes(bytes, file.name);
+    training = 'PyTorch decoder';
+  } else {
+    const contents = parseSafetensors(bytes, file.name);
+    checkAdainDecoderWeights(contents.tensors, file.name);
+    weights = contents.tensors;
+    training = describeTraining(contents.metadata);
+  }
+  const mb = (file.size / 1e6).toFixed(1);
+  userDecoder = { id: ++userDecoders, name: file.name, description: `${file.name} (${mb} MB, ${training})`, weights };
+}
+
+const decoderFile: WeightsFileInput = {
+  label: 'Decoder',
+  button: 'Load decoder file…',
+  accept: '.safetensors,.pth',
+  hint: 'A decoder you trained with `npx pastiche train adain` (.safetensors) or the reference decoder.pth. Read in this tab, never uploaded.',
+  current() {
+    if (userDecoder) return userDecoder.description;
+    return cachedDecoder ? `${ADAIN_DECODER_FILE} from the weights cache` : null;
+  },
+  load: loadDecoderFile,
+};
 
 /** The photo's relu4_1 features at one working size, kept on the GPU for re-renders. */
 interface ContentFeatures {
@@ -134,15 +223,15 @@ const adain: StyleMethod = {
   controls: [
     { kind: 'slider', id: 'alpha', label: 'Style strength (α)', hint: 'Re-renders from cached features.', min: 0, max: 1, step: 0.05, default: 1, live: true, format: (v) => v.toFixed(2) },
     { kind: 'toggle', id: 'preserveColour', label: 'Preserve colours', hint: 'Keep the photo’s colours, take only the texture.', default: false, live: true },
-    sizeControl([128, 256, 512, 768], 512),
+    sizeControl([64, 128, 256, 512, 768], 512),
   ],
+  weightsFile: decoderFile,
   async available() {
     const vgg = await weightsAvailable(['vgg19.safetensors']);
     if (vgg !== true) return vgg;
-    const decoder = await weightsAvailable([ADAIN_DECODER_FILE]);
-    return decoder === true
-      ? true
-      : `Weights not installed: AdaIN needs a trained decoder (${ADAIN_DECODER_FILE}). Train one with \`npx pastiche train adain\`, then reload.`;
+    cachedDecoder = (await weightsAvailable([ADAIN_DECODER_FILE])) === true;
+    if (userDecoder || cachedDecoder) return true;
+    return `No decoder weights yet: AdaIN needs a trained decoder. Train one with \`npx pastiche train adain\` and load the file below (or put ${ADAIN_DECODER_FILE} in the weights cache and reload).`;
   },
   run: stylize,
 };

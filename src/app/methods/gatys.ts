@@ -5,7 +5,7 @@
 import type { ColorPreservation } from '../../nets/color.ts';
 import { DEFAULT_GATYS_WEIGHTS, stylizeGatys, type GatysOptions } from '../../nets/gatys.ts';
 import type { StyleMethod } from '../methods.ts';
-import { numberValue, sizeControl, stringValue, throwIfAborted } from '../methods.ts';
+import { numberValue, stringValue, throwIfAborted, yieldToBrowser } from '../methods.ts';
 import { weightsAvailable } from '../weights.ts';
 import { fitLongSide, loadVgg19 } from './_shared.ts';
 
@@ -22,7 +22,7 @@ const gatys: StyleMethod = {
     { kind: 'slider', id: 'styleWeight', label: 'Style weight', hint: 'How strongly textures win over the photo’s structure.', min: 1e-1, max: 1e2, step: 0, scale: 'log', default: DEFAULT_GATYS_WEIGHTS.styleWeight, format: exponent },
     { kind: 'slider', id: 'contentWeight', label: 'Content weight', min: 1e-1, max: 1e2, step: 0, scale: 'log', default: DEFAULT_GATYS_WEIGHTS.contentWeight, format: exponent },
     { kind: 'slider', id: 'tvWeight', label: 'Smoothness (TV)', min: 1e-5, max: 1e-1, step: 0, scale: 'log', default: DEFAULT_GATYS_WEIGHTS.tvWeight, format: exponent },
-    { kind: 'slider', id: 'iterations', label: 'Iterations', min: 10, max: 1000, step: 10, default: 200 },
+    { kind: 'slider', id: 'iterations', label: 'Iterations', min: 1, max: 1000, step: 1, default: 200 },
     {
       kind: 'select',
       id: 'optimizer',
@@ -55,7 +55,19 @@ const gatys: StyleMethod = {
       ],
       default: 'none',
     },
-    sizeControl([128, 256, 384, 512], 256),
+    {
+      // A slider rather than a few sizes: the cost grows with the pixel count times the iterations,
+      // so a quick look at 64 px (or less, on a software adapter) is as useful as 1024 px on a GPU.
+      kind: 'slider',
+      id: 'size',
+      label: 'Working size',
+      hint: 'Longer side in pixels. Smaller is much faster: try 64 px for a quick look.',
+      min: 32,
+      max: 1024,
+      step: 32,
+      default: 256,
+      format: (v) => `${v} px`,
+    },
   ],
   async available() {
     return weightsAvailable(['vgg19.safetensors']);
@@ -97,6 +109,9 @@ const gatys: StyleMethod = {
         losses: { content: p.losses.content, style: p.losses.style, tv: p.losses.tv },
         ...(p.preview ? { preview: p.preview } : {}),
       });
+      // Let the page paint the preview and take a Stop click before the next iteration is queued
+      // (resuming the generator runs straight into the next iteration's GPU work).
+      await yieldToBrowser();
     }
   },
 };

@@ -35,12 +35,14 @@ export class LossPlot {
   set(points: readonly LossPoint[]): void {
     this.points = [...points];
     this.element.hidden = this.points.length === 0;
+    this.element.dataset['points'] = String(this.points.length);
     this.schedule();
   }
 
   add(point: LossPoint): void {
     this.points.push(point);
     this.element.hidden = false;
+    this.element.dataset['points'] = String(this.points.length);
     this.schedule();
   }
 
