@@ -464,16 +464,12 @@ export function describeResult(r: TuneResult): string {
 
 /**
  * Runs `work` once while recording the shapes its kernels launch, tunes each shape, and (unless
- * `persist` is false) writes the choices to the store. `work` should free what it creates
- * (a synchronous block is run inside `scope`).
+ * `persist` is false) writes the choices to the store. `work` frees what it creates (e.g. with
+ * `scope`); it may be async, e.g. to set workloads up between launches.
  */
 export async function tuneWorkload(runtime: Runtime, work: () => void | Promise<void>, options: AutotuneOptions = {}): Promise<TuneResult[]> {
   const requests = await runtime.tuning.captureShapes(async () => {
-    let pending: void | Promise<void> = undefined;
-    scope(() => {
-      pending = work();
-    });
-    await pending;
+    await work();
     await runtime.sync();
   });
   const results = await tuneRequests(runtime, requests, options);

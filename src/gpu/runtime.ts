@@ -173,6 +173,7 @@ export class Runtime {
   /**
    * Runs `work` once, recording the shapes of the kernels that have variants, times every variant
    * of each on this device, keeps the fastest and persists the choices (opt-in; never implicit).
+   * `work` frees what it creates (e.g. inside `scope`).
    */
   autotune(work: () => void | Promise<void>, options: AutotuneOptions = {}): Promise<TuneResult[]> {
     return tuneWorkload(this, work, options);

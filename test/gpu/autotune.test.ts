@@ -221,7 +221,7 @@ describe('autotune: kernels report their shapes and consult the table', () => {
         return Promise.resolve(current.includes('128x16') ? 1 : 2);
       },
     };
-    const results = await rt.autotune(() => void conv2d(x, w, { padding: 'same' }), { clock, persist: false });
+    const results = await rt.autotune(() => conv2d(x, w, { padding: 'same' }).dispose(), { clock, persist: false });
     expect(results.map((r) => [r.shape, r.choice])).toEqual([['fwd 3x3 s1 8>8 px2^6', 'tiled/128x16']]);
     expect(Object.keys(results[0]!.ms).sort()).toEqual(convCandidateIds(rt).sort());
     const launched = launchesOf(rt, () => conv2d(x, w, { padding: 'same' }).dispose());
@@ -236,6 +236,34 @@ describe('autotune: kernels report their shapes and consult the table', () => {
     rt.tuning.set('conv2d', 'fwd 3x3 s1 8>8 px2^6', { choice: 'warp-speed', ms: {}, clock: 'fake', date: 'now' });
     expect(launchesOf(rt, () => conv2d(x, w, { padding: 'same' }).dispose())[0]).not.toMatch(/128x16/);
     for (const t of [x, w, big]) t.dispose();
+  });
+});
+
+describe('autotune: async work', () => {
+  it('may set tensors up, await, then launch (as npm run bench -- --tune does); nothing it holds is freed under it', async () => {
+    const rt = runtime();
+    const w = rt.upload(randomValues(9 * 8 * 4, 71), [3, 3, 8, 4]);
+    const clock: TuneClock = {
+      name: 'fake',
+      time(_rt, record) {
+        record();
+        return Promise.resolve(1);
+      },
+    };
+    const liveBefore = rt.stats().liveTensors;
+    const results = await rt.autotune(
+      async () => {
+        const x = rt.upload(randomValues(6 * 6 * 8, 72), [1, 6, 6, 8]);
+        await rt.sync();
+        conv2d(x, w, { padding: 'same' }).dispose();
+        x.dispose();
+      },
+      { clock, persist: false },
+    );
+    expect(results.map((r) => r.shape)).toEqual(['fwd 3x3 s1 8>4 px2^5']);
+    await rt.sync();
+    expect(rt.stats().liveTensors).toBe(liveBefore);
+    w.dispose();
   });
 });
 

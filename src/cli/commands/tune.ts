@@ -11,6 +11,7 @@ import { gram } from '../../autograd/ops/gram.ts';
 import { sum } from '../../autograd/ops/reduce.ts';
 import { defaultTuneStore, describeResult, fileTuneStore, type TuneResult, type TuneStore } from '../../gpu/autotune.ts';
 import { initRuntime, type Runtime } from '../../gpu/runtime.ts';
+import { scope } from '../../gpu/scope.ts';
 import type { Tensor } from '../../gpu/tensor.ts';
 import { TransformerNet } from '../../nets/transformer-net.ts';
 import { Vgg, vggLayers } from '../../nets/vgg.ts';
@@ -55,26 +56,27 @@ async function tuneNets(runtime: Runtime, o: TuneOptions, store: TuneStore | nul
   const transformer = o.nets.includes('transformer') ? TransformerNet.initialize(runtime, 1) : null;
   try {
     return await runtime.autotune(
-      () => {
-        for (const size of o.size) {
-          const x = image(runtime, size);
-          if (vgg) {
-            // The image gradient of content and Gram losses: what Gatys and the perceptual losses run.
-            valueAndGrad((img: Tensor) => {
-              const taps = vgg.features(img, VGG_TAPS);
-              let loss = sum(taps.get('relu4_2')!);
-              for (const t of VGG_TAPS.filter((name) => name.endsWith('_1'))) loss = add(loss, sum(gram(taps.get(t)!)));
-              return loss;
-            })(x);
+      () =>
+        scope(() => {
+          for (const size of o.size) {
+            const x = image(runtime, size);
+            if (vgg) {
+              // The image gradient of content and Gram losses: what Gatys and the perceptual losses run.
+              valueAndGrad((img: Tensor) => {
+                const taps = vgg.features(img, VGG_TAPS);
+                let loss = sum(taps.get('relu4_2')!);
+                for (const t of VGG_TAPS.filter((name) => name.endsWith('_1'))) loss = add(loss, sum(gram(taps.get(t)!)));
+                return loss;
+              })(x);
+            }
+            if (transformer) {
+              // Every gradient of a training step (stylizing runs the same forward convs).
+              transformer.training = true;
+              valueAndGradOf(() => sum(transformer.forward(x)), transformer.params.list());
+              transformer.training = false;
+            }
           }
-          if (transformer) {
-            // Every gradient of a training step (stylizing runs the same forward convs).
-            transformer.training = true;
-            valueAndGradOf(() => sum(transformer.forward(x)), transformer.params.list());
-            transformer.training = false;
-          }
-        }
-      },
+        }),
       { force: o.force, samples: o.samples, onProgress: log, store },
     );
   } finally {
