@@ -2,6 +2,12 @@ import { FLAT_ENTRY_PARAMS, flatIndexWgsl } from '../gpu/grid.ts';
 
 export const SYMMETRIZE_WG = 256;
 
+function range(n: number): number[] {
+  return [...Array(n).keys()];
+}
+
+const COMPONENTS = ['x', 'y', 'z', 'w'];
+
 /**
  * dst[b, i, j] = scale · (src[b, i, j] + src[b, j, i]) for a batch of square matrices: the part of
  * a Gram matrix's upstream gradient that reaches the features (G = FᵀF ⇒ dF = F·(dG + dGᵀ)).
@@ -27,6 +33,39 @@ fn main(${FLAT_ENTRY_PARAMS}) {
 `;
 }
 
+/**
+ * The same for matrices whose size is a multiple of 4, a 4×4 block per thread: 4 row vec4s of the
+ * block and 4 of its mirror, transposed in registers, so no load is strided (the scalar version's
+ * transposed read is a gather per element).
+ */
+export function symmetrizeBlocksWgsl(): string {
+  const rows = range(4)
+    .map((r) => `  dst[at + ${r}u * c4] = p.scale * (src[at + ${r}u * c4] + vec4f(${range(4).map((q) => `m${q}.${COMPONENTS[r]}`).join(', ')}));`)
+    .join('\n');
+  return `
+struct Params { blocks: u32, size: u32, scale: f32 }
+@group(0) @binding(0) var<storage, read> src: array<vec4f>;
+@group(0) @binding(1) var<storage, read_write> dst: array<vec4f>;
+@group(0) @binding(2) var<uniform> p: Params;
+
+@compute @workgroup_size(${SYMMETRIZE_WG})
+fn main(${FLAT_ENTRY_PARAMS}) {
+  let idx = ${flatIndexWgsl(SYMMETRIZE_WG)};
+  if (idx >= p.blocks) { return; }
+  let c4 = p.size / 4u;
+  let bx = idx % c4;
+  let rest = idx / c4;
+  let by = rest % c4;
+  let base = (rest - by) * p.size;
+  // Block rows 4·by .. +3 at column quad bx, and the mirror block's rows 4·bx .. +3 at quad by.
+  let at = base + by * 4u * c4 + bx;
+  let mirror = base + bx * 4u * c4 + by;
+${range(4).map((q) => `  let m${q} = src[mirror + ${q}u * c4];`).join('\n')}
+${rows}
+}
+`;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Subgroup kernels for adapters whose subgroups are exactly 8 lanes wide (llvmpipe runs one as an
 // 8-wide SIMD register, where every memory load is a per-lane sequence but a lane-to-lane
@@ -40,12 +79,6 @@ export const GRAM_SG_SIZE = 8;
 export const GRAM_SG_WG = 64;
 /** Channels per Gram block: 8 lanes × 4 channels. */
 export const GRAM_BLOCK = 32;
-
-function range(n: number): number[] {
-  return [...Array(n).keys()];
-}
-
-const COMPONENTS = ['x', 'y', 'z', 'w'];
 
 /**
  * Partial Gram blocks, split over the pixels. Each subgroup runs one task: a 32×32 block (bi, bj)

@@ -11,6 +11,7 @@ import {
   gramPartialWgsl,
   gramReduceWgsl,
   SYMMETRIZE_WG,
+  symmetrizeBlocksWgsl,
   symmetrizeWgsl,
 } from '../../shaders/gram.wgsl.ts';
 import { hasEightWideSubgroups } from './conv2d.ts';
@@ -129,12 +130,25 @@ export function gramKernel(features: Tensor, options: GramOptions = {}): Tensor 
 /** scale · (G + Gᵀ) for each matrix of a [N, C, C] batch. */
 export function symmetrizeKernel(g: Tensor, scale = 1): Tensor {
   if (g.rank !== 3 || g.shape[1] !== g.shape[2]) throw new Error(`symmetrize: needs a batch of square matrices [N, C, C], got ${formatShape(g.shape)}`);
+  const size = g.shape[1]!;
   const out = g.runtime.empty(g.shape);
+  if (size % 4 === 0) {
+    // 4×4 blocks: vec4 loads only, the transpose in registers.
+    const blocks = g.size / 16;
+    g.runtime.launch({
+      name: 'symmetrize_blocks',
+      source: symmetrizeBlocksWgsl,
+      bindings: { src: g, dst: out },
+      params: { blocks, size, scale },
+      workgroups: gridFor(blocks, SYMMETRIZE_WG),
+    });
+    return out;
+  }
   g.runtime.launch({
     name: 'symmetrize',
     source: symmetrizeWgsl,
     bindings: { src: g, dst: out },
-    params: { n: g.size, size: g.shape[1]!, scale },
+    params: { n: g.size, size, scale },
     workgroups: gridFor(g.size, SYMMETRIZE_WG),
   });
   return out;
