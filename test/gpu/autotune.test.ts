@@ -120,6 +120,24 @@ describe('autotune: choosing, persisting and reloading', () => {
     expect(samples.fastest).toBe(3);
   });
 
+  it('times runs near the clock resolution several to a sample and reports the time per run', async () => {
+    const rt = runtime();
+    let runs = 0;
+    // Every timed call costs 0.25 ms however many runs it holds: per run, more runs per sample look faster.
+    const clock: TuneClock = {
+      name: 'fake',
+      time(_rt, record) {
+        record();
+        return Promise.resolve(0.25);
+      },
+    };
+    const request: TuneRequest = { family: 'fam', shape: 'tiny', prepare: () => ({ candidates: [{ id: 'only', run: () => void runs++ }], dispose: () => undefined }) };
+    const [r] = await tuneRequests(rt, [request], { clock, samples: 3, persist: false });
+    // warm-up 1, first sample 1, then 3 samples of 8 runs (2 ms / 0.25 ms).
+    expect(runs).toBe(1 + 1 + 3 * 8);
+    expect(r!.ms.only).toBeCloseTo(0.25 / 8);
+  });
+
   it('persists to a JSON file atomically, keeps other adapters, and reloads', async () => {
     const rt = runtime();
     const path = await tempPath('cache.json');
