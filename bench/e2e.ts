@@ -10,6 +10,8 @@
  *
  * The Gatys and feed-forward lines have a tfjs-webgpu peer (bench/peers/tfjs-nets.ts) that computes
  * the same thing from the same weights and inputs (test/bench/e2e-peers.test.ts checks the values).
+ * The feed-forward lines also have a CPU peer, onnxruntime-node, when it is installed
+ * (bench/peers/onnx-runtime.ts; its output is checked against pastiche's before timing).
  *
  * Each line calls the pipeline's own pieces (GatysLoss, TransformerNet, the AdaIN encoder, target
  * and decoder, FeedForwardTraining with PerceptualLoss, Adam) the way the app/CLI loops do for one
@@ -111,11 +113,23 @@ export const e2eBenches: E2EDef[] = [
         const image = randomImage(rt, s, 1);
         return {
           run: () => noGrad(() => net.forward(image)).dispose(),
+          async output() {
+            const y = noGrad(() => net.forward(image));
+            const data = await y.data();
+            y.dispose();
+            return data;
+          },
           dispose() {
             net.dispose();
             image.dispose();
           },
         };
+      },
+      // onnxruntime-node (CPU), when installed: the same net as an ONNX graph (NCHW, as PyTorch
+      // exports it; the input converted once on the host), the same weights and image.
+      async onnx(ort) {
+        const { onnxTransformerNetWorkload } = await import('./peers/onnx-transformer-net.ts');
+        return onnxTransformerNetWorkload(ort, await randomTransformerNetWeights(), hostImage(s, 1));
       },
       async peer(tf) {
         const { tfTransformerNet, uploadWeights } = await import('./peers/tfjs-nets.ts');

@@ -12,8 +12,9 @@ import type { PassTimer } from '../src/gpu/recorder.ts';
 import type { Runtime } from '../src/gpu/runtime.ts';
 import type { BenchResult, TimingBasis } from './report.ts';
 import { median, ratePerSecond, repsFor, summarize, wantsAnotherSample, type SamplingRule, type Summary } from './stats.ts';
-import type { BenchDef, Tier, Workload } from './types.ts';
+import type { BenchDef, CpuWorkload, Tier, Workload } from './types.ts';
 import type { TfjsPeer } from './peers/tfjs-webgpu.ts';
+import type { OnnxPeer } from './peers/onnx-runtime.ts';
 
 const now = () => performance.now();
 
@@ -231,6 +232,46 @@ export function pasticheTarget(runtime: Runtime, workload: Workload, useTimestam
   };
 }
 
+/**
+ * A CPU peer (onnxruntime-node) as a target: each iteration starts when the previous one has
+ * finished (chained promises), the sync waits for the last; wall clock only.
+ */
+export function cpuPeerTarget(label: string, workload: CpuWorkload): Target {
+  let last: Promise<unknown> = Promise.resolve();
+  return {
+    label,
+    timer: null,
+    run() {
+      last = last.then(() => workload.run());
+    },
+    async sync() {
+      const pending = last;
+      last = Promise.resolve();
+      await pending;
+    },
+    setTimer() {},
+  };
+}
+
+/** The CPU peer's output may differ from pastiche's by this relative L2 error at most. */
+export const CPU_PEER_TOLERANCE = 1e-3;
+
+/** Max |a − e| and ‖a − e‖ / ‖e‖. */
+export function outputDifference(actual: Float32Array, expected: Float32Array): { maxDiff: number; relL2: number } {
+  if (actual.length !== expected.length) throw new Error(`output sizes differ: ${actual.length} vs ${expected.length}`);
+  let maxDiff = 0;
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < expected.length; i++) {
+    const d = actual[i]! - expected[i]!;
+    // A NaN sticks (`>` alone would skip it), so a broken output never passes.
+    if (Math.abs(d) > maxDiff || Number.isNaN(d)) maxDiff = Math.abs(d);
+    num += d * d;
+    den += expected[i]! ** 2;
+  }
+  return { maxDiff, relL2: Math.sqrt(num / den) };
+}
+
 const timers = new WeakMap<GPUDevice, TimestampTimer>();
 
 /** One timer per device, created on first use (query sets belong to a device). */
@@ -244,6 +285,8 @@ export function timerFor(device: GPUDevice): TimestampTimer | null {
 export interface RunContext {
   runtime: Runtime;
   peer: TfjsPeer | null;
+  /** The CPU peer for lines that define `onnx` (null or absent: not installed, or --no-peer). */
+  onnx?: OnnxPeer | null;
   options: MeasureOptions;
   /** Use timestamp queries where available (false: wall time only). */
   timestamps: boolean;
@@ -253,8 +296,33 @@ function basisOf(m: Measurement, peer: Measurement | null): TimingBasis {
   return m.gpu && (!peer || peer.gpu) ? 'gpu-timestamp' : 'wall';
 }
 
-/** Sets a line up, measures pastiche (and its peer), frees everything, and returns the result. */
-export async function runBench(def: Pick<BenchDef, 'name' | 'group' | 'flops' | 'bytes' | 'setup' | 'peer'>, ctx: RunContext): Promise<BenchResult> {
+/**
+ * Builds the CPU peer's workload and checks its output against pastiche's (once, before timing;
+ * printed to stderr). Returns the workload, or null with the reason in `error` when it failed or
+ * disagreed.
+ */
+async function cpuPeerWorkload(def: Pick<BenchDef, 'name' | 'onnx'>, onnx: OnnxPeer, ours: Workload): Promise<{ workload: CpuWorkload | null; maxDiff?: number; relL2?: number; error?: string }> {
+  let workload: CpuWorkload | null = null;
+  try {
+    workload = await def.onnx!(onnx.ort);
+    if (!workload.output || !ours.output) return { workload };
+    const [theirs, mine] = [await workload.output(), await ours.output()];
+    const { maxDiff, relL2 } = outputDifference(theirs, mine);
+    const peak = mine.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    process.stderr.write(`check: '${def.name}': ${onnx.name} vs pastiche: max |Δ| ${maxDiff.toExponential(2)} (outputs up to ${peak.toFixed(1)}), rel L2 ${relL2.toExponential(2)}\n`);
+    if (!(relL2 <= CPU_PEER_TOLERANCE)) {
+      workload.dispose();
+      return { workload: null, maxDiff, relL2, error: `output differs from pastiche's: rel L2 ${relL2.toExponential(2)} > ${CPU_PEER_TOLERANCE}` };
+    }
+    return { workload, maxDiff, relL2 };
+  } catch (err) {
+    workload?.dispose();
+    return { workload: null, error: (err as Error).message };
+  }
+}
+
+/** Sets a line up, measures pastiche (and its peers), frees everything, and returns the result. */
+export async function runBench(def: Pick<BenchDef, 'name' | 'group' | 'flops' | 'bytes' | 'setup' | 'peer' | 'onnx'>, ctx: RunContext): Promise<BenchResult> {
   const { runtime } = ctx;
   const liveBefore = runtime.stats().liveTensors;
   const tfBefore = ctx.peer?.tf.memory().numTensors ?? 0;
@@ -268,12 +336,17 @@ export async function runBench(def: Pick<BenchDef, 'name' | 'group' | 'flops' | 
       peerError = (err as Error).message;
     }
   }
+  const cpu = def.onnx && ctx.onnx ? await cpuPeerWorkload(def, ctx.onnx, workload) : null;
   try {
     await runtime.sync();
     runtime.pool.resetPeak();
     const targets: Target[] = [pasticheTarget(runtime, workload, ctx.timestamps)];
-    if (peerWorkload && ctx.peer) targets.push(ctx.peer.target(peerWorkload, ctx.timestamps));
-    const [ours, theirs] = await measureTargets(targets, ctx.options);
+    const peerIndex = peerWorkload && ctx.peer ? targets.push(ctx.peer.target(peerWorkload, ctx.timestamps)) - 1 : -1;
+    const cpuIndex = cpu?.workload && ctx.onnx ? targets.push(cpuPeerTarget(ctx.onnx.name, cpu.workload)) - 1 : -1;
+    const measured = await measureTargets(targets, ctx.options);
+    const ours = measured[0]!;
+    const theirs = peerIndex >= 0 ? measured[peerIndex] : undefined;
+    const cpuTimes = cpuIndex >= 0 ? measured[cpuIndex] : undefined;
     const peakBytes = runtime.stats().peakBytes;
     if (ours instanceof Error) throw ours;
     let peer: Measurement | null = null;
@@ -307,10 +380,23 @@ export async function runBench(def: Pick<BenchDef, 'name' | 'group' | 'flops' | 
       result.ratio = theirsSummary.median / mine.median;
     }
     if (peerError !== undefined) result.peerError = peerError;
+    if (cpu && ctx.onnx) {
+      result.cpuPeer = ctx.onnx.name;
+      if (cpuTimes && !(cpuTimes instanceof Error)) {
+        result.cpuPeerMs = cpuTimes.wall.median;
+        result.cpuPeerSpreadMs = cpuTimes.wall.mad;
+        result.cpuRatio = cpuTimes.wall.median / ours.wall.median;
+      }
+      if (cpu.maxDiff !== undefined) result.cpuPeerMaxDiff = cpu.maxDiff;
+      if (cpu.relL2 !== undefined) result.cpuPeerRelL2 = cpu.relL2;
+      const cpuError = cpuTimes instanceof Error ? cpuTimes.message : cpu.error;
+      if (cpuError !== undefined) result.cpuPeerError = cpuError;
+    }
     result.peakBytes = peakBytes;
     return result;
   } finally {
     workload.dispose();
+    cpu?.workload?.dispose();
     if (peerWorkload && ctx.peer) ctx.peer.release(peerWorkload);
     await runtime.sync().catch(() => undefined);
     const leaked = runtime.stats().liveTensors - liveBefore;

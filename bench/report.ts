@@ -36,6 +36,20 @@ export interface BenchResult {
   peakBytes?: number;
   /** Why the peer has no number although the line defines one. */
   peerError?: string;
+  /**
+   * A CPU peer ('onnxruntime-cpu', feed-forward lines, when installed): its wall-clock median and
+   * spread per iteration, and cpuRatio = cpuPeerMs / wallMs (pastiche's wall clock, whatever `ms`
+   * is): above 1 means pastiche is faster.
+   */
+  cpuPeer?: string;
+  cpuPeerMs?: number;
+  cpuPeerSpreadMs?: number;
+  cpuRatio?: number;
+  /** The self-check before timing: max |Δ| and relative L2 of the CPU peer's output vs pastiche's. */
+  cpuPeerMaxDiff?: number;
+  cpuPeerRelL2?: number;
+  /** Why the CPU peer has no number although it ran (a failed self-check or run). */
+  cpuPeerError?: string;
 }
 
 export interface AdapterRecord {
@@ -54,6 +68,8 @@ export interface BenchReport {
   tier?: string;
   /** The comparison library, when one ran. */
   peer?: { name: string; version: string } | null;
+  /** The CPU peer (onnxruntime-node), when installed and run; `threads` says how it was threaded. */
+  cpuPeer?: { name: string; version: string; threads: string } | null;
   /** 1-minute load average at the start and the end: above the core count, numbers are noisy. */
   loadAverage?: number[];
   results: BenchResult[];
@@ -70,10 +86,10 @@ export function resultProblems(r: unknown, where = 'result'): string[] {
   const problems: string[] = [];
   if (typeof o.name !== 'string' || o.name === '') problems.push(`${where}: 'name' must be a non-empty string`);
   if (!isNum(o.ms) || o.ms < 0) problems.push(`${where}: 'ms' must be a non-negative number`);
-  for (const key of ['spreadMs', 'p10Ms', 'p90Ms', 'wallMs', 'gflops', 'gbps', 'peerMs', 'peerSpreadMs', 'peerWallMs', 'ratio', 'peakBytes', 'samples', 'reps']) {
+  for (const key of ['spreadMs', 'p10Ms', 'p90Ms', 'wallMs', 'gflops', 'gbps', 'peerMs', 'peerSpreadMs', 'peerWallMs', 'ratio', 'peakBytes', 'samples', 'reps', 'cpuPeerMs', 'cpuPeerSpreadMs', 'cpuRatio', 'cpuPeerMaxDiff', 'cpuPeerRelL2']) {
     if (o[key] !== undefined && !isNum(o[key])) problems.push(`${where}: '${key}' must be a number when present`);
   }
-  for (const key of ['group', 'peer', 'timing', 'peerError']) {
+  for (const key of ['group', 'peer', 'timing', 'peerError', 'cpuPeer', 'cpuPeerError']) {
     if (o[key] !== undefined && typeof o[key] !== 'string') problems.push(`${where}: '${key}' must be a string when present`);
   }
   return problems;
@@ -171,7 +187,12 @@ export function textTable(headers: string[], rows: string[][]): string {
   return [line(heads), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map((r) => line(r.map((c) => c ?? '')))].join('\n');
 }
 
+/**
+ * The results as a table. The CPU peer's columns (`ort ms`, wall clock, and `ort/ours`, against
+ * pastiche's wall clock) appear only when some line has a CPU peer.
+ */
 export function resultsTable(results: readonly BenchResult[]): string {
+  const withCpuPeer = results.some((r) => r.cpuPeer !== undefined);
   const rows = results.map((r) => [
     r.name,
     formatMs(r.ms),
@@ -183,8 +204,10 @@ export function resultsTable(results: readonly BenchResult[]): string {
     r.peerMs !== undefined ? formatMs(r.peerMs) : r.peerError ? 'failed' : '',
     r.ratio !== undefined ? `${r.ratio.toFixed(2)}x` : '',
     formatBytes(r.peakBytes),
+    ...(withCpuPeer ? [r.cpuPeerMs !== undefined ? formatMs(r.cpuPeerMs) : r.cpuPeerError ? 'failed' : '', r.cpuRatio !== undefined ? `${r.cpuRatio.toFixed(2)}x` : ''] : []),
   ]);
-  return textTable(['benchmark', '>ms', '>spread', 'clock', '>wall ms', '>GFLOP/s', '>GB/s', '>tfjs ms', '>tfjs/ours', '>peak mem'], rows);
+  const headers = ['benchmark', '>ms', '>spread', 'clock', '>wall ms', '>GFLOP/s', '>GB/s', '>tfjs ms', '>tfjs/ours', '>peak mem'];
+  return textTable(withCpuPeer ? [...headers, '>ort ms', '>ort/ours'] : headers, rows);
 }
 
 export function compareTable(rows: readonly CompareRow[]): string {

@@ -11,6 +11,7 @@ import { writeFileAtomic } from '../src/io/atomic-write.ts';
 import { e2eBenches } from './e2e.ts';
 import { MEASURE_PRESETS, runBench, type MeasureOptions, type RunContext } from './harness.ts';
 import { createTfjsPeer, type TfjsPeer } from './peers/tfjs-webgpu.ts';
+import { loadOnnxPeer, type OnnxPeer } from './peers/onnx-runtime.ts';
 import { compareResults, compareTable, formatMs, parseReport, resultsTable, type BenchReport, type BenchResult } from './report.ts';
 import { loadKernelBenches } from './suites/index.ts';
 import type { BenchDef, Tier } from './types.ts';
@@ -31,7 +32,7 @@ interface Options {
 }
 
 interface Line {
-  def: Pick<BenchDef, 'name' | 'group' | 'flops' | 'bytes' | 'setup' | 'peer' | 'tiers'>;
+  def: Pick<BenchDef, 'name' | 'group' | 'flops' | 'bytes' | 'setup' | 'peer' | 'onnx' | 'tiers'>;
   pending?: string;
 }
 
@@ -81,7 +82,7 @@ async function main(): Promise<void> {
     .option('--compare <file>', 'compare with an earlier --json file (or a bare array of results)')
     .option('--threshold <percent>', 'slowdown flagged as a regression by --compare', (v) => Number(v) / 100, 0.1)
     .option('--fail-on-regression', 'exit with status 1 when --compare finds a regression larger than the noise')
-    .option('--no-peer', 'do not run the TensorFlow.js comparison')
+    .option('--no-peer', 'do not run the peer comparisons (TensorFlow.js; onnxruntime-node where installed)')
     .option('--no-timestamps', 'wall time only, even where timestamp queries are available')
     .option('--samples <n>', 'timed samples per line (overrides the preset)', (v) => Number.parseInt(v, 10))
     .option('--list', 'list the selected lines and exit')
@@ -139,7 +140,16 @@ async function main(): Promise<void> {
       log(`note: no tfjs-webgpu peer: ${(err as Error).message}`);
     }
   }
-  const ctx: RunContext = { runtime, peer, options, timestamps };
+  let onnx: OnnxPeer | null = null;
+  if (opts.peer && lines.some((l) => l.def.onnx && !l.pending)) {
+    try {
+      onnx = await loadOnnxPeer();
+      log(`peer: onnxruntime-node ${onnx.version}, CPU execution provider, ${onnx.threads} (wall clock; the ort columns)`);
+    } catch (err) {
+      log(`note: no onnxruntime-cpu peer: ${(err as Error).message}`);
+    }
+  }
+  const ctx: RunContext = { runtime, peer, onnx, options, timestamps };
 
   const results: BenchResult[] = [];
   const skipped: { name: string; reason: string }[] = [...suites.failed];
@@ -157,7 +167,8 @@ async function main(): Promise<void> {
       const r = await runBench(line.def, lineCtx);
       results.push(r);
       const peerNote = r.ratio !== undefined ? `, tfjs ${formatMs(r.peerMs)} ms (${r.ratio.toFixed(2)}x)` : r.peerError ? `, tfjs failed: ${r.peerError}` : '';
-      log(`${tag}: ${formatMs(r.ms)} ms${peerNote}  [${((performance.now() - t0) / 1000).toFixed(1)} s]`);
+      const cpuNote = r.cpuRatio !== undefined ? `, ort ${formatMs(r.cpuPeerMs)} ms (${r.cpuRatio.toFixed(2)}x of wall ${formatMs(r.wallMs)} ms)` : r.cpuPeerError ? `, ort failed: ${r.cpuPeerError}` : '';
+      log(`${tag}: ${formatMs(r.ms)} ms${peerNote}${cpuNote}  [${((performance.now() - t0) / 1000).toFixed(1)} s]`);
     } catch (err) {
       const message = (err as Error).message.split('\n')[0]!;
       skipped.push({ name: line.def.name, reason: `failed: ${message}` });
@@ -179,6 +190,7 @@ async function main(): Promise<void> {
       date: new Date().toISOString(),
       tier,
       peer: peer ? { name: peer.name, version: peer.version } : null,
+      cpuPeer: onnx ? { name: onnx.name, version: onnx.version, threads: onnx.threads } : null,
       loadAverage: [load, loadavg()[0]!],
       results,
       skipped,

@@ -1,4 +1,5 @@
 import type { Runtime } from '../src/gpu/runtime.ts';
+import type { OnnxRuntime } from './peers/onnx-runtime.ts';
 
 /** TensorFlow.js core, as the peer workloads see it. */
 export type Tfjs = typeof import('@tensorflow/tfjs-core');
@@ -21,6 +22,19 @@ export interface Workload {
   run(): void;
   /** Frees what setup created. */
   dispose(): void;
+  /** One iteration's result read back, NHWC (for a peer's self-check before timing; never timed). */
+  output?(): Promise<Float32Array>;
+}
+
+/**
+ * One iteration on a CPU peer (onnxruntime-node): `run` resolves when the work is done; the harness
+ * runs iterations one after another and times them by wall clock.
+ */
+export interface CpuWorkload {
+  run(): Promise<unknown>;
+  /** One iteration's result, NHWC like pastiche's, compared with `Workload.output` before timing. */
+  output?(): Promise<Float32Array>;
+  dispose(): void;
 }
 
 /** A benchmark line. Keep the definition small: the harness does warm-up, timing and reporting. */
@@ -40,6 +54,11 @@ export interface BenchDef {
    * read back constants its setup computes (tf's webgpu backend has no synchronous readback).
    */
   peer?: (tf: Tfjs) => Workload | Promise<Workload>;
+  /**
+   * The same computation on onnxruntime-node's CPU provider, when that optional package is
+   * installed (the peer kind 'onnxruntime-cpu'; its numbers go in the result's cpuPeer* fields).
+   */
+  onnx?: (ort: OnnxRuntime) => Promise<CpuWorkload>;
 }
 
 /** An end-to-end line (bench/e2e.ts): always reports peak GPU memory. */
