@@ -286,13 +286,12 @@ function scaleStyle(style: RgbImage, width: number, height: number, styleScale: 
 
 /**
  * The Gatys loss for one content/style set at one size: targets on the GPU with their normalising
- * weights, an `objective` for the optimisers (every evaluation also packs [total, content, style, tv],
- * weighted, into `lastTerms`), and `evaluate` for a loss without gradients.
+ * weights, an `objective` for the optimisers (whose report is [total, content, style, tv], weighted,
+ * read back with the loss), and `evaluate` for a loss without gradients.
  */
 export class GatysLoss {
   private readonly taps: string[];
   private readonly zero: Tensor;
-  lastTerms: Tensor | null = null;
 
   private constructor(
     private readonly vgg: Vgg,
@@ -358,17 +357,15 @@ export class GatysLoss {
     return { total, content, style, tv };
   }
 
-  /** The loss and its gradient with respect to the image [1, H, W, 3] (RGB 0..255). */
+  /** The loss, its gradient with respect to the image [1, H, W, 3] (RGB 0..255), and its terms as the report. */
   readonly objective: Objective = (x) => {
-    let packed: Tensor | null = null;
+    let report: Tensor | null = null;
     const { value, grads } = valueAndGradOf(() => {
       const t = this.terms(x);
-      packed = keep(packScalars([t.total, t.content, t.style, t.tv]));
+      report = keep(packScalars([t.total, t.content, t.style, t.tv]));
       return t.total;
     }, [x]);
-    this.lastTerms?.dispose();
-    this.lastTerms = packed;
-    return { loss: value, grad: grads[0]! };
+    return { loss: value, grad: grads[0]!, report: report! };
   };
 
   /** The losses of an image without gradients (one forward pass, one readback). */
@@ -397,8 +394,6 @@ export class GatysLoss {
   dispose(): void {
     for (const t of [...this.content.values(), ...this.style.values()]) t.target.dispose();
     this.zero.dispose();
-    this.lastTerms?.dispose();
-    this.lastTerms = null;
   }
 }
 
@@ -492,11 +487,8 @@ export async function* stylizeGatys(vgg: Vgg, content: RgbImage, styles: readonl
               }
               const p = next.value;
               step++;
-              // The last evaluation's terms; after a failed L-BFGS line search they belong to a rejected
-              // trial, recognisable by a total that differs from the reported loss: keep the previous ones.
-              const read = problem.lastTerms ? unpack(await problem.lastTerms.data()) : null;
-              if (read && Math.abs(read.total - p.loss) <= 1e-6 * Math.max(1, Math.abs(p.loss))) losses = read;
-              else losses = { ...losses, total: p.loss };
+              // The terms came back with the loss, in the optimiser's one readback per evaluation.
+              losses = p.report ? unpack(p.report) : { ...losses, total: p.loss };
               if (Number.isFinite(p.loss) && (!bestLosses || p.loss < bestLosses.total)) bestLosses = losses;
               const seconds = (performance.now() - loopStarted) / 1000;
               const secondsPerIteration = seconds / p.iteration;

@@ -59,9 +59,9 @@ describe('tfjs-webgpu peers of the end-to-end lines', () => {
     const ours: { terms: Float32Array; grad: Float32Array }[] = [];
     for (const options of cases) {
       const loss = await GatysLoss.create(vgg, content, [style], options);
-      const { loss: value, grad } = loss.objective(image);
-      ours.push({ terms: await loss.lastTerms!.data(), grad: await grad.data() });
-      for (const t of [value, grad]) t.dispose();
+      const { loss: value, grad, report } = loss.objective(image);
+      ours.push({ terms: await report!.data(), grad: await grad.data() });
+      for (const t of [value, grad, report!]) t.dispose();
       loss.dispose();
     }
     image.dispose();

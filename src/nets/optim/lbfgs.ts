@@ -1,8 +1,8 @@
 import { binary, fill, unary } from '../../gpu/kernels/elementwise.ts';
-import { axpyInPlace, dot, guardedRatio, packScalars } from '../../gpu/kernels/optim.ts';
+import { axpyInPlace, dot, guardedRatio } from '../../gpu/kernels/optim.ts';
 import { reduce } from '../../gpu/kernels/reduce.ts';
 import type { Tensor } from '../../gpu/tensor.ts';
-import type { Objective } from './objective.ts';
+import { readWithReport, type Objective } from './objective.ts';
 
 export interface LbfgsOptions {
   /** Curvature pairs kept (m). */
@@ -29,12 +29,15 @@ export interface LbfgsStepResult {
   evaluations: number;
   /** false when the line search found no decrease: converged, or the problem is ill-posed here. */
   progressed: boolean;
+  /** The objective's report at the current iterate (null when it gives none). */
+  report: Float32Array | null;
 }
 
 interface TrialPoint {
   x: Tensor;
   grad: Tensor;
   loss: number;
+  report: Float32Array | null;
   t: number;
 }
 
@@ -55,6 +58,7 @@ export class Lbfgs {
   x: Tensor;
   private grad: Tensor | null = null;
   private loss = NaN;
+  private report: Float32Array | null = null;
   private history: CurvaturePair[] = [];
   /** Initial inverse-Hessian scale γ = s·y / y·y of the newest pair, on the GPU. */
   private hessianScale: Tensor;
@@ -76,9 +80,13 @@ export class Lbfgs {
     this.hessianScale = fill(x0.runtime, [1], 1);
   }
 
-  private evaluate(x: Tensor): { loss: Tensor; grad: Tensor } {
+  /** The objective at x; `scalars(loss)` are read back with the loss's report in one transfer. */
+  private async evaluate(x: Tensor, scalars: (loss: Tensor) => Tensor[]): Promise<{ values: number[]; report: Float32Array | null; grad: Tensor }> {
     this.evaluations++;
-    return this.objective(x);
+    const { loss, grad, report } = this.objective(x);
+    const read = await readWithReport(scalars(loss), report);
+    loss.dispose();
+    return { values: read.scalars, report: read.report, grad };
   }
 
   /** The search direction −H·g from the two-loop recursion (steepest descent without history). */
@@ -132,9 +140,9 @@ export class Lbfgs {
   /** One iteration: direction, line search, history update. */
   async step(): Promise<LbfgsStepResult> {
     if (!this.grad) {
-      const { loss, grad } = this.evaluate(this.x);
-      this.loss = await loss.item();
-      loss.dispose();
+      const { values, report, grad } = await this.evaluate(this.x, (loss) => [loss]);
+      this.loss = values[0]!;
+      this.report = report;
       this.grad = grad;
     }
     const g = this.grad;
@@ -144,11 +152,8 @@ export class Lbfgs {
     for (let attempt = 0; attempt < this.options.maxLineSearchSteps; attempt++) {
       const trial = unary('copy', this.x);
       axpyInPlace(trial, d, t);
-      const { loss, grad } = this.evaluate(trial);
-      const packed = packScalars([loss, gtd]);
-      loss.dispose();
-      const [newLoss, slope] = await packed.data();
-      packed.dispose();
+      const { values, report, grad } = await this.evaluate(trial, (loss) => [loss, gtd]);
+      const [newLoss, slope] = values;
       if (!(slope! < 0)) {
         // Not a descent direction (stale curvature): restart from steepest descent.
         for (const x of [trial, grad, d, gtd]) x.dispose();
@@ -160,11 +165,13 @@ export class Lbfgs {
       }
       if (Number.isFinite(newLoss) && newLoss! <= this.loss + this.options.c1 * t * slope!) {
         const unscaled = attempt === 0 && this.history.length === 0 && this.options.firstStepSize === undefined;
-        const best = unscaled ? await this.expand({ x: trial, grad, loss: newLoss!, t }, d, slope!) : { x: trial, grad, loss: newLoss!, t };
+        const point = { x: trial, grad, loss: newLoss!, report, t };
+        const best = unscaled ? await this.expand(point, d, slope!) : point;
         this.accept(best.x, best.grad, d, best.t);
         gtd.dispose();
         this.loss = best.loss;
-        return { loss: best.loss, evaluations: this.evaluations, progressed: true };
+        this.report = best.report;
+        return { loss: best.loss, evaluations: this.evaluations, progressed: true, report: best.report };
       }
       trial.dispose();
       grad.dispose();
@@ -172,7 +179,7 @@ export class Lbfgs {
     }
     d.dispose();
     gtd.dispose();
-    return { loss: this.loss, evaluations: this.evaluations, progressed: false };
+    return { loss: this.loss, evaluations: this.evaluations, progressed: false, report: this.report };
   }
 
   /**
@@ -184,9 +191,8 @@ export class Lbfgs {
       const t = best.t * 2;
       const x = unary('copy', this.x);
       axpyInPlace(x, d, t);
-      const { loss, grad } = this.evaluate(x);
-      const value = await loss.item();
-      loss.dispose();
+      const { values, report, grad } = await this.evaluate(x, (loss) => [loss]);
+      const value = values[0]!;
       if (!(Number.isFinite(value) && value < best.loss && value <= this.loss + this.options.c1 * t * slope)) {
         x.dispose();
         grad.dispose();
@@ -194,7 +200,7 @@ export class Lbfgs {
       }
       best.x.dispose();
       best.grad.dispose();
-      best = { x, grad, loss: value, t };
+      best = { x, grad, loss: value, report, t };
     }
     return best;
   }

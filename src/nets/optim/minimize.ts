@@ -2,7 +2,7 @@ import { unary } from '../../gpu/kernels/elementwise.ts';
 import type { Tensor } from '../../gpu/tensor.ts';
 import { Adam } from './adam.ts';
 import { Lbfgs } from './lbfgs.ts';
-import type { Objective, OptimStep, StopReason } from './objective.ts';
+import { readWithReport, type Objective, type OptimStep, type StopReason } from './objective.ts';
 import { PlateauDetector } from './plateau.ts';
 
 export interface MinimizeOptions {
@@ -68,7 +68,7 @@ export async function* minimize(x0: Tensor, objective: Objective, options: Minim
             break;
           }
           keepBest(lbfgs.x, step.loss);
-          yield { iteration, loss: step.loss, evaluations: step.evaluations, x: lbfgs.x };
+          yield { iteration, loss: step.loss, evaluations: step.evaluations, report: step.report, x: lbfgs.x };
           if (!step.progressed) {
             reason = 'converged';
             break;
@@ -90,10 +90,11 @@ export async function* minimize(x0: Tensor, objective: Objective, options: Minim
       const adam = new Adam([x], { lr: options.learningRate ?? 1e-2 });
       try {
         for (iteration = 1; iteration <= options.maxIterations; iteration++) {
-          const { loss, grad } = objective(x);
+          const { loss, grad, report } = objective(x);
           // The loss is that of x before this update: remember x first if it is the best so far.
-          const value = await loss.item();
+          const read = await readWithReport([loss], report);
           loss.dispose();
+          const value = read.scalars[0]!;
           if (!Number.isFinite(value)) {
             grad.dispose();
             reason = 'nan';
@@ -102,7 +103,7 @@ export async function* minimize(x0: Tensor, objective: Objective, options: Minim
           keepBest(x, value);
           adam.step([grad]);
           grad.dispose();
-          yield { iteration, loss: value, evaluations: iteration, x };
+          yield { iteration, loss: value, evaluations: iteration, report: read.report, x };
           if (plateau.exhausted) {
             reason = 'plateau';
             break;

@@ -3,6 +3,8 @@ import { valueAndGradOf } from '../../../src/autograd/grad.ts';
 import { add, addScalar, mul, scale, square, sub } from '../../../src/autograd/ops/elementwise.ts';
 import { reshape, sum } from '../../../src/autograd/ops/reduce.ts';
 import type { Tensor } from '../../../src/gpu/tensor.ts';
+import { unary } from '../../../src/gpu/kernels/elementwise.ts';
+import { packScalars } from '../../../src/gpu/kernels/optim.ts';
 import { Lbfgs } from '../../../src/nets/optim/lbfgs.ts';
 import type { Objective } from '../../../src/nets/optim/objective.ts';
 import { useRuntime } from '../../helpers/gpu.ts';
@@ -103,6 +105,31 @@ describe('L-BFGS', () => {
     expect(meanStep).toBeCloseTo(7, 3);
     opt.dispose();
     expect(() => new Lbfgs(rt.upload([0], [1]), objectiveOf((x) => sum(square(x))), { firstStepSize: 0 })).toThrow(/firstStepSize/);
+  });
+
+  it("reads the objective's report back with the loss: the values of the accepted point, in the same transfer", async () => {
+    const rt = runtime();
+    const n = 50;
+    const c = rt.upload(Array.from({ length: n }, (_, i) => Math.sin(i)), [n]);
+    const weights = rt.upload(Array.from({ length: n }, (_, i) => 1 + (i % 7)), [n]);
+    // The report: [loss, 3·loss + 1], as a vector computed next to the loss.
+    const objective: Objective = (x) => {
+      const { value, grads } = valueAndGradOf(() => sum(mul(weights, square(sub(x, c)))), [x]);
+      const affine = unary('affine', value, 3, 1);
+      const report = packScalars([value, affine]);
+      affine.dispose();
+      return { loss: value, grad: grads[0]!, report };
+    };
+    const opt = new Lbfgs(rt.upload(new Float32Array(n), [n]), objective);
+    for (let i = 0; i < 6; i++) {
+      const before = rt.stats().readbacks;
+      const evaluations = opt.evaluations;
+      const step = await opt.step();
+      expect(rt.stats().readbacks - before).toBe(opt.evaluations - evaluations);
+      expect(step.report![0]).toBe(step.loss);
+      expect(step.report![1]).toBeCloseTo(3 * step.loss + 1, 4);
+    }
+    opt.dispose();
   });
 
   it('keeps history on the GPU: one readback per evaluation and no growth in live memory', async () => {
