@@ -8,7 +8,7 @@
  * timings, otherwise wall time for all of them, so `ratio` always compares like with like.
  */
 import { scope } from '../src/gpu/scope.ts';
-import type { PassTimer } from '../src/gpu/recorder.ts';
+import { PassTimestamps } from '../src/gpu/pass-timestamps.ts';
 import type { Runtime } from '../src/gpu/runtime.ts';
 import type { BenchResult, TimingBasis } from './report.ts';
 import { median, ratePerSecond, repsFor, summarize, wantsAnotherSample, type SamplingRule, type Summary } from './stats.ts';
@@ -18,80 +18,14 @@ import type { OnnxPeer } from './peers/onnx-runtime.ts';
 
 const now = () => performance.now();
 
-/**
- * Begin/end timestamps for every compute pass submitted on one device, into one query set.
- * `begin()` starts a measurement; `collect()` resolves the used queries, reads them back in one
- * map and returns the summed pass time in ms (null when there was nothing to read, a pass went
- * untimed because the set was full, or the timestamps were not increasing).
- */
-export class TimestampTimer implements PassTimer {
-  readonly querySet: GPUQuerySet;
-  private readonly resolveBuffer: GPUBuffer;
-  private readonly staging: GPUBuffer;
-  private used = 0;
-  private overflowed = false;
-
-  /** `capacity`: queries in the set (two per pass); WebGPU allows at most 4096. */
-  constructor(
-    private readonly device: GPUDevice,
-    readonly capacity = 4096,
-  ) {
-    this.querySet = device.createQuerySet({ type: 'timestamp', count: capacity, label: 'bench timestamps' });
-    this.resolveBuffer = device.createBuffer({ size: capacity * 8, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC, label: 'bench timestamp resolve' });
-    this.staging = device.createBuffer({ size: capacity * 8, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'bench timestamp staging' });
-  }
-
-  begin(): void {
-    this.used = 0;
-    this.overflowed = false;
-  }
-
-  nextPair(): [number, number] | null {
-    if (this.used + 2 > this.capacity) {
-      this.overflowed = true;
-      return null;
-    }
-    const pair: [number, number] = [this.used, this.used + 1];
-    this.used += 2;
-    return pair;
-  }
-
-  /** Call after the measured work has fully completed. */
-  async collect(): Promise<number | null> {
-    const used = this.used;
-    if (used === 0 || this.overflowed) return null;
-    const encoder = this.device.createCommandEncoder({ label: 'bench timestamp readback' });
-    encoder.resolveQuerySet(this.querySet, 0, used, this.resolveBuffer, 0);
-    encoder.copyBufferToBuffer(this.resolveBuffer, 0, this.staging, 0, used * 8);
-    this.device.queue.submit([encoder.finish()]);
-    await this.staging.mapAsync(GPUMapMode.READ, 0, used * 8);
-    const stamps = new BigUint64Array(this.staging.getMappedRange(0, used * 8).slice(0));
-    this.staging.unmap();
-    let totalNs = 0;
-    for (let i = 0; i < used; i += 2) {
-      const begin = stamps[i]!;
-      const end = stamps[i + 1]!;
-      if (begin === 0n || end < begin) return null;
-      totalNs += Number(end - begin);
-    }
-    return totalNs / 1e6;
-  }
-
-  destroy(): void {
-    this.querySet.destroy();
-    this.resolveBuffer.destroy();
-    this.staging.destroy();
-  }
-}
-
 /** Something the harness can time: record one iteration, wait for everything, optional GPU timer. */
 export interface Target {
   label: string;
   run(): void;
   sync(): Promise<void>;
   /** Installs (or removes, with null) the pass timer for the measured samples. */
-  setTimer(timer: TimestampTimer | null): void;
-  timer: TimestampTimer | null;
+  setTimer(timer: PassTimestamps | null): void;
+  timer: PassTimestamps | null;
 }
 
 export interface MeasureOptions extends SamplingRule {
@@ -272,13 +206,13 @@ export function outputDifference(actual: Float32Array, expected: Float32Array): 
   return { maxDiff, relL2: Math.sqrt(num / den) };
 }
 
-const timers = new WeakMap<GPUDevice, TimestampTimer>();
+const timers = new WeakMap<GPUDevice, PassTimestamps>();
 
 /** One timer per device, created on first use (query sets belong to a device). */
-export function timerFor(device: GPUDevice): TimestampTimer | null {
+export function timerFor(device: GPUDevice): PassTimestamps | null {
   if (!device.features.has('timestamp-query')) return null;
   let timer = timers.get(device);
-  if (!timer) timers.set(device, (timer = new TimestampTimer(device)));
+  if (!timer) timers.set(device, (timer = new PassTimestamps(device, 4096, 'bench')));
   return timer;
 }
 

@@ -26,7 +26,8 @@
  */
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import type { Runtime } from '../../src/gpu/runtime.ts';
-import type { Target, TimestampTimer } from '../harness.ts';
+import type { PassTimestamps } from '../../src/gpu/pass-timestamps.ts';
+import type { Target } from '../harness.ts';
 import { timerFor } from '../harness.ts';
 import type { Tfjs, Workload } from '../types.ts';
 import { loadTfjsGradients } from './tfjs-gradients.ts';
@@ -67,7 +68,7 @@ export async function createTfjsPeer(runtime: Runtime): Promise<TfjsPeer> {
   const device = backend.device;
 
   // Timestamps on tfjs's passes: wrap the encoders its device creates (once).
-  let timer: TimestampTimer | null = null;
+  let timer: PassTimestamps | null = null;
   const createEncoder = device.createCommandEncoder.bind(device);
   device.createCommandEncoder = (descriptor?: GPUCommandEncoderDescriptor) => {
     const encoder = createEncoder(descriptor);

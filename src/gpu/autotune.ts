@@ -13,7 +13,7 @@
  * kernels report the shapes they launch, then times those shapes' candidates (`pastiche tune`,
  * `npm run bench -- --tune`).
  */
-import type { PassTimer } from './recorder.ts';
+import { PassTimestamps } from './pass-timestamps.ts';
 import type { Runtime } from './runtime.ts';
 import { scope } from './scope.ts';
 
@@ -140,38 +140,19 @@ export const wallClock: TuneClock = {
 };
 
 /** Sums the compute passes' begin/end timestamps of one run (the recorder writes them through its timer hook). */
-class TimestampClock implements TuneClock, PassTimer {
+class TimestampClock implements TuneClock {
   readonly name = 'gpu';
-  readonly querySet: GPUQuerySet;
-  private readonly resolved: GPUBuffer;
-  private readonly staging: GPUBuffer;
-  private used = 0;
-  private overflowed = false;
+  private readonly stamps: PassTimestamps;
 
-  constructor(
-    private readonly device: GPUDevice,
-    private readonly capacity = 512,
-  ) {
-    this.querySet = device.createQuerySet({ type: 'timestamp', count: capacity, label: 'autotune timestamps' });
-    this.resolved = device.createBuffer({ size: capacity * 8, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC, label: 'autotune resolve' });
-    this.staging = device.createBuffer({ size: capacity * 8, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'autotune staging' });
-  }
-
-  nextPair(): [number, number] | null {
-    if (this.used + 2 > this.capacity) {
-      this.overflowed = true;
-      return null;
-    }
-    this.used += 2;
-    return [this.used - 2, this.used - 1];
+  constructor(device: GPUDevice, capacity = 512) {
+    this.stamps = new PassTimestamps(device, capacity, 'autotune timestamps');
   }
 
   async time(runtime: Runtime, record: () => void): Promise<number> {
     await runtime.sync();
     const previous = runtime.recorder.timer;
-    this.used = 0;
-    this.overflowed = false;
-    runtime.recorder.timer = this;
+    this.stamps.begin();
+    runtime.recorder.timer = this.stamps;
     const t0 = performance.now();
     try {
       record();
@@ -181,28 +162,12 @@ class TimestampClock implements TuneClock, PassTimer {
     }
     await runtime.sync();
     const wall = performance.now() - t0;
-    const used = this.used;
-    // Too many passes for the query set: fall back to the wall time just taken.
-    if (used === 0 || this.overflowed) return wall;
-    const encoder = this.device.createCommandEncoder({ label: 'autotune timestamps' });
-    encoder.resolveQuerySet(this.querySet, 0, used, this.resolved, 0);
-    encoder.copyBufferToBuffer(this.resolved, 0, this.staging, 0, used * 8);
-    this.device.queue.submit([encoder.finish()]);
-    await this.staging.mapAsync(GPUMapMode.READ, 0, used * 8);
-    const stamps = new BigUint64Array(this.staging.getMappedRange(0, used * 8).slice(0));
-    this.staging.unmap();
-    let ns = 0;
-    for (let i = 0; i < used; i += 2) {
-      if (stamps[i] === 0n || stamps[i + 1]! < stamps[i]!) return wall;
-      ns += Number(stamps[i + 1]! - stamps[i]!);
-    }
-    return ns / 1e6;
+    // Nothing timed, too many passes for the query set, or bad stamps: the wall time just taken.
+    return (await this.stamps.collect()) ?? wall;
   }
 
   destroy(): void {
-    this.querySet.destroy();
-    this.resolved.destroy();
-    this.staging.destroy();
+    this.stamps.destroy();
   }
 }
 
