@@ -79,6 +79,54 @@ fn main(${FLAT_ENTRY_PARAMS}) {
 `;
 }
 
+/**
+ * The same unary map four elements per invocation (vec4 loads and stores) for sizes divisible by 4:
+ * on CPU-emulated GPUs each invocation and each load has a fixed cost, so this is several times
+ * faster there, and no slower elsewhere. `p.n` counts vec4s.
+ */
+export function unaryVec4Wgsl(op: UnaryOp, dtype: 'f32' | 'f16'): string {
+  const T = storageType(dtype);
+  return `${header(dtype)}
+struct Params { n: u32, a: f32, b: f32 }
+@group(0) @binding(0) var<storage, read> src: array<vec4<${T}>>;
+@group(0) @binding(1) var<storage, read_write> dst: array<vec4<${T}>>;
+@group(0) @binding(2) var<uniform> p: Params;
+
+fn op(x: f32) -> f32 { return ${UNARY_EXPRESSIONS[op]}; }
+
+@compute @workgroup_size(${ELEMENTWISE_WG})
+fn main(${FLAT_ENTRY_PARAMS}) {
+  let i = ${flatIndexWgsl(ELEMENTWISE_WG)};
+  if (i >= p.n) { return; }
+  let v = vec4f(src[i]);
+  dst[i] = vec4<${T}>(vec4f(op(v.x), op(v.y), op(v.z), op(v.w)));
+}
+`;
+}
+
+/** Same-shape binary map four elements per invocation (see unaryVec4Wgsl); `p.n` counts vec4s. */
+export function binaryVec4Wgsl(op: BinaryOp, dtype: 'f32' | 'f16'): string {
+  const T = storageType(dtype);
+  return `${header(dtype)}
+struct Params { n: u32, a: f32, b: f32 }
+@group(0) @binding(0) var<storage, read> lhs: array<vec4<${T}>>;
+@group(0) @binding(1) var<storage, read> rhs: array<vec4<${T}>>;
+@group(0) @binding(2) var<storage, read_write> dst: array<vec4<${T}>>;
+@group(0) @binding(3) var<uniform> p: Params;
+
+fn op(a: f32, b: f32) -> f32 { return ${BINARY_EXPRESSIONS[op]}; }
+
+@compute @workgroup_size(${ELEMENTWISE_WG})
+fn main(${FLAT_ENTRY_PARAMS}) {
+  let i = ${flatIndexWgsl(ELEMENTWISE_WG)};
+  if (i >= p.n) { return; }
+  let a = vec4f(lhs[i]);
+  let b = vec4f(rhs[i]);
+  dst[i] = vec4<${T}>(vec4f(op(a.x, b.x), op(a.y, b.y), op(a.z, b.z), op(a.w, b.w)));
+}
+`;
+}
+
 /** Fill has no input: a separate entry without the `src` binding. */
 export function fillWgsl(dtype: 'f32' | 'f16'): string {
   const T = storageType(dtype);

@@ -29,6 +29,9 @@ type Case = [a: number[], b: number[], variant: string];
 /** Each shape pair with the kernel variant it must take (f32). */
 const cases: Case[] = [
   [[2, 7, 5, 3], [2, 7, 5, 3], 'f32'],
+  // same shape, a multiple of 4 elements: four per invocation
+  [[2, 7, 4, 3], [2, 7, 4, 3], 'f32_vec4'],
+  [[1, 8], [8], 'f32_vec4'],
   [[1, 6], [6], 'f32'],
   [[1, 1], [1], 'f32'],
   // scalar operand
@@ -146,6 +149,7 @@ describe('broadcasting binary ops in f16', () => {
     ['mul', [6, 5], [6, 1], 'f16_r2_11_10'],
     ['add', [2, 3, 4, 5, 6, 7], [1, 3, 1, 5, 1, 7], 'f16_bcast'],
     ['add', [3, 5], [3, 5], 'f16'],
+    ['mul', [4, 6], [4, 6], 'f16_vec4'],
     ['mul', [2, 32, 16], [2, 1, 16], 'f16_r3_111_101_p11'],
   ];
   for (const [op, sa, sb, variant] of f16Cases) {

@@ -3,12 +3,14 @@ import type { Tensor, Shape } from '../tensor.ts';
 import {
   binaryCollapsedKey,
   binaryCollapsedWgsl,
+  binaryVec4Wgsl,
   binaryWgsl,
   ELEMENTWISE_WG,
   fillWgsl,
   indexRuns,
   MAX_COLLAPSED_RANK,
   runUniforms,
+  unaryVec4Wgsl,
   unaryWgsl,
   type BinaryOp,
   type UnaryOp,
@@ -20,13 +22,16 @@ import { formatShape } from '../tensor.ts';
 /** y = op(x) elementwise; `a`, `b` are the op's scalar parameters (clamp bounds, affine scale/shift). */
 export function unary(op: UnaryOp, x: Tensor, a = 0, b = 0): Tensor {
   const out = x.runtime.empty(x.shape, x.dtype);
+  if (out.size === 0) return out;
+  const vec4 = x.size % 4 === 0;
+  const n = vec4 ? x.size / 4 : x.size;
   x.runtime.launch({
     name: `unary_${op}`,
-    variant: x.dtype,
-    source: () => unaryWgsl(op, x.dtype),
+    variant: `${x.dtype}${vec4 ? '_vec4' : ''}`,
+    source: () => (vec4 ? unaryVec4Wgsl(op, x.dtype) : unaryWgsl(op, x.dtype)),
     bindings: { src: x, dst: out },
-    params: { n: x.size, a, b },
-    workgroups: gridFor(x.size, ELEMENTWISE_WG),
+    params: { n, a, b },
+    workgroups: gridFor(n, ELEMENTWISE_WG),
   });
   return out;
 }
@@ -61,6 +66,18 @@ export function binary(op: BinaryOp, a: Tensor, b: Tensor, pa = 0, pb = 0): Tens
   const [sa, sb] = strides as [number[], number[]];
   const workgroups = gridFor(out.size, ELEMENTWISE_WG);
   const flat = dims.length === 0 || (dims.length === 1 && sa[0] === 1 && sb[0] === 1);
+  if (flat && out.size % 4 === 0) {
+    const n = out.size / 4;
+    runtime.launch({
+      name: `binary_${op}`,
+      variant: `${a.dtype}_vec4`,
+      source: () => binaryVec4Wgsl(op, a.dtype),
+      bindings: { lhs: a, rhs: b, dst: out },
+      params: { n, a: pa, b: pb },
+      workgroups: gridFor(n, ELEMENTWISE_WG),
+    });
+    return out;
+  }
   if (flat || dims.length > MAX_COLLAPSED_RANK) {
     runtime.launch({
       name: `binary_${op}`,

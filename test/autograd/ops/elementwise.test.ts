@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import * as ops from '../../../src/autograd/ops/elementwise.ts';
 import { sum } from '../../../src/autograd/ops/reduce.ts';
 import { valueAndGrad } from '../../../src/autograd/grad.ts';
+import { unary } from '../../../src/gpu/kernels/elementwise.ts';
 import type { Tensor } from '../../../src/gpu/tensor.ts';
 import { useRuntime } from '../../helpers/gpu.ts';
 import { expectClose, randomValues, tf, tfValues } from '../../helpers/oracle.ts';
@@ -32,11 +33,12 @@ const unaryCases: UnaryCase[] = [
 ];
 
 describe('unary ops: forward and gradient against tfjs-cpu', () => {
-  for (const [name, ours, theirs, lo, hi] of unaryCases) {
-    it(name, async () => {
-      const shape = [2, 7, 5, 3];
-      const xs = randomValues(210, 11, lo, hi);
-      const ws = randomValues(210, 12);
+  // 210 elements take the one-per-invocation kernel, 168 (a multiple of 4) the vec4 one.
+  for (const [name, ours, theirs, lo, hi] of unaryCases) for (const shape of [[2, 7, 5, 3], [2, 7, 4, 3]]) {
+    it(`${name} ${JSON.stringify(shape)}`, async () => {
+      const n = shape.reduce((a, b) => a * b);
+      const xs = randomValues(n, 11, lo, hi);
+      const ws = randomValues(n, 12);
       const rt = runtime();
       const x = rt.upload(xs, shape);
       const w = rt.upload(ws, shape);
@@ -62,6 +64,7 @@ const binaryCases: BinaryCase[] = [
 ];
 const shapePairs: [number[], number[]][] = [
   [[2, 7, 5, 3], [2, 7, 5, 3]],
+  [[2, 7, 4, 3], [2, 7, 4, 3]],
   [[2, 7, 5, 3], [3]],
   [[2, 1, 5, 3], [7, 1, 1]],
   [[13], [4, 1]],
@@ -143,4 +146,23 @@ describe('autodiff bookkeeping', () => {
     a.dispose();
     expect(() => ops.relu(a)).toThrow(/used after dispose/);
   });
+});
+
+describe('unary maps on f16 tensors', () => {
+  // [3, 5] takes the one-per-invocation kernel, [4, 6] the vec4 one.
+  for (const shape of [[3, 5], [4, 6]]) {
+    it(`affine and relu ${JSON.stringify(shape)}`, async (ctx) => {
+      const rt = runtime();
+      if (!rt.hasF16) ctx.skip();
+      const n = shape.reduce((a, b) => a * b);
+      const x = rt.upload(randomValues(n, 41), shape, 'f16');
+      const xv = await x.data(); // the values as rounded to f16 on upload
+      const y = unary('affine', x, 1.5, -0.25);
+      const z = unary('relu', x);
+      expect(y.dtype).toBe('f16');
+      expectClose(await y.data(), Array.from(xv, (v) => 1.5 * v - 0.25), 2e-3, 2e-3, 'affine f16');
+      expectClose(await z.data(), Array.from(xv, (v) => Math.max(v, 0)), 0, 0, 'relu f16');
+      for (const t of [x, y, z]) t.dispose();
+    });
+  }
 });
