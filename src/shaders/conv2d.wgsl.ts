@@ -719,8 +719,8 @@ fn main(${FLAT_ENTRY_PARAMS}) {
 // So each lane loads a distinct slice of the filter and the other lanes read it through
 // subgroupBroadcast: no workgroup memory, no barriers, and many multiply-adds per load.
 //
-// Each lane owns SG_ROWS output rows (pixels, or filter rows for the filter gradient); a subgroup
-// covers `tn` columns (output channels) with 4-column vec4 accumulators. The k loop runs over the
+// Each lane owns SG_ROWS output rows (pixels, or filter rows for the filter gradient; the forward
+// and input gradient take 1 or 2 for convolutions with very few pixels); a subgroup covers `tn` columns (output channels) with 4-column vec4 accumulators. The k loop runs over the
 // window positions (ky, kx) outside and channel quads inside, so no index is decoded per step.
 // ---------------------------------------------------------------------------------------------
 
@@ -738,10 +738,22 @@ export interface ConvSubgroupVariant {
   vecN: boolean;
   /** f16 storage with f32 accumulation (forward only). */
   half?: boolean;
+  /**
+   * Rows (pixels) per lane of the forward and input gradient: 4 (default), or 2 or 1 for
+   * convolutions with at most 16 or 8 pixels, where a 32-row subgroup would mostly compute padding.
+   */
+  rows?: 1 | 2 | 4;
 }
 
 export function convSubgroupKey(v: ConvSubgroupVariant): string {
-  return `sg${v.tn}_${v.vecK ? 'k4' : 'k1'}${v.vecN ? 'n4' : 'n1'}${v.half ? '_f16' : ''}`;
+  return `sg${v.tn}${sgRows(v) === SG_ROWS ? '' : `r${sgRows(v)}`}_${v.vecK ? 'k4' : 'k1'}${v.vecN ? 'n4' : 'n1'}${v.half ? '_f16' : ''}`;
+}
+
+/** Rows per lane of a subgroup kernel (the filter gradient always has SG_ROWS). */
+export function sgRows(v: ConvSubgroupVariant): number {
+  const rows = v.kind === 'dw' ? SG_ROWS : (v.rows ?? SG_ROWS);
+  if (rows !== 1 && rows !== 2 && rows !== 4) throw new Error(`conv2d: invalid subgroup rows per lane ${rows}`);
+  return rows;
 }
 
 /** Rows one subgroup of a subgroup kernel covers. */
@@ -768,15 +780,15 @@ ${PARAMS}`;
  * `sg_m`), so small images with many channels still fill every lane. `n_tiles` counts column
  * tiles of (8 / sg_m) · TN columns.
  */
-const SG_ENTRY = `@compute @workgroup_size(${SG_WG})
+const sgEntry = (rows: number) => `@compute @workgroup_size(${SG_WG})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32, @builtin(subgroup_invocation_id) sid: u32) {
   let sgi = lid / ${SG_SIZE}u;
-  let tile_m = (wid.x + wid.y * nwg.x) * p.sg_m * ${SG_SIZE * SG_ROWS}u;
+  let tile_m = (wid.x + wid.y * nwg.x) * p.sg_m * ${SG_SIZE * rows}u;
   if (tile_m >= p.gemm_m) { return; }
   let tile_n = ((wid.z % p.n_tiles) * (${SG_WG / SG_SIZE}u / p.sg_m) + sgi / p.sg_m) * TN;
   let g = (wid.z / p.n_tiles) % p.groups;
   let zrest = (wid.z / p.n_tiles) / p.groups;
-  let sg_row0 = tile_m + (sgi % p.sg_m) * ${SG_SIZE * SG_ROWS}u;`;
+  let sg_row0 = tile_m + (sgi % p.sg_m) * ${SG_SIZE * rows}u;`;
 
 function accDecls(rows: number, j4s: number): string {
   return range(rows)
@@ -785,19 +797,24 @@ function accDecls(rows: number, j4s: number): string {
 }
 
 /**
- * Forward: rows = output pixels, columns = output channels, k = (ky, kx, input channel). Lane l
- * holds, for column l + 8s, the four filter taps of the current channel quad; products are dot
- * products of a pixel's channel quad with a broadcast column quad.
+ * Forward: rows = output pixels, columns = output channels, k = (ky, kx, input channel).
+ *
+ * With a multiple of 4 output channels the filter is read as vec4s along the output channels (one
+ * load per lane for 4 values; per-lane loads are what costs on llvmpipe): slot s of lane l holds
+ * filter row c + t, columns 4q..4q+3 of the tile, for (t, q) pair number l + 8s, and products are
+ * fmas of a pixel's channel value with a broadcast column quad. Otherwise lane l holds, for column
+ * l + 8s, the four filter taps of the current channel quad (four scalar loads), and products are
+ * dot products of a pixel's channel quad with a broadcast tap quad.
  */
 function sgForward(v: ConvSubgroupVariant): string {
   const { tn, vecK, vecN } = v;
   const half = v.half ?? false;
   const J4 = tn / 4;
   const slotsB = Math.ceil(tn / SG_SIZE);
-  const rows = range(SG_ROWS);
+  const rows = range(sgRows(v));
   let code = `${half ? 'enable f16;\n' : ''}${SG_HEADER}
 @group(0) @binding(0) var<storage, read> x: ${ARR(vecK, half)};
-@group(0) @binding(1) var<storage, read> w: ${ARR(false, half)};
+@group(0) @binding(1) var<storage, read> w: ${ARR(vecN, half)};
 @group(0) @binding(2) var<storage, read> bias: ${ARR(vecN, half)};
 @group(0) @binding(3) var<storage, read_write> y: ${ARR(vecN, half)};
 @group(0) @binding(4) var<uniform> p: Params;
@@ -805,8 +822,8 @@ ${SRC_INDEX}
 ${ACTIVATION}
 const TN = ${tn}u;
 
-${SG_ENTRY}
-${accDecls(SG_ROWS, J4)}`;
+${sgEntry(rows.length)}
+${accDecls(rows.length, J4)}`;
   for (const i of rows) {
     code += `
   let m${i} = sg_row0 + ${i * SG_SIZE}u + sid;
@@ -816,10 +833,19 @@ ${accDecls(SG_ROWS, J4)}`;
   let nb${i} = ((m${i} / p.out_w) / p.out_h) * p.in_h;`;
   }
   for (let s = 0; s < slotsB; s++) {
-    code += `
+    if (vecN) {
+      // tn / 8 slots hold the 4 · tn / 4 (row, column quad) pairs exactly.
+      code += `
+  let t${s} = (sid + ${s * SG_SIZE}u) / ${J4}u;
+  let colb${s} = tile_n + ((sid + ${s * SG_SIZE}u) % ${J4}u) * 4u;
+  let okb${s} = colb${s} < p.cout_g;
+  let wcol${s} = t${s} * p.out_c + g * p.cout_g + colb${s};`;
+    } else {
+      code += `
   let colb${s} = tile_n + sid + ${s * SG_SIZE}u;
   let okb${s} = sid + ${s * SG_SIZE}u < TN && colb${s} < p.cout_g;
   let wcol${s} = select(0u, g * p.cout_g + colb${s}, okb${s});`;
+    }
   }
   code += `
   let cbase = g * p.cin_g;
@@ -838,6 +864,13 @@ ${accDecls(SG_ROWS, J4)}`;
   for (const i of rows) code += `
         let a${i} = select(vec4f(0.0), ${quad('x', `xb${i} + c`, vecK, (j) => `ok${i} && c + ${j}u < p.cin_g`, half)}, ok${i});`;
   for (let s = 0; s < slotsB; s++) {
+    if (vecN) {
+      const ok = vecK ? `okb${s}` : `okb${s} && c + t${s} < p.cin_g`;
+      const load = `w[select(0u, (wrow + c) * p.out_c + wcol${s}, ${ok}) / 4u]`;
+      code += `
+        let b${s} = select(vec4f(0.0), ${half ? `vec4f(${load})` : load}, ${ok});`;
+      continue;
+    }
     const read = (i: string) => (half ? `f32(w[${i}])` : `w[${i}]`);
     const tap = (j: number) => (vecK ? read(`(wrow + c + ${j}u) * p.out_c + wcol${s}`) : read(`select(0u, (wrow + c + ${j}u) * p.out_c + wcol${s}, c + ${j}u < p.cin_g)`));
     const okTap = (j: number) => (vecK ? `okb${s}` : `okb${s} && c + ${j}u < p.cin_g`);
@@ -848,11 +881,15 @@ ${accDecls(SG_ROWS, J4)}`;
     code += `
         {`;
     for (let j = 0; j < 4; j++) {
-      const col = j4 * 4 + j;
+      // Column quad j4 of filter row c + j (vecN), or the taps of column 4·j4 + j.
+      const pair = vecN ? j * J4 + j4 : j4 * 4 + j;
       code += `
-          let bb${j} = subgroupBroadcast(b${Math.floor(col / SG_SIZE)}, ${col % SG_SIZE}u);`;
+          let bb${j} = subgroupBroadcast(b${Math.floor(pair / SG_SIZE)}, ${pair % SG_SIZE}u);`;
     }
-    for (const i of rows) code += `
+    for (const i of rows) code += vecN
+      ? `
+          acc${i}_${j4} = fma(vec4f(a${i}.x), bb0, fma(vec4f(a${i}.y), bb1, fma(vec4f(a${i}.z), bb2, fma(vec4f(a${i}.w), bb3, acc${i}_${j4}))));`
+      : `
           acc${i}_${j4} += vec4f(dot(a${i}, bb0), dot(a${i}, bb1), dot(a${i}, bb2), dot(a${i}, bb3));`;
     code += `
         }`;
@@ -892,7 +929,7 @@ function sgInputGrad(v: ConvSubgroupVariant): string {
   const { tn, vecK, vecN } = v;
   const J4 = tn / 4;
   const slotsB = Math.ceil(tn / SG_SIZE);
-  const rows = range(SG_ROWS);
+  const rows = range(sgRows(v));
   let code = `${SG_HEADER}
 @group(0) @binding(0) var<storage, read> dy: ${ARR(vecK)};
 @group(0) @binding(1) var<storage, read> w: ${ARR(vecK)};
@@ -900,14 +937,14 @@ function sgInputGrad(v: ConvSubgroupVariant): string {
 @group(0) @binding(3) var<uniform> p: Params;
 const TN = ${tn}u;
 
-${SG_ENTRY}
+${sgEntry(rows.length)}
   let ph = zrest / p.stride;
   let pw = zrest % p.stride;
   let qh = (p.in_h + p.stride - 1u) / p.stride;
   let qw = (p.in_w + p.stride - 1u) / p.stride;
   let smask = i32(p.stride) - 1;
   let sshift = p.stride - 1u;
-${accDecls(SG_ROWS, J4)}`;
+${accDecls(rows.length, J4)}`;
   for (const i of rows) {
     code += `
   let m${i} = sg_row0 + ${i * SG_SIZE}u + sid;
@@ -1004,7 +1041,7 @@ function sgFilterGrad(v: ConvSubgroupVariant): string {
 ${SRC_INDEX}
 const TN = ${tn}u;
 
-${SG_ENTRY}
+${sgEntry(SG_ROWS)}
   let split = zrest;
   let k_begin = split * p.k_chunk;
   let k_end = min(k_begin + p.k_chunk, p.gemm_k);

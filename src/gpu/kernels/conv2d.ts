@@ -11,6 +11,8 @@ import {
   convVariantKey,
   SG_BLOCK_M,
   SG_PER_WG,
+  SG_SIZE,
+  sgRows,
   type ConvGemmKind,
   type ConvGemmVariant,
   type ConvSubgroupVariant,
@@ -124,6 +126,8 @@ export interface ConvKernelOptions {
   tile?: ConvTile;
   /** Overrides the column width of the 'subgroup' kernels. */
   subgroupWidth?: 8 | 32;
+  /** Overrides the rows per lane of the 'subgroup' forward and input-gradient kernels. */
+  subgroupRows?: 1 | 2 | 4;
 }
 
 type ConvKind = ConvGemmKind;
@@ -133,33 +137,49 @@ interface ConvChoice {
   algorithm: Exclude<ConvAlgorithm, 'auto'>;
   tile?: ConvTile;
   subgroupWidth?: 8 | 32;
+  subgroupRows?: 1 | 2 | 4;
 }
 
 const tile4 = (tm: number, tn: number): ConvTile => ({ tm, tn, tk: 16, rm: 4, rn: 4 });
 
 /** Every variant the tuner may choose, by the id stored in the tuning cache. */
 const CONV_CHOICES: Record<string, ConvChoice> = {
-  'subgroup/32': { algorithm: 'subgroup', subgroupWidth: 32 },
-  'subgroup/8': { algorithm: 'subgroup', subgroupWidth: 8 },
+  'subgroup/32': { algorithm: 'subgroup', subgroupWidth: 32, subgroupRows: 4 },
+  'subgroup/8': { algorithm: 'subgroup', subgroupWidth: 8, subgroupRows: 4 },
+  'subgroup/32r2': { algorithm: 'subgroup', subgroupWidth: 32, subgroupRows: 2 },
+  'subgroup/32r1': { algorithm: 'subgroup', subgroupWidth: 32, subgroupRows: 1 },
   'tiled/64x64': { algorithm: 'tiled', tile: tile4(64, 64) },
   'tiled/128x32': { algorithm: 'tiled', tile: tile4(128, 32) },
   'tiled/128x16': { algorithm: 'tiled', tile: tile4(128, 16) },
   direct: { algorithm: 'direct' },
 };
 
-/** The candidate ids this adapter can run (for f16 tensors: the kernels with an f16-storage variant). */
-export function convCandidateIds(runtime: Runtime, half = false): string[] {
-  return Object.keys(CONV_CHOICES).filter((id) => {
-    const algorithm = CONV_CHOICES[id]!.algorithm;
-    return (algorithm !== 'subgroup' || hasEightWideSubgroups(runtime)) && (!half || algorithm !== 'tiled');
-  });
+/**
+ * The candidate ids this adapter can run (for f16 tensors: the kernels with an f16-storage
+ * variant); with a pass and geometry, only those that run that shape.
+ */
+export function convCandidateIds(runtime: Runtime, half = false, shape?: { kind: ConvKind; g: ConvGeometry }): string[] {
+  return Object.keys(CONV_CHOICES).filter((id) => choiceRuns(runtime, CONV_CHOICES[id]!, half, shape));
+}
+
+function choiceRuns(runtime: Runtime, choice: ConvChoice, half: boolean, shape?: { kind: ConvKind; g: ConvGeometry }): boolean {
+  const algorithm = choice.algorithm;
+  if (algorithm === 'subgroup' && !hasEightWideSubgroups(runtime)) return false;
+  // The filter gradient has one row count: its variants of fewer rows would time the same kernel again.
+  if (shape?.kind === 'dw' && choice.subgroupRows !== undefined && choice.subgroupRows !== 4) return false;
+  return !half || algorithm !== 'tiled';
 }
 
 /** Kernel options that force a candidate (tests, bench, the tuner). */
 export function convCandidateOptions(id: string): ConvKernelOptions {
   const c = CONV_CHOICES[id];
   if (!c) throw new Error(`conv2d: unknown variant '${id}' (known: ${Object.keys(CONV_CHOICES).join(', ')})`);
-  return { algorithm: c.algorithm, ...(c.tile ? { tile: c.tile } : {}), ...(c.subgroupWidth ? { subgroupWidth: c.subgroupWidth } : {}) };
+  return {
+    algorithm: c.algorithm,
+    ...(c.tile ? { tile: c.tile } : {}),
+    ...(c.subgroupWidth ? { subgroupWidth: c.subgroupWidth } : {}),
+    ...(c.subgroupRows ? { subgroupRows: c.subgroupRows } : {}),
+  };
 }
 
 /**
@@ -245,15 +265,16 @@ function pickAlgorithm(runtime: Runtime, kind: ConvKind, g: ConvGeometry, option
     throw new Error("conv2d: algorithm 'subgroup' needs the 'subgroups' feature with 8-wide subgroups");
   }
   if (half && algorithm === 'tiled') throw new Error("conv2d: the 'tiled' kernels are f32 only; f16 tensors run 'subgroup' or 'direct'");
-  if (algorithm !== 'auto') return { algorithm, tile: options.tile, subgroupWidth: options.subgroupWidth };
-  if (options.tile || options.subgroupWidth) return { ...ruleChoice(runtime, kind, g, half), tile: options.tile, subgroupWidth: options.subgroupWidth };
+  const overrides = { tile: options.tile, subgroupWidth: options.subgroupWidth, subgroupRows: options.subgroupRows };
+  if (algorithm !== 'auto') return { algorithm, ...overrides };
+  if (options.tile || options.subgroupWidth || options.subgroupRows) return { ...ruleChoice(runtime, kind, g, half), ...overrides };
   const tuning = runtime.tuning;
   const shape = convShapeKey(kind, g, half);
   if (tuning.capturing) tuning.offer('conv2d', shape, () => convTuneJob(runtime, kind, g, half));
   const tuned = tuning.lookup('conv2d', shape);
   const choice = tuned === undefined ? undefined : CONV_CHOICES[tuned];
   // An id from another version of pastiche, or a kernel this device or dtype cannot run: the rule.
-  if (choice && (choice.algorithm !== 'subgroup' || hasEightWideSubgroups(runtime)) && !(half && choice.algorithm === 'tiled')) return choice;
+  if (choice && choiceRuns(runtime, choice, half, { kind, g })) return choice;
   return ruleChoice(runtime, kind, g, half);
 }
 
@@ -275,7 +296,7 @@ export function convTuneJob(runtime: Runtime, kind: ConvKind, g: ConvGeometry, h
   const x = noise(runtime, [g.batch, g.inH, g.inW, g.inC], 1, dtype);
   const w = noise(runtime, [g.kH, g.kW, g.cinG, g.outC], 2, dtype);
   const dy = noise(runtime, [g.batch, g.outH, g.outW, g.outC], 3);
-  const candidates = convCandidateIds(runtime, half).map((id) => {
+  const candidates = convCandidateIds(runtime, half, { kind, g }).map((id) => {
     const forced = convCandidateOptions(id);
     const run =
       kind === 'fwd'
@@ -293,12 +314,21 @@ function subgroupWidth(cols: number): number {
   return cols > 8 ? 32 : 8;
 }
 
+/**
+ * Rows per lane for a GEMM of `rows` rows: 4 unless a subgroup (8 lanes) would then cover mostly
+ * rows past the end (VGG's conv4/conv5 at 2×2 and 4×4 px: lavapipe, 1.5-2× faster with 1 or 2).
+ */
+function subgroupRows(rows: number): 1 | 2 | 4 {
+  return rows <= SG_SIZE ? 1 : rows <= 2 * SG_SIZE ? 2 : 4;
+}
+
 function launchSubgroup(kind: ConvGemmKind, variant: ConvSubgroupVariant, bindings: Record<string, Tensor>, g: ConvGeometry, m: number, n: number, k: number, zSlices: number, kChunk: number, extra: Epilogue = {}): void {
   // Row blocks per workgroup: all 8 subgroups on rows unless there are too few rows to fill them.
+  const block = SG_SIZE * sgRows(variant);
   let sgM = SG_PER_WG;
-  while (sgM > 1 && (sgM / 2) * SG_BLOCK_M >= m) sgM /= 2;
+  while (sgM > 1 && (sgM / 2) * block >= m) sgM /= 2;
   const nTiles = Math.ceil(n / (variant.tn * (SG_PER_WG / sgM)));
-  const mTiles = Math.ceil(m / (SG_BLOCK_M * sgM));
+  const mTiles = Math.ceil(m / (block * sgM));
   const x = Math.min(mTiles, 65535);
   const runtime = Object.values(bindings)[0]!.runtime;
   runtime.launch({
@@ -353,7 +383,14 @@ export function conv2dForwardKernel(x: Tensor, w: Tensor, g: ConvGeometry, bias:
   if (!(act in ACTIVATION_CODE)) throw new Error(`conv2d: unknown activation '${String(act)}'`);
   const extra: Epilogue = { hasBias: bias !== null, activation: act };
   if (algorithm === 'subgroup') {
-    const variant: ConvSubgroupVariant = { kind: 'fwd', tn: choice.subgroupWidth ?? subgroupWidth(g.coutG), vecK: g.cinG % 4 === 0, vecN: g.coutG % 4 === 0, half };
+    const variant: ConvSubgroupVariant = {
+      kind: 'fwd',
+      tn: choice.subgroupWidth ?? subgroupWidth(g.coutG),
+      vecK: g.cinG % 4 === 0,
+      vecN: g.coutG % 4 === 0,
+      half,
+      rows: choice.subgroupRows ?? subgroupRows(m),
+    };
     launchSubgroup('fwd', variant, { x, w, bias: bias ?? w, y }, g, m, g.coutG, k, 1, k, extra);
     return y;
   }
@@ -395,7 +432,13 @@ export function conv2dInputGradKernel(dy: Tensor, w: Tensor, g: ConvGeometry, op
   if (algorithm === 'subgroup') {
     // Rows are the pixels of one stride phase; the phases go along z.
     const rows = pg.batch * Math.ceil(pg.inH / pg.stride) * Math.ceil(pg.inW / pg.stride);
-    const variant: ConvSubgroupVariant = { kind: 'dx', tn: choice.subgroupWidth ?? subgroupWidth(pg.cinG), vecK: pg.coutG % 4 === 0, vecN: pg.cinG % 4 === 0 };
+    const variant: ConvSubgroupVariant = {
+      kind: 'dx',
+      tn: choice.subgroupWidth ?? subgroupWidth(pg.cinG),
+      vecK: pg.coutG % 4 === 0,
+      vecN: pg.cinG % 4 === 0,
+      rows: choice.subgroupRows ?? subgroupRows(rows),
+    };
     launchSubgroup('dx', variant, { dy, w, dx }, pg, rows, pg.cinG, k, pg.stride * pg.stride, k);
   } else if (algorithm === 'direct') {
     dy.runtime.launch({

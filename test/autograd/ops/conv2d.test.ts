@@ -29,6 +29,8 @@ interface ConvCase {
   depthwise?: boolean;
   algorithm?: ConvAlgorithm;
   tile?: ConvTile;
+  /** Rows per lane of the subgroup forward and input-gradient kernels (where the adapter runs them). */
+  rows?: 1 | 2 | 4;
 }
 
 const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
@@ -106,7 +108,7 @@ function ourConv(c: ConvCase, x: Tensor, w: Tensor, b: Tensor | null): Tensor {
     dilation: c.dilation,
     ...(b ? { bias: b } : {}),
     ...(c.relu ? { activation: 'relu' as const } : c.relu6 ? { activation: 'relu6' as const } : {}),
-    kernel: { algorithm: c.algorithm, tile: c.tile },
+    kernel: { algorithm: c.algorithm, tile: c.tile, subgroupRows: c.rows },
   };
   return c.depthwise ? depthwiseConv2d(x, w, opts) : conv2d(x, w, { ...opts, groups: c.groups });
 }
@@ -177,6 +179,13 @@ const cases: ConvCase[] = [
   { name: 'many tiles: 32×24, 16 → 80, bias + relu', x: [2, 32, 24, 16], w: [3, 3, 16, 80], padding: 'same', bias: true, relu: true },
   { name: 'small image, many channels: 4×3, 40 → 72', x: [2, 4, 3, 40], w: [3, 3, 40, 72], padding: 'same', bias: true },
   { name: 'odd channel counts over several column tiles: 37 → 37, s2', x: [1, 7, 5, 37], w: [3, 3, 37, 37], stride: 2, padding: 'same' },
+  // few pixels: subgroup kernels with 1 or 2 rows per lane (VGG's conv4/conv5 on coarse scales), forced and by rule
+  { name: 'subgroup rows 1: 2×2 px, 64 → 40, bias + relu', x: [1, 2, 2, 64], w: [3, 3, 64, 40], padding: 'same', bias: true, relu: true, rows: 1 },
+  { name: 'subgroup rows 1, several row blocks: s2 reflect, 8 → 12', x: [2, 5, 7, 8], w: [3, 3, 8, 12], stride: 2, padding: 'same', padMode: 'reflect', bias: true, rows: 1 },
+  { name: 'subgroup rows 2: 4×4 px, 36 → 72 (two column tiles), bias', x: [1, 4, 4, 36], w: [3, 3, 36, 72], padding: 'same', bias: true, rows: 2 },
+  { name: 'subgroup rows 2: groups 2, dilation 2, 13 → 3 per group (scalar)', x: [2, 5, 3, 26], w: [3, 3, 13, 6], groups: 2, dilation: 2, padding: 'same', rows: 2 },
+  { name: 'few pixels by rule (1 row per lane): 3×2 px, 16 → 24, relu', x: [1, 3, 2, 16], w: [3, 3, 16, 24], padding: 'same', relu: true },
+  { name: 'few pixels by rule (2 rows per lane): batch 2 of 3×2 px, 24 → 16, bias', x: [2, 3, 2, 24], w: [3, 3, 24, 16], padding: 'same', bias: true },
   // the tiled workgroup-memory kernels (the path for adapters without 8-wide subgroups), every tile shape
   { name: 'tiled: k3 s1 same reflect, 8 → 8 (vec4), bias + relu', x: [2, 9, 11, 8], w: [3, 3, 8, 8], padding: 'same', padMode: 'reflect', bias: true, relu: true, algorithm: 'tiled' },
   { name: 'tiled: k5 s2 explicit, 3 → 13 (scalar), bias', x: [2, 9, 11, 3], w: [5, 5, 3, 13], stride: 2, padding: [2, 1, 0, 3], bias: true, algorithm: 'tiled' },
