@@ -24,7 +24,7 @@ type TunedNet = (typeof NETS)[number];
 /** Taps the style and content losses read (relu1_1 … relu5_1 and relu4_2). */
 const VGG_TAPS = ['relu1_1', 'relu2_1', 'relu3_1', 'relu4_1', 'relu4_2', 'relu5_1'];
 
-interface TuneOptions {
+export interface TuneOptions {
   size: number[];
   nets: TunedNet[];
   force?: boolean;
@@ -51,7 +51,7 @@ function vggWithoutWeights(runtime: Runtime): Vgg {
 }
 
 /** Records one run of each net at each size; the runtime captures the kernels' shapes. */
-async function tuneNets(runtime: Runtime, o: TuneOptions, store: TuneStore | null, log: (line: string) => void): Promise<TuneResult[]> {
+export async function tuneNets(runtime: Runtime, o: TuneOptions, store: TuneStore | null, log: (line: string) => void): Promise<TuneResult[]> {
   const vgg = o.nets.includes('vgg19') ? vggWithoutWeights(runtime) : null;
   const transformer = o.nets.includes('transformer') ? TransformerNet.initialize(runtime, 1) : null;
   try {
