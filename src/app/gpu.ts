@@ -47,10 +47,7 @@ export async function startGpu(): Promise<GpuStatus> {
     const runtime = await initRuntime();
     const info = runtime.context.adapterInfo;
     const name = describeAdapter(info);
-    const isSoftware = /swiftshader|llvmpipe|lavapipe|software|warp|basic render/i.test(
-      `${info.vendor} ${info.architecture} ${info.device} ${info.description}`,
-    );
-    return { ok: true, runtime, adapterName: name, isSoftware };
+    return { ok: true, runtime, adapterName: name, isSoftware: runtime.context.software };
   } catch (err) {
     return { ok: false, problem: 'device-failed', detail: (err as Error).message.split('\n')[0] ?? String(err) };
   }

@@ -17,6 +17,11 @@ const RAISED_LIMITS = [
 export interface GpuContext {
   device: GPUDevice;
   adapterInfo: { vendor: string; architecture: string; device: string; description: string };
+  /**
+   * The adapter runs on the CPU (llvmpipe/lavapipe, SwiftShader, WARP): a few workgroups per core
+   * keep it busy, and every extra workgroup and barrier costs, so some kernels split work less.
+   */
+  software: boolean;
   features: ReadonlySet<string>;
   limits: GPUSupportedLimits;
   /** Where the device came from: 'node' (dawn.node) or 'browser' (navigator.gpu). */
@@ -70,18 +75,25 @@ export async function createGpuContext(options: DeviceOptions = {}): Promise<Gpu
   const device = await adapter.requestDevice({ requiredFeatures, requiredLimits });
   const lost = device.lost.then((info) => new DeviceLostError(info.reason, info.message));
   const info = adapter.info;
+  const adapterInfo = {
+    vendor: info?.vendor ?? '',
+    architecture: info?.architecture ?? '',
+    device: info?.device ?? '',
+    description: info?.description ?? '',
+  };
   return {
     device,
-    adapterInfo: {
-      vendor: info?.vendor ?? '',
-      architecture: info?.architecture ?? '',
-      device: info?.device ?? '',
-      description: info?.description ?? '',
-    },
+    adapterInfo,
+    software: isSoftwareAdapter(adapterInfo),
     features: new Set([...device.features]),
     limits: device.limits,
     platform: isNode ? 'node' : 'browser',
     gpu,
     lost,
   };
+}
+
+/** Whether an adapter is a CPU implementation of the GPU (by the names drivers give themselves). */
+export function isSoftwareAdapter(info: GpuContext['adapterInfo']): boolean {
+  return /swiftshader|llvmpipe|lavapipe|software|warp|basic render/i.test(`${info.vendor} ${info.architecture} ${info.device} ${info.description}`);
 }

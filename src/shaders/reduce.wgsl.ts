@@ -138,6 +138,41 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
 `;
 }
 
+/**
+ * Rows of x viewed as [P, R] with R a multiple of 4, read as vec4s (a quarter of the loads, which
+ * dominate on CPU-emulated GPUs): one workgroup per (row, split) combines its chunk of `chunk4`
+ * vec4s, then the workgroup's tree. The result goes to dst[row · splits + split].
+ */
+export function reduceRowsVec4Wgsl(op: ReduceOp): string {
+  return `
+struct Params { row4: u32, chunk4: u32, splits: u32, scale: f32 }
+@group(0) @binding(0) var<storage, read> src: array<vec4f>;
+@group(0) @binding(1) var<storage, read_write> dst: array<f32>;
+@group(0) @binding(2) var<uniform> p: Params;
+
+var<workgroup> partial: array<f32, ${REDUCE_WG}>;
+
+@compute @workgroup_size(${REDUCE_WG})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let row = wid.x;
+  let split = wid.y;
+  let base = row * p.row4;
+  let end = min((split + 1u) * p.chunk4, p.row4);
+  var acc = vec4f(${IDENTITY[op]});
+  for (var r = split * p.chunk4 + lid; r < end; r += ${REDUCE_WG}u) {
+    acc = ${COMBINE[op]('acc', 'src[base + r]')};
+  }
+  partial[lid] = ${COMBINE[op](COMBINE[op]('acc.x', 'acc.y'), COMBINE[op]('acc.z', 'acc.w'))};
+  workgroupBarrier();
+  for (var stride = ${REDUCE_WG / 2}u; stride > 0u; stride = stride / 2u) {
+    if (lid < stride) { partial[lid] = ${COMBINE[op]('partial[lid]', 'partial[lid + stride]')}; }
+    workgroupBarrier();
+  }
+  if (lid == 0u) { dst[row * p.splits + split] = partial[0] * p.scale; }
+}
+`;
+}
+
 export const COLUMNS_WG = 256;
 
 /**

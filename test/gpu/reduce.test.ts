@@ -24,6 +24,21 @@ function launched<T>(rt: Runtime, fn: () => T): [T, string[]] {
   }
 }
 
+/**
+ * Runs `fn` as if the adapter were (or were not) a CPU implementation, whose reductions split work
+ * into fewer workgroups: the kernel choices of both rules are checked on whatever adapter runs this.
+ */
+function asSoftware<T>(rt: Runtime, software: boolean, fn: () => T): T {
+  const context = rt.context as { software: boolean };
+  const actual = context.software;
+  context.software = software;
+  try {
+    return fn();
+  } finally {
+    context.software = actual;
+  }
+}
+
 const oracle: Record<ReduceOp, (x: tf.Tensor, axes: number[], keepDims: boolean) => tf.Tensor> = {
   sum: (x, axes, keepDims) => tf.sum(x, axes, keepDims),
   max: (x, axes, keepDims) => tf.max(x, axes, keepDims),
@@ -44,7 +59,10 @@ describe('collapseReduction', () => {
 });
 
 type Case = [shape: number[], axes: number[] | undefined, kernels: RegExp];
-/** Shapes and axes with the kernels they must take (all launches, in order, joined by spaces). */
+/**
+ * Shapes and axes with the kernels they must take on a GPU (all launches, in order, joined by
+ * spaces). Rows of a multiple of 4 elements are read as vec4s.
+ */
 const cases: Case[] = [
   // Reduced axes outer to the kept ones: the column kernel.
   [[2, 7, 5, 13], [0, 1, 2], /^reduce_\w+_columns:16$/],
@@ -59,14 +77,16 @@ const cases: Case[] = [
   [[5, 6, 7], [0, 1], /^reduce_\w+_thread:k1r1$/],
   [[4, 7, 33], [1], /^reduce_\w+_thread:k2r1$/],
   // Reduced axes innermost: one workgroup per output (or one thread, for short rows)
-  [[300, 500], [1], /^reduce_\w+_workgroup:k1r1$/],
+  [[300, 500], [1], /^reduce_\w+_rows_vec4:$/],
   [[2, 3, 5, 70], [2, 3], /^reduce_\w+_workgroup:k1r1$/],
   [[1000, 3], [1], /^reduce_\w+_thread:k1r1$/],
   [[70000, 3], [1], /^reduce_\w+_thread:k1r1$/],
-  [[2, 10000], [1], /^reduce_\w+_workgroup:k1r1 reduce_\w+_thread:k1r1$/],
+  [[2, 10000], [1], /^reduce_\w+_rows_vec4: reduce_\w+_thread:k1r1$/],
+  [[2, 10002], [1], /^reduce_\w+_workgroup:k1r1 reduce_\w+_thread:k1r1$/],
   // everything
   [[2, 7, 5, 13], undefined, /^reduce_\w+_workgroup:k0r1$/],
-  [[1000, 1000], undefined, /^reduce_\w+_workgroup:k0r1 reduce_\w+_workgroup:k0r1$/],
+  [[1000, 1000], undefined, /^reduce_\w+_rows_vec4: reduce_\w+_workgroup:k0r1$/],
+  [[1001, 999], undefined, /^reduce_\w+_workgroup:k0r1 reduce_\w+_workgroup:k0r1$/],
   [[1, 17], [0, 1], /^reduce_\w+_thread:k0r1$/],
   // Reduced axes in several blocks: one pass per block, innermost first.
   [[2, 7, 5, 13], [0, 2], /^reduce_\w+_thread:k2r1 reduce_\w+_thread:k1r1$/],
@@ -87,7 +107,7 @@ describe('reduce against tfjs-cpu', () => {
         const rt = runtime();
         const xs = randomValues(size(shape), 300 + k);
         const x = rt.upload(xs, shape);
-        const [y, seen] = launched(rt, () => reduce(op, x, axes, { keepDims }));
+        const [y, seen] = asSoftware(rt, false, () => launched(rt, () => reduce(op, x, axes, { keepDims })));
         expect(seen.join(' ')).toMatch(kernels);
         const expected = oracle[op](tf.tensor(xs, shape), axes ?? shape.map((_, i) => i), keepDims);
         expect([...y.shape]).toEqual(expected.shape);
@@ -100,19 +120,24 @@ describe('reduce against tfjs-cpu', () => {
     }
   });
 
-  it('sums 10⁶ elements to a scalar over many workgroups, and scales', async () => {
-    const rt = runtime();
-    const xs = randomValues(1_000_000, 9, 0.5, 1.5);
-    const x = rt.upload(xs, [1_000_000]);
-    const [y, seen] = launched(rt, () => reduce('sum', x, undefined, { scale: 1e-6 }));
-    expect(seen).toEqual(['reduce_sum_workgroup:k0r1', 'reduce_sum_workgroup:k0r1']);
-    let exact = 0;
-    for (const v of xs) exact += v;
-    expectClose(await y.data(), [exact * 1e-6], 1e-6, 0, 'mean of 10⁶');
-    const [m] = launched(rt, () => reduce('max', x));
-    expectClose(await m.data(), [xs.reduce((a, b) => Math.max(a, b), -Infinity)], 0, 0, 'max of 10⁶');
-    for (const t of [x, y, m]) t.dispose();
-  });
+  for (const software of [false, true]) {
+    it(`sums 10⁶ elements to a scalar over ${software ? 'a few workgroups (CPU adapter)' : 'many workgroups (GPU)'}, and scales`, async () => {
+      const rt = runtime();
+      const xs = randomValues(1_000_000, 9, 0.5, 1.5);
+      const x = rt.upload(xs, [1_000_000]);
+      const [y, seen] = asSoftware(rt, software, () => launched(rt, () => reduce('sum', x, undefined, { scale: 1e-6 })));
+      // 245 partial sums on a GPU; 4 on a CPU adapter (chunks of 262144), merged by one thread.
+      expect(seen).toEqual(['reduce_sum_rows_vec4:', software ? 'reduce_sum_thread:k0r1' : 'reduce_sum_workgroup:k0r1']);
+      let exact = 0;
+      for (const v of xs) exact += v;
+      expectClose(await y.data(), [exact * 1e-6], 1e-6, 0, 'mean of 10⁶');
+      const [m] = asSoftware(rt, software, () => launched(rt, () => reduce('max', x)));
+      expectClose(await m.data(), [xs.reduce((a, b) => Math.max(a, b), -Infinity)], 0, 0, 'max of 10⁶');
+      const [n] = asSoftware(rt, software, () => launched(rt, () => reduce('min', x)));
+      expectClose(await n.data(), [xs.reduce((a, b) => Math.min(a, b), Infinity)], 0, 0, 'min of 10⁶');
+      for (const t of [x, y, m, n]) t.dispose();
+    });
+  }
 
   it('applies the scale once, after the last pass, on every path', async () => {
     const rt = runtime();
