@@ -16,7 +16,7 @@ import { valueAndGradOf } from '../autograd/grad.ts';
 import { noGrad } from '../autograd/tape.ts';
 import { fill, unary } from '../gpu/kernels/elementwise.ts';
 import { packScalars } from '../gpu/kernels/optim.ts';
-import { keep, scope } from '../gpu/scope.ts';
+import { keep, scope, trackInScope } from '../gpu/scope.ts';
 import type { Tensor } from '../gpu/tensor.ts';
 import { assertRgbImage, type RgbImage } from '../io/image.ts';
 import { resizeImage, sizeForLongSide } from '../io/resize.ts';
@@ -365,6 +365,9 @@ export class GatysLoss {
       report = keep(packScalars([t.total, t.content, t.style, t.tv]));
       return t.total;
     }, [x]);
+    // keep() took the report out of every scope to get it past the gradient's own; the caller's
+    // scope owns it again, like the loss and gradient.
+    trackInScope(report!);
     return { loss: value, grad: grads[0]!, report: report! };
   };
 

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { scope } from '../../src/gpu/scope.ts';
 import { readImageFile } from '../../src/io/image-file.ts';
 import type { RgbImage } from '../../src/io/image.ts';
 import { resizeImage, resizeToLongSide } from '../../src/io/resize.ts';
@@ -73,6 +74,12 @@ describe('the Gatys loss', () => {
       worst = Math.max(worst, Math.abs(fd - g[i]!) / Math.abs(g[i]!));
     }
     console.log(`full-loss gradient vs central differences at 8 pixels: worst relative error ${worst.toExponential(2)}`);
+    // Called inside a scope, the objective leaves nothing behind: loss, gradient and report included.
+    const y = rt.upload(point.data, [1, 16, 16, 3]);
+    const live = rt.stats().liveTensors;
+    scope(() => void loss.objective(y));
+    expect(rt.stats().liveTensors).toBe(live);
+    y.dispose();
     loss.dispose();
   });
 });
