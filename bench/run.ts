@@ -11,6 +11,7 @@ import { writeFileAtomic } from '../src/io/atomic-write.ts';
 import { e2eBenches } from './e2e.ts';
 import { MEASURE_PRESETS, runBench, type MeasureOptions, type RunContext } from './harness.ts';
 import { createTfjsPeer, type TfjsPeer } from './peers/tfjs-webgpu.ts';
+import { profileTable, profileWorkload } from './profile.ts';
 import { loadOnnxPeer, type OnnxPeer } from './peers/onnx-runtime.ts';
 import { compareResults, compareTable, formatMs, parseReport, resultsTable, type BenchReport, type BenchResult } from './report.ts';
 import { loadKernelBenches } from './suites/index.ts';
@@ -29,6 +30,8 @@ interface Options {
   samples?: number;
   failOnRegression?: boolean;
   tune?: boolean;
+  profile?: boolean;
+  top: number;
 }
 
 interface Line {
@@ -87,6 +90,8 @@ async function main(): Promise<void> {
     .option('--samples <n>', 'timed samples per line (overrides the preset)', (v) => Number.parseInt(v, 10))
     .option('--list', 'list the selected lines and exit')
     .option('--tune', "first time every kernel variant for the selected lines' shapes and keep the fastest (written to the tuning cache)")
+    .option('--profile', "instead of timing, print where each selected line's GPU time goes, kernel by kernel (timestamp queries)")
+    .option('--top <n>', 'kernels listed per line by --profile', (v) => Number.parseInt(v, 10), 15)
     .parse(process.argv);
   const opts = program.opts<Options>();
   const tier: Tier = opts.quick ? 'quick' : opts.full ? 'full' : 'default';
@@ -129,6 +134,18 @@ async function main(): Promise<void> {
       { onProgress: (line) => log(`tune: ${line}`) },
     );
     log(`tuned ${tuned.length} kernel shape(s)`);
+  }
+
+  if (opts.profile) {
+    for (const line of lines.filter((l) => !l.pending)) {
+      const workload = await line.def.setup(runtime);
+      try {
+        console.log(`\n${profileTable(line.def.name, await profileWorkload(runtime, workload), opts.top)}`);
+      } finally {
+        workload.dispose();
+      }
+    }
+    return;
   }
 
   let peer: TfjsPeer | null = null;

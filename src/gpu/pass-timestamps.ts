@@ -3,9 +3,10 @@ import type { PassTimer } from './recorder.ts';
 /**
  * Begin/end timestamps for every compute pass submitted on one device, into one query set (needs the
  * 'timestamp-query' feature). `begin()` starts a measurement; `collect()` resolves the used queries,
- * reads them back in one map and returns the summed pass time in ms — null when nothing was timed, a
- * pass went untimed because the set was full, or the timestamps were not increasing. Used as the
- * recorder's timer by the autotuner and the bench, and by the bench for tfjs's passes too.
+ * reads them back in one map and returns the summed pass time in ms (`collectEach()`: each pass's) —
+ * null when nothing was timed, a pass went untimed because the set was full, or the timestamps were
+ * not increasing. Used as the recorder's timer by the autotuner and the bench (also for tfjs's
+ * passes), and by the bench's per-kernel profile.
  */
 export class PassTimestamps implements PassTimer {
   readonly querySet: GPUQuerySet;
@@ -42,6 +43,12 @@ export class PassTimestamps implements PassTimer {
 
   /** Call after the measured work has fully completed. */
   async collect(): Promise<number | null> {
+    const each = await this.collectEach();
+    return each && each.reduce((a, b) => a + b, 0);
+  }
+
+  /** Like `collect`, but the time of each pass (ms), in the order the passes began. */
+  async collectEach(): Promise<number[] | null> {
     const used = this.used;
     if (used === 0 || this.overflowed) return null;
     const encoder = this.device.createCommandEncoder({ label: `${this.label} readback` });
@@ -51,14 +58,14 @@ export class PassTimestamps implements PassTimer {
     await this.staging.mapAsync(GPUMapMode.READ, 0, used * 8);
     const stamps = new BigUint64Array(this.staging.getMappedRange(0, used * 8).slice(0));
     this.staging.unmap();
-    let totalNs = 0;
+    const ms: number[] = [];
     for (let i = 0; i < used; i += 2) {
       const begin = stamps[i]!;
       const end = stamps[i + 1]!;
       if (begin === 0n || end < begin) return null;
-      totalNs += Number(end - begin);
+      ms.push(Number(end - begin) / 1e6);
     }
-    return totalNs / 1e6;
+    return ms;
   }
 
   destroy(): void {
