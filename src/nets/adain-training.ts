@@ -26,7 +26,7 @@ import { DEFAULT_AUGMENT, type AugmentOptions } from './train/augment.ts';
 import type { TrainingCheckpoint } from './train/checkpoint.ts';
 import { AugmentedBatches, ImageFolder, listImageFiles, loadValidationBatches, mixSeed, splitValidation, type ImageBatch } from './train/dataset.ts';
 import { lossValidator, type TrainResult } from './train/loop.ts';
-import { defaultCheckpointPath, defaultLossCurvePath, fingerprintFiles, trainWritingResults, warnIfDataChanged, type TrainingRunHooks } from './train/run-files.ts';
+import { defaultCheckpointPath, defaultLossCurvePath, fingerprintFiles, scheduleOptions, trainWritingResults, warnIfDataChanged, type TrainingRunHooks } from './train/run-files.ts';
 import type { BatchSource, JsonValue, LossContext, LossResult, TrainableModel, Validator } from './train/trainable.ts';
 import { Vgg } from './vgg.ts';
 import type { HostTensorMap } from './weights/host-tensor.ts';
@@ -344,13 +344,9 @@ export async function trainAdainDecoder(runtime: Runtime, options: AdainRunOptio
         model,
         data,
         iterations: c.iterations,
-        adam: { lr: c.lr },
-        seed: c.seed,
+        ...scheduleOptions(c),
         validate: validator,
-        valEvery: c.valEvery,
-        patience: c.patience,
         checkpointPath,
-        checkpointEvery: c.checkpointEvery,
         resume: options.resume,
         config: { run: c as unknown as JsonValue, fingerprints },
         shouldStop: options.shouldStop,

@@ -21,7 +21,7 @@ import type { TrainingCheckpoint } from './checkpoint.ts';
 import { AugmentedBatches, ImageFolder, listImageFiles, loadValidationBatches, mixSeed, seededPermutation, splitValidation, type ImageBatch } from './dataset.ts';
 import { createFeedForwardNet, FeedForwardTraining, serializeFeedForwardModel, type FeedForwardArch } from './feed-forward.ts';
 import { lossValidator, type TrainResult } from './loop.ts';
-import { defaultCheckpointPath, defaultLossCurvePath, fingerprintFiles, trainWritingResults, warnIfDataChanged, type TrainingRunHooks } from './run-files.ts';
+import { defaultCheckpointPath, defaultLossCurvePath, fingerprintFiles, scheduleOptions, trainWritingResults, warnIfDataChanged, type TrainingRunHooks } from './run-files.ts';
 import type { JsonValue, Validator } from './trainable.ts';
 
 /** Everything that determines a run's numbers; stored in checkpoints so `--resume` repeats it exactly. */
@@ -173,13 +173,9 @@ export async function trainFeedForward(runtime: Runtime, options: FeedForwardRun
         model,
         data,
         iterations,
-        adam: { lr: c.lr },
-        seed: c.seed,
+        ...scheduleOptions(c),
         validate: validator,
-        valEvery: c.valEvery,
-        patience: c.patience,
         checkpointPath,
-        checkpointEvery: c.checkpointEvery,
         resume: options.resume,
         config: { run: c as unknown as JsonValue, fingerprints },
         shouldStop: options.shouldStop,

@@ -46,6 +46,20 @@ export function warnIfDataChanged(resume: TrainingCheckpoint | undefined, finger
   }
 }
 
+/** The loop settings every training config carries. */
+export interface RunSchedule {
+  lr: number;
+  seed: number;
+  valEvery: number;
+  patience: number;
+  checkpointEvery: number;
+}
+
+/** A config's schedule as training-loop options. */
+export function scheduleOptions(c: RunSchedule): Pick<TrainOptions<unknown>, 'adam' | 'seed' | 'valEvery' | 'patience' | 'checkpointEvery'> {
+  return { adam: { lr: c.lr }, seed: c.seed, valEvery: c.valEvery, patience: c.patience, checkpointEvery: c.checkpointEvery };
+}
+
 export interface WrittenRunOptions {
   /** Writes the model file (atomically) from these weights; `best` is null without validation. */
   writeModel: (weights: HostTensorMap, best: { iteration: number; loss: number } | null) => Promise<void>;
