@@ -36,4 +36,29 @@ describe('pastiche tune', () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  it('--nets johnson,adain: the transposed convs of Johnson et al.\'s net and an AdaIN decoder training step at 16 px', async () => {
+    const rt = runtime();
+    try {
+      const results = await tuneNets(rt, { size: [16], nets: ['johnson', 'adain'], samples: 1 }, null, () => undefined);
+      const shapes = results.map((r) => `${r.family} ${r.shape}`);
+      // Johnson: the 9×9 RGB convs, and deconv1/deconv2 (3×3, stride 2, kernels [3, 3, out, in]) forward.
+      expect(shapes).toContain('conv2d fwd 9x9 s1 3>32 px2^8');
+      expect(shapes).toContain('conv2d fwd 9x9 s1 32>3 px2^8');
+      expect(shapes).toContain('conv2d dx 3x3 s2 32>64 px2^6');
+      // AdaIN: the decoder's first conv (512 → 256 on 2×2 relu4_1 features; its input needs no
+      // gradient) and a later one in all three passes, and the encoder's conv4_1 (the VGG side of the step).
+      expect(shapes).toContain('conv2d fwd 3x3 s1 512>256 px2^2');
+      expect(shapes).toContain('conv2d dw 3x3 s1 512>256 px2^2');
+      for (const pass of ['fwd', 'dx', 'dw']) expect(shapes).toContain(`conv2d ${pass} 3x3 s1 256>128 px2^4`);
+      expect(shapes).toContain('conv2d fwd 3x3 s1 256>512 px2^2');
+      for (const r of results) {
+        expect(r.measured).toBe(true);
+        expect(r.ms[r.choice]).toBe(Math.min(...Object.values(r.ms)));
+        expect(rt.tuning.lookup(r.family, r.shape)).toBe(r.choice);
+      }
+    } finally {
+      rt.tuning.clear();
+    }
+  });
 });

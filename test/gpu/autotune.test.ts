@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { conv2d, conv2dTranspose } from '../../src/autograd/ops/conv2d.ts';
+import { gram } from '../../src/autograd/ops/gram.ts';
 import { mul } from '../../src/autograd/ops/elementwise.ts';
 import { sum } from '../../src/autograd/ops/reduce.ts';
 import { valueAndGrad } from '../../src/autograd/grad.ts';
@@ -19,6 +20,7 @@ import {
 import { createGpuContext } from '../../src/gpu/device.ts';
 import { float16ToFloat32, float32ToFloat16 } from '../../src/gpu/half.ts';
 import { conv2dGeometry, conv2dInputGradKernel, convCandidateIds, hasEightWideSubgroups } from '../../src/gpu/kernels/conv2d.ts';
+import { gramCandidateIds } from '../../src/gpu/kernels/gram.ts';
 import { launchMatmul, MATMUL_CANDIDATE_IDS } from '../../src/gpu/kernels/matmul.ts';
 import { Runtime, type KernelLaunch } from '../../src/gpu/runtime.ts';
 import type { Tensor } from '../../src/gpu/tensor.ts';
@@ -427,6 +429,117 @@ describe('autotune: every variant a choice can name gives the same results (tfjs
       if (b !== a) b.dispose();
     });
   }
+});
+
+describe('autotune: the Gram matrix paths, forward and backward', () => {
+  /** The oracle: FᵀF / (C·H·W) with tf.matMul on the reshaped features. */
+  const tfGram = (f: tf.Tensor) => {
+    const [n, h, w, c] = f.shape as [number, number, number, number];
+    const flat = tf.reshape(f, [n, h * w, c]);
+    return tf.div(tf.matMul(flat, flat, true, false), c * h * w);
+  };
+  /** The path a launch list shows: the subgroup kernels or the tiled matmul. */
+  const pathOf = (launched: string[]) => (launched.some((l) => l.startsWith('gram_')) ? 'subgroup' : launched.some((l) => l.startsWith('matmul:')) ? 'matmul' : 'none');
+
+  const cases: [string, [number, number, number, number]][] = [
+    ['batch 2, 7×5 pixels, 36 channels', [2, 7, 5, 36]],
+    ['17×15 pixels (split over pixel chunks), 16 channels', [1, 17, 15, 16]],
+  ];
+  for (const [name, shape] of cases) {
+    it(`${name}: each candidate, forward and gradient, matches tfjs-cpu and is what runs`, async () => {
+      const rt = runtime();
+      const [n, h, w, c] = shape;
+      const fs = randomValues(size(shape), 81);
+      const ws = randomValues(n * c * c, 82);
+      const want = await tfValues(tfGram(tf.tensor(fs, shape)));
+      const wantGrad = await tfValues(tf.grad((f: tf.Tensor) => tf.sum(tf.mul(tfGram(f), tf.tensor(ws, [n, c, c]))))(tf.tensor(fs, shape)));
+      const f = rt.upload(fs, shape);
+      const wt = rt.upload(ws, [n, c, c]);
+      const step = () => valueAndGrad((f: Tensor) => sum(mul(gram(f), wt)))(f);
+      const captured = await rt.tuning.captureShapes(async () => {
+        const { value, grads } = step();
+        for (const t of [value, ...grads]) t.dispose();
+        await rt.sync();
+      });
+      const ids = gramCandidateIds(rt, c);
+      const gramShapes = captured.filter((r) => r.family === 'gram').map((r) => r.shape);
+      const px = Math.round(Math.log2(h * w));
+      // Offered only where both paths run (8-wide subgroups, channels a multiple of 4).
+      expect(gramShapes).toEqual(ids.length > 1 ? [`fwd c${c} px2^${px} n${n}`, `bwd c${c} px2^${px} n${n}`] : []);
+      expect(ids).toContain('matmul');
+      for (const fwdId of ids) {
+        for (const bwdId of ids) {
+          for (const [i, id] of [fwdId, bwdId].entries()) {
+            if (gramShapes[i]) rt.tuning.set('gram', gramShapes[i], { choice: id, ms: {}, clock: 'test', date: 'now' });
+          }
+          let forward: Tensor | null = null;
+          expect(pathOf(launchesOf(rt, () => (forward = gram(f)))), `forward ${fwdId}`).toBe(fwdId);
+          forward = forward!;
+          expectClose(await forward.data(), want, 1e-4, 4e-6 * Math.max(8, h * w) / (c * h * w), `${fwdId} forward`);
+          forward.dispose();
+          // The backward pass alone: the launches after the forward's.
+          let result: ReturnType<typeof step> | null = null;
+          const launched = launchesOf(rt, () => (result = step()));
+          const backward = launched.slice(launched.findIndex((l) => l.startsWith('symmetrize')));
+          expect(pathOf(backward), `backward ${bwdId}`).toBe(bwdId);
+          const { value, grads } = result!;
+          expectClose(await grads[0]!.data(), wantGrad, 1e-4, 4e-6 * Math.max(8, c) / (c * h * w), `${fwdId}/${bwdId} gradient`);
+          for (const t of [value, ...grads]) t.dispose();
+        }
+      }
+      f.dispose();
+      wt.dispose();
+    });
+  }
+
+  it("'auto' uses a tuned choice, ignores unknown ids, and explicit algorithms win over the table", async () => {
+    const rt = runtime();
+    const f = rt.upload(randomValues(1 * 6 * 6 * 8, 91), [1, 6, 6, 8]);
+    const captured = await rt.tuning.captureShapes(() => gram(f).dispose());
+    if (gramCandidateIds(rt, 8).length === 1) {
+      // Without 8-wide subgroups only the matmul path runs: nothing to tune.
+      expect(captured.filter((r) => r.family === 'gram')).toEqual([]);
+      f.dispose();
+      return;
+    }
+    expect(captured.map((r) => `${r.family} ${r.shape}`)).toEqual(['gram fwd c8 px2^5 n1']);
+    expect(pathOf(launchesOf(rt, () => gram(f).dispose()))).toBe('subgroup'); // the rule
+    rt.tuning.set('gram', 'fwd c8 px2^5 n1', { choice: 'matmul', ms: {}, clock: 'test', date: 'now' });
+    expect(pathOf(launchesOf(rt, () => gram(f).dispose()))).toBe('matmul');
+    expect(pathOf(launchesOf(rt, () => gram(f, { algorithm: 'subgroup' }).dispose()))).toBe('subgroup');
+    // Another pixel class is not covered by the choice.
+    const big = rt.upload(randomValues(1 * 12 * 12 * 8, 92), [1, 12, 12, 8]);
+    expect(pathOf(launchesOf(rt, () => gram(big).dispose()))).toBe('subgroup');
+    rt.tuning.set('gram', 'fwd c8 px2^5 n1', { choice: 'warp-speed', ms: {}, clock: 'test', date: 'now' });
+    expect(pathOf(launchesOf(rt, () => gram(f).dispose()))).toBe('subgroup');
+    // runtime.autotune times both paths and keeps the faster under its clock.
+    rt.tuning.clear();
+    const clock: TuneClock = {
+      name: 'fake',
+      time(_rt, record) {
+        return Promise.resolve(pathOf(launchesOf(rt, record)) === 'matmul' ? 1 : 2);
+      },
+    };
+    const results = await rt.autotune(() => gram(f).dispose(), { clock, persist: false });
+    expect(results.map((r) => [r.family, r.shape, r.choice, Object.keys(r.ms).sort()])).toEqual([['gram', 'fwd c8 px2^5 n1', 'matmul', ['matmul', 'subgroup']]]);
+    expect(pathOf(launchesOf(rt, () => gram(f).dispose()))).toBe('matmul');
+    f.dispose();
+    big.dispose();
+  });
+
+  it('without subgroups only the matmul path runs: no Gram shape is offered', async () => {
+    const rt = new Runtime(await createGpuContext({ features: [] }));
+    try {
+      expect(gramCandidateIds(rt, 8)).toEqual(['matmul']);
+      const f = rt.upload(randomValues(1 * 6 * 6 * 8, 93), [1, 6, 6, 8]);
+      const captured = await rt.tuning.captureShapes(() => gram(f).dispose());
+      expect(captured.map((r) => r.family)).toEqual(['matmul']);
+      f.dispose();
+      await rt.sync();
+    } finally {
+      rt.destroy();
+    }
+  });
 });
 
 describe('conv2d auto rule without a tuned choice', () => {

@@ -1,8 +1,10 @@
 /**
  * `pastiche tune --size 128,256`: measures which kernel variant is fastest on this adapter for the
- * shapes of VGG19 (forward and image gradient, with Gram matrices: Gatys, AdaIN, perceptual losses)
- * and of the feed-forward TransformerNet (forward and every gradient: stylizing and training) at the
- * given image sizes, and writes the choices to the tuning cache that every later run reads.
+ * shapes of VGG19 (forward and image gradient, with Gram matrices: Gatys, AdaIN, perceptual losses),
+ * of the feed-forward nets — TransformerNet and Johnson et al.'s net with its transposed convs
+ * (forward and every gradient: stylizing and training) — and of AdaIN (one decoder training step:
+ * the VGG encoder, the decoder forward and its gradients) at the given image sizes, and writes the
+ * choices to the tuning cache that every later run reads.
  */
 import type { Command } from 'commander';
 import { valueAndGrad, valueAndGradOf } from '../../autograd/grad.ts';
@@ -13,12 +15,16 @@ import { defaultTuneStore, describeResult, fileTuneStore, type TuneResult, type 
 import { initRuntime, type Runtime } from '../../gpu/runtime.ts';
 import { scope } from '../../gpu/scope.ts';
 import type { Tensor } from '../../gpu/tensor.ts';
+import { AdainDecoder } from '../../nets/adain-decoder.ts';
+import { AdainDecoderTraining } from '../../nets/adain-training.ts';
+import { JohnsonNet } from '../../nets/johnson-net.ts';
 import { TransformerNet } from '../../nets/transformer-net.ts';
+import type { ImageBatch } from '../../nets/train/dataset.ts';
 import { Vgg, vggLayers } from '../../nets/vgg.ts';
 import type { HostTensorMap } from '../../nets/weights/host-tensor.ts';
 import { choice, parseInteger } from '../options.ts';
 
-const NETS = ['vgg19', 'transformer'] as const;
+const NETS = ['vgg19', 'transformer', 'johnson', 'adain'] as const;
 type TunedNet = (typeof NETS)[number];
 
 /** Taps the style and content losses read (relu1_1 … relu5_1 and relu4_2). */
@@ -33,11 +39,17 @@ export interface TuneOptions {
 }
 
 /** Values in [0, 255): timing does not depend on them, only on the shapes. */
-function image(runtime: Runtime, size: number): Tensor {
+function pixels(size: number, seed = 0): Float32Array {
   const values = new Float32Array(size * size * 3);
-  for (let i = 0; i < values.length; i++) values[i] = (i * 37) % 255;
-  return runtime.upload(values, [1, size, size, 3]);
+  for (let i = 0; i < values.length; i++) values[i] = (i * 37 + seed) % 255;
+  return values;
 }
+
+function image(runtime: Runtime, size: number): Tensor {
+  return runtime.upload(pixels(size), [1, size, size, 3]);
+}
+
+const imageBatch = (size: number, seed: number): ImageBatch => ({ data: pixels(size, seed), count: 1, size });
 
 /** VGG19 with small made-up weights (the pretrained ones are not needed to time kernels). */
 function vggWithoutWeights(runtime: Runtime): Vgg {
@@ -52,15 +64,19 @@ function vggWithoutWeights(runtime: Runtime): Vgg {
 
 /** Records one run of each net at each size; the runtime captures the kernels' shapes. */
 export async function tuneNets(runtime: Runtime, o: TuneOptions, store: TuneStore | null, log: (line: string) => void): Promise<TuneResult[]> {
-  const vgg = o.nets.includes('vgg19') ? vggWithoutWeights(runtime) : null;
-  const transformer = o.nets.includes('transformer') ? TransformerNet.initialize(runtime, 1) : null;
+  const vgg = o.nets.includes('vgg19') || o.nets.includes('adain') ? vggWithoutWeights(runtime) : null;
+  const feedForward = [
+    o.nets.includes('transformer') ? TransformerNet.initialize(runtime, 1) : null,
+    o.nets.includes('johnson') ? JohnsonNet.initialize(runtime, 1) : null,
+  ].filter((net) => net !== null);
+  const decoder = o.nets.includes('adain') ? AdainDecoder.initialize(runtime, 1) : null;
   try {
     return await runtime.autotune(
       () =>
         scope(() => {
           for (const size of o.size) {
             const x = image(runtime, size);
-            if (vgg) {
+            if (vgg && o.nets.includes('vgg19')) {
               // The image gradient of content and Gram losses: what Gatys and the perceptual losses run.
               valueAndGrad((img: Tensor) => {
                 const taps = vgg.features(img, VGG_TAPS);
@@ -69,11 +85,18 @@ export async function tuneNets(runtime: Runtime, o: TuneOptions, store: TuneStor
                 return loss;
               })(x);
             }
-            if (transformer) {
+            for (const net of feedForward) {
               // Every gradient of a training step (stylizing runs the same forward convs).
-              transformer.training = true;
-              valueAndGradOf(() => sum(transformer.forward(x)), transformer.params.list());
-              transformer.training = false;
+              net.training = true;
+              valueAndGradOf(() => sum(net.forward(x)), net.trainableParams());
+              net.training = false;
+            }
+            if (vgg && decoder) {
+              // One decoder training step: encoder passes, AdaIN, the decoder, its output encoded and
+              // differentiated back to the decoder's weights (stylizing runs the same forward convs).
+              const step = new AdainDecoderTraining(decoder, vgg, 1);
+              const batch = { content: imageBatch(size, 0), style: imageBatch(size, 101) };
+              valueAndGradOf(() => step.loss(batch).total, step.params());
             }
           }
         }),
@@ -81,7 +104,8 @@ export async function tuneNets(runtime: Runtime, o: TuneOptions, store: TuneStor
     );
   } finally {
     vgg?.params.dispose();
-    transformer?.params.dispose();
+    for (const net of feedForward) net.params.dispose();
+    decoder?.dispose();
   }
 }
 

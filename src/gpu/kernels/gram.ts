@@ -1,5 +1,7 @@
+import type { TuneJob } from '../autotune.ts';
 import { gridFor } from '../grid.ts';
-import { formatShape, type Tensor } from '../tensor.ts';
+import type { Runtime } from '../runtime.ts';
+import { formatShape, sizeOf, type Tensor } from '../tensor.ts';
 import {
   GRAM_BLOCK,
   GRAM_BWD_COLS,
@@ -21,9 +23,13 @@ import { assertShape } from './shape-utils.ts';
 /**
  * 'subgroup': kernels sharing operands through subgroupBroadcast (adapters whose subgroups are
  * exactly 8 wide, such as llvmpipe; channels a multiple of 4); 'matmul': the tiled matmul kernel
- * (any adapter, any shape); 'auto': 'subgroup' where it applies.
+ * (any adapter, any shape); 'auto': the choice `pastiche tune` measured for the shape class on this
+ * adapter, else 'subgroup' where it applies.
  */
 export type GramAlgorithm = 'auto' | 'subgroup' | 'matmul';
+type GramPath = Exclude<GramAlgorithm, 'auto'>;
+/** The forward product or the backward one (dF = F·S). */
+export type GramPass = 'fwd' | 'bwd';
 
 export interface GramOptions {
   /** Divide by C·H·W (the default), as in Gatys et al.'s style loss. */
@@ -32,21 +38,71 @@ export interface GramOptions {
   algorithm?: GramAlgorithm;
 }
 
-function checkFeatures(op: string, features: Tensor): { n: number; h: number; w: number; c: number } {
+interface GramDims {
+  n: number;
+  h: number;
+  w: number;
+  c: number;
+}
+
+function checkFeatures(op: string, features: Tensor): GramDims {
   if (features.rank !== 4) throw new Error(`${op}: features must be NHWC (rank 4), got shape ${formatShape(features.shape)}`);
   if (features.dtype !== 'f32') throw new Error(`${op}: needs an f32 tensor, got ${features.dtype}`);
   const [n, h, w, c] = features.shape as [number, number, number, number];
   return { n, h, w, c };
 }
 
-function pickAlgorithm(op: string, features: Tensor, channels: number, options: GramOptions): Exclude<GramAlgorithm, 'auto'> {
+const subgroupFits = (runtime: Runtime, channels: number) => hasEightWideSubgroups(runtime) && channels % 4 === 0;
+
+/** The paths the tuner may choose between for `channels` on this adapter, by the id stored in the tuning cache. */
+export function gramCandidateIds(runtime: Runtime, channels: number): GramPath[] {
+  return subgroupFits(runtime, channels) ? ['subgroup', 'matmul'] : ['matmul'];
+}
+
+/** The shape class a tuned choice applies to: pass, channels and batch exactly, pixels per sample to the nearest power of two. */
+export function gramShapeKey(pass: GramPass, d: GramDims): string {
+  return `${pass} c${d.c} px2^${Math.round(Math.log2(Math.max(1, d.h * d.w)))} n${d.n}`;
+}
+
+function pickAlgorithm(op: string, pass: GramPass, features: Tensor, d: GramDims, options: GramOptions): GramPath {
   const algorithm = options.algorithm ?? 'auto';
-  const fits = hasEightWideSubgroups(features.runtime) && channels % 4 === 0;
+  const runtime = features.runtime;
+  const fits = subgroupFits(runtime, d.c);
   if (algorithm === 'subgroup' && !fits) {
-    throw new Error(`${op}: algorithm 'subgroup' needs the 'subgroups' feature with 8-wide subgroups and a multiple of 4 channels (got ${channels})`);
+    throw new Error(`${op}: algorithm 'subgroup' needs the 'subgroups' feature with 8-wide subgroups and a multiple of 4 channels (got ${d.c})`);
   }
   if (algorithm !== 'auto') return algorithm;
-  return fits ? 'subgroup' : 'matmul';
+  // Only shapes both paths run are worth timing (and have a choice to look up).
+  if (!fits || sizeOf(features.shape) === 0) return 'matmul';
+  const tuning = runtime.tuning;
+  const shape = gramShapeKey(pass, d);
+  if (tuning.capturing) tuning.offer('gram', shape, () => gramTuneJob(runtime, pass, d));
+  const tuned = tuning.lookup('gram', shape);
+  // An id from another version of pastiche: the rule.
+  if (tuned === 'subgroup' || tuned === 'matmul') return tuned;
+  return 'subgroup';
+}
+
+/** Values in [-1, 1): timing does not depend on them. */
+function noise(runtime: Runtime, shape: number[], seed: number): Tensor {
+  const values = new Float32Array(sizeOf(shape));
+  let s = seed >>> 0;
+  for (let i = 0; i < values.length; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    values[i] = s / 2147483648 - 1;
+  }
+  return runtime.upload(values, shape);
+}
+
+/** Features of dimensions `d` (and an upstream gradient for the backward pass) and one launch per path, for the tuner. */
+function gramTuneJob(runtime: Runtime, pass: GramPass, d: GramDims): TuneJob {
+  const features = noise(runtime, [d.n, d.h, d.w, d.c], 1);
+  const dg = pass === 'bwd' ? noise(runtime, [d.n, d.c, d.c], 2) : null;
+  const candidates = gramCandidateIds(runtime, d.c).map((id) => ({
+    id,
+    run: dg ? () => void gramBackwardKernel(features, dg, { algorithm: id }) : () => void gramKernel(features, { algorithm: id }),
+  }));
+  return { candidates, dispose: () => [features, dg].forEach((t) => t?.dispose()) };
 }
 
 /** The factor `gram` multiplies FᵀF by. */
@@ -106,9 +162,10 @@ function gramSubgroup(features: Tensor, n: number, pixels: number, c: number, sc
  * workgroups when the few output blocks would leave the GPU idle.
  */
 export function gramKernel(features: Tensor, options: GramOptions = {}): Tensor {
-  const { n, h, w, c } = checkFeatures('gram', features);
+  const d = checkFeatures('gram', features);
+  const { n, h, w, c } = d;
   const scale = gramScale(features, options);
-  if (pickAlgorithm('gram', features, c, options) === 'subgroup' && n * h * w * c > 0) return gramSubgroup(features, n, h * w, c, scale);
+  if (pickAlgorithm('gram', 'fwd', features, d, options) === 'subgroup' && n * h * w * c > 0) return gramSubgroup(features, n, h * w, c, scale);
   const operand = { tensor: features, outer: h * w * c, inner: 0 };
   return launchMatmul({
     op: 'gram',
@@ -179,9 +236,10 @@ function gramBackwardSubgroup(features: Tensor, sym: Tensor, n: number, pixels: 
 
 /** dF = scale · F·(dG + dGᵀ): the gradient of `gramKernel` for an upstream gradient dG [N, C, C]. */
 export function gramBackwardKernel(features: Tensor, dg: Tensor, options: GramOptions = {}): Tensor {
-  const { n, h, w, c } = checkFeatures('gram backward', features);
+  const d = checkFeatures('gram backward', features);
+  const { n, h, w, c } = d;
   assertShape('gram backward', 'the upstream gradient', dg.shape, [n, c, c]);
-  const algorithm = pickAlgorithm('gram backward', features, c, options);
+  const algorithm = pickAlgorithm('gram backward', 'bwd', features, d, options);
   const sym = symmetrizeKernel(dg, gramScale(features, options));
   if (algorithm === 'subgroup' && n * h * w * c > 0) {
     const df = gramBackwardSubgroup(features, sym, n, h * w, c);
