@@ -16,6 +16,7 @@
 import { PassTimestamps } from './pass-timestamps.ts';
 import type { Runtime } from './runtime.ts';
 import { scope } from './scope.ts';
+import { sizeOf, type Tensor } from './tensor.ts';
 
 export interface AdapterIdentity {
   vendor: string;
@@ -39,6 +40,17 @@ export interface TuneCandidate {
 export interface TuneJob {
   candidates: TuneCandidate[];
   dispose(): void;
+}
+
+/** Inputs for timing candidates: values in [-1, 1) from a seeded LCG (timing does not depend on them). */
+export function tuningNoise(runtime: Runtime, shape: readonly number[], seed: number, dtype: 'f32' | 'f16' = 'f32'): Tensor {
+  const values = new Float32Array(sizeOf(shape));
+  let s = seed >>> 0;
+  for (let i = 0; i < values.length; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    values[i] = s / 2147483648 - 1;
+  }
+  return runtime.upload(values, shape, dtype);
 }
 
 /** A shape a kernel launched while shapes were being captured. `prepare` is only called to tune it. */

@@ -18,7 +18,7 @@ import {
   type ConvSubgroupVariant,
   type ConvTile,
 } from '../../shaders/conv2d.wgsl.ts';
-import type { TuneJob } from '../autotune.ts';
+import { tuningNoise, type TuneJob } from '../autotune.ts';
 import type { Runtime } from '../runtime.ts';
 import { reduce } from './reduce.ts';
 import { pad2dBackward, type PadMode } from './pad.ts';
@@ -278,24 +278,12 @@ function pickAlgorithm(runtime: Runtime, kind: ConvKind, g: ConvGeometry, option
   return ruleChoice(runtime, kind, g, half);
 }
 
-/** Uniform-ish values in [-1, 1) without a host loop per call site. */
-function noise(runtime: Runtime, shape: number[], seed: number, dtype: 'f32' | 'f16' = 'f32'): Tensor {
-  const n = sizeOf(shape);
-  const values = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    values[i] = s / 2147483648 - 1;
-  }
-  return runtime.upload(values, shape, dtype);
-}
-
 /** Inputs of geometry `g` and one launch per candidate variant, for the tuner (`half`: f16 tensors, forward only). */
 export function convTuneJob(runtime: Runtime, kind: ConvKind, g: ConvGeometry, half = false): TuneJob {
   const dtype = half ? 'f16' : 'f32';
-  const x = noise(runtime, [g.batch, g.inH, g.inW, g.inC], 1, dtype);
-  const w = noise(runtime, [g.kH, g.kW, g.cinG, g.outC], 2, dtype);
-  const dy = noise(runtime, [g.batch, g.outH, g.outW, g.outC], 3);
+  const x = tuningNoise(runtime, [g.batch, g.inH, g.inW, g.inC], 1, dtype);
+  const w = tuningNoise(runtime, [g.kH, g.kW, g.cinG, g.outC], 2, dtype);
+  const dy = tuningNoise(runtime, [g.batch, g.outH, g.outW, g.outC], 3);
   const candidates = convCandidateIds(runtime, half, { kind, g }).map((id) => {
     const forced = convCandidateOptions(id);
     const run =

@@ -1,4 +1,4 @@
-import type { TuneJob } from '../autotune.ts';
+import { tuningNoise, type TuneJob } from '../autotune.ts';
 import { gridFor } from '../grid.ts';
 import type { Runtime } from '../runtime.ts';
 import { formatShape, sizeOf, type Tensor } from '../tensor.ts';
@@ -83,21 +83,10 @@ function pickAlgorithm(op: string, pass: GramPass, features: Tensor, d: GramDims
   return 'subgroup';
 }
 
-/** Values in [-1, 1): timing does not depend on them. */
-function noise(runtime: Runtime, shape: number[], seed: number): Tensor {
-  const values = new Float32Array(sizeOf(shape));
-  let s = seed >>> 0;
-  for (let i = 0; i < values.length; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    values[i] = s / 2147483648 - 1;
-  }
-  return runtime.upload(values, shape);
-}
-
 /** Features of dimensions `d` (and an upstream gradient for the backward pass) and one launch per path, for the tuner. */
 function gramTuneJob(runtime: Runtime, pass: GramPass, d: GramDims): TuneJob {
-  const features = noise(runtime, [d.n, d.h, d.w, d.c], 1);
-  const dg = pass === 'bwd' ? noise(runtime, [d.n, d.c, d.c], 2) : null;
+  const features = tuningNoise(runtime, [d.n, d.h, d.w, d.c], 1);
+  const dg = pass === 'bwd' ? tuningNoise(runtime, [d.n, d.c, d.c], 2) : null;
   const candidates = gramCandidateIds(runtime, d.c).map((id) => ({
     id,
     run: dg ? () => void gramBackwardKernel(features, dg, { algorithm: id }) : () => void gramKernel(features, { algorithm: id }),
