@@ -7,13 +7,13 @@
 import type { Command } from 'commander';
 import { initRuntime } from '../../gpu/runtime.ts';
 import { ADAIN_TRAIN_DEFAULTS, adainTrainConfig, defaultAdainDecoderPath, trainAdainDecoder, type AdainRunStart, type AdainTrainConfig } from '../../nets/adain-training.ts';
-import { DEFAULT_AUGMENT } from '../../nets/train/augment.ts';
 import { readCheckpoint, type TrainingCheckpoint } from '../../nets/train/checkpoint.ts';
 import { defaultCacheDir } from '../../nets/weights/store.ts';
-import { parseInteger, parseNumber, parseScaleRange } from '../options.ts';
+import { parseInteger, parseNumber } from '../options.ts';
+import { addRunOptions, augmentFrom, checkAugmentOnResume, flagOf, storeFrom, type RawRunOptions } from '../training-options.ts';
 import { stopOnCtrlC, TrainingProgress, trainingSummary } from '../training-progress.ts';
 
-interface RawAdainTrainOptions {
+interface RawAdainTrainOptions extends RawRunOptions {
   contentDir?: string;
   styleDir?: string;
   valCount: number;
@@ -23,24 +23,11 @@ interface RawAdainTrainOptions {
   lr: number;
   styleWeight: number;
   output?: string;
-  valEvery: number;
-  patience: number;
-  checkpointEvery: number;
-  checkpoint?: string;
-  resume?: string;
-  seed: number;
-  flip: boolean;
-  scaleRange: [number, number];
-  jitter: number;
-  mirror?: string;
-  cache?: string;
 }
 
 /** Options a resumed run may change; the others must match the checkpoint's run. */
 const CHANGEABLE_ON_RESUME = ['iterations', 'valEvery', 'patience', 'checkpointEvery'] as const;
 const RUN_KEYS = ['contentDir', 'styleDir', 'valCount', 'size', 'batch', 'lr', 'styleWeight', 'seed'] as const;
-
-const flag = (key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 
 /** The checkpoint's run with the changeable options taken from the command line; contradictions are errors. */
 export function resumeAdainConfig(checkpoint: TrainingCheckpoint, raw: RawAdainTrainOptions, explicit: (key: string) => boolean): AdainTrainConfig {
@@ -50,14 +37,10 @@ export function resumeAdainConfig(checkpoint: TrainingCheckpoint, raw: RawAdainT
   for (const key of CHANGEABLE_ON_RESUME) if (explicit(key)) config[key] = raw[key];
   for (const key of RUN_KEYS) {
     if (explicit(key) && JSON.stringify(raw[key]) !== JSON.stringify(stored[key])) {
-      throw new Error(`${flag(key)} ${JSON.stringify(raw[key])} differs from the checkpoint's ${JSON.stringify(stored[key])}; a resumed run continues the checkpoint's training (only --iterations, --val-every, --patience and --checkpoint-every may change)`);
+      throw new Error(`${flagOf(key)} ${JSON.stringify(raw[key])} differs from the checkpoint's ${JSON.stringify(stored[key])}; a resumed run continues the checkpoint's training (only --iterations, --val-every, --patience and --checkpoint-every may change)`);
     }
   }
-  const augment = { flip: raw.flip, scaleRange: raw.scaleRange, jitter: raw.jitter };
-  const storedAugment = { flip: stored.augment.flip, scaleRange: stored.augment.scale, jitter: stored.augment.jitter };
-  for (const key of ['flip', 'scaleRange', 'jitter'] as const) {
-    if (explicit(key) && JSON.stringify(augment[key]) !== JSON.stringify(storedAugment[key])) throw new Error(`the augmentation option ${flag(key)} differs from the checkpoint's; a resumed run keeps it`);
-  }
+  checkAugmentOnResume(raw, stored.augment, explicit);
   return config;
 }
 
@@ -77,7 +60,7 @@ function configFromOptions(raw: RawAdainTrainOptions): AdainTrainConfig {
     valEvery: raw.valEvery,
     patience: raw.patience,
     checkpointEvery: raw.checkpointEvery,
-    augment: { flip: raw.flip, scale: raw.scaleRange, jitter: raw.jitter },
+    augment: augmentFrom(raw),
   });
 }
 
@@ -102,7 +85,7 @@ async function runTrainAdain(raw: RawAdainTrainOptions, command: Command): Promi
       output,
       ...(raw.checkpoint !== undefined ? { checkpoint: raw.checkpoint } : {}),
       ...(resume ? { resume } : {}),
-      store: { ...(raw.mirror !== undefined ? { mirrorDir: raw.mirror } : {}), ...(raw.cache !== undefined ? { cacheDir: raw.cache } : {}) },
+      store: storeFrom(raw),
       hooks: progress.hooks<AdainRunStart>(
         (info) =>
           `training the AdaIN decoder on ${info.contentImages} photos × ${info.styleImages} styles, validating on ${info.valImages}: ` +
@@ -131,7 +114,7 @@ async function runTrainAdain(raw: RawAdainTrainOptions, command: Command): Promi
 /** Adds `adain` to the `pastiche train` command. */
 export function registerTrainAdainCommand(train: Command): void {
   const d = ADAIN_TRAIN_DEFAULTS;
-  train
+  const command = train
     .command('adain')
     .description(
       'train the AdaIN decoder (Huang & Belongie) for arbitrary style transfer. Loss: frozen VGG19; content = MSE of relu4_1 ' +
@@ -145,17 +128,8 @@ export function registerTrainAdainCommand(train: Command): void {
     .option('--iterations <n>', 'training iterations', parseInteger('--iterations', 1), d.iterations)
     .option('--lr <rate>', 'Adam learning rate', parseNumber('--lr', 0), d.lr)
     .option('--style-weight <w>', 'style loss weight λ', parseNumber('--style-weight', 0), d.styleWeight)
-    .option('-o, --output <path>', 'the decoder to write (.safetensors; default: the weights cache, where stylize --method adain finds it); the loss curve goes next to it (.loss.png)')
-    .option('--val-every <n>', 'validate every n iterations (0: never)', parseInteger('--val-every', 0), d.valEvery)
-    .option('--patience <k>', 'stop after k validations without improvement (0: never)', parseInteger('--patience', 0), d.patience)
-    .option('--checkpoint-every <n>', 'write a checkpoint every n iterations (0: only at the end)', parseInteger('--checkpoint-every', 0), d.checkpointEvery)
-    .option('--checkpoint <path>', 'checkpoint file (default: <output>.ckpt.safetensors)')
-    .option('--resume <checkpoint>', 'continue a run from its checkpoint, exactly as if it had not stopped')
-    .option('--seed <n>', 'seed for initialisation, data order and augmentation', parseInteger('--seed'), 0)
-    .option('--no-flip', 'augmentation: no horizontal flips')
-    .option('--scale-range <min,max>', 'augmentation: zoom range of the random crops', parseScaleRange, [...DEFAULT_AUGMENT.scale] as [number, number])
-    .option('--jitter <j>', 'augmentation: colour jitter (brightness, contrast, saturation ±j)', parseNumber('--jitter', 0, 0.9), DEFAULT_AUGMENT.jitter)
-    .option('--mirror <dir>', 'weights mirror folder (default $PASTICHE_WEIGHTS_MIRROR)')
-    .option('--cache <dir>', 'weights cache folder (default $PASTICHE_CACHE_DIR or weights/cache)')
-    .action(async (raw: RawAdainTrainOptions, command: Command) => runTrainAdain(raw, command));
+    .option('-o, --output <path>', 'the decoder to write (.safetensors; default: the weights cache, where stylize --method adain finds it); the loss curve goes next to it (.loss.png)');
+  addRunOptions(command, { ...d, checkpointHelp: 'checkpoint file (default: <output>.ckpt.safetensors)', seedHelp: 'seed for initialisation, data order and augmentation' }).action(
+    async (raw: RawAdainTrainOptions, cmd: Command) => runTrainAdain(raw, cmd),
+  );
 }

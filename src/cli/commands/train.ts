@@ -6,13 +6,13 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { initRuntime } from '../../gpu/runtime.ts';
 import { DEFAULT_CONTENT_LAYER, DEFAULT_PERCEPTUAL_WEIGHTS, DEFAULT_STYLE_LAYERS } from '../../nets/perceptual-loss.ts';
-import { DEFAULT_AUGMENT } from '../../nets/train/augment.ts';
 import { readCheckpoint, type TrainingCheckpoint } from '../../nets/train/checkpoint.ts';
 import { FEED_FORWARD_ARCHS, type FeedForwardArch } from '../../nets/train/feed-forward.ts';
 import { trainFeedForward, type FeedForwardRunStart, type FeedForwardTrainConfig } from '../../nets/train/run-feed-forward.ts';
 import type { NormKind } from '../../nets/transformer-net.ts';
 import { vggTapNames } from '../../nets/vgg.ts';
-import { choice, parseInteger, parseNumber, parseScaleRange } from '../options.ts';
+import { choice, parseInteger, parseNumber } from '../options.ts';
+import { addRunOptions, augmentFrom, checkAugmentOnResume, flagOf, storeFrom, type RawRunOptions } from '../training-options.ts';
 import { stopOnCtrlC, TrainingProgress, trainingSummary } from '../training-progress.ts';
 import { registerTrainAdainCommand } from './train-adain.ts';
 
@@ -25,7 +25,7 @@ function parseLayers(value: string): string[] {
   return layers;
 }
 
-interface RawTrainOptions {
+interface RawTrainOptions extends RawRunOptions {
   style?: string;
   contentDir?: string;
   valDir?: string;
@@ -45,17 +45,6 @@ interface RawTrainOptions {
   dropout: number;
   arch: FeedForwardArch;
   output: string;
-  valEvery: number;
-  patience: number;
-  checkpointEvery: number;
-  checkpoint?: string;
-  resume?: string;
-  seed: number;
-  flip: boolean;
-  scaleRange: [number, number];
-  jitter: number;
-  mirror?: string;
-  cache?: string;
 }
 
 /** Options a resumed run may change; every other one must match the checkpoint's run. */
@@ -87,7 +76,7 @@ function configFromOptions(raw: RawTrainOptions): FeedForwardTrainConfig {
     valEvery: raw.valEvery,
     patience: raw.patience,
     checkpointEvery: raw.checkpointEvery,
-    augment: { flip: raw.flip, scale: raw.scaleRange, jitter: raw.jitter },
+    augment: augmentFrom(raw),
   };
 }
 
@@ -108,13 +97,10 @@ export function resumeConfig(checkpoint: TrainingCheckpoint, raw: RawTrainOption
       if (key === 'iterations') delete config.epochs;
       if (key === 'epochs') delete config.iterations;
     } else if (JSON.stringify(value) !== JSON.stringify((stored as unknown as Record<string, unknown>)[key])) {
-      throw new Error(`--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} ${JSON.stringify(value)} differs from the checkpoint's ${JSON.stringify((stored as unknown as Record<string, unknown>)[key])}; a resumed run continues the checkpoint's training (only --iterations, --epochs, --val-every, --patience and --checkpoint-every may change)`);
+      throw new Error(`${flagOf(key)} ${JSON.stringify(value)} differs from the checkpoint's ${JSON.stringify((stored as unknown as Record<string, unknown>)[key])}; a resumed run continues the checkpoint's training (only --iterations, --epochs, --val-every, --patience and --checkpoint-every may change)`);
     }
   }
-  for (const key of ['flip', 'scaleRange', 'jitter'] as const) {
-    const storedValue = key === 'scaleRange' ? stored.augment.scale : stored.augment[key];
-    if (explicit(key) && JSON.stringify(raw[key]) !== JSON.stringify(storedValue)) throw new Error(`the augmentation option ${key} differs from the checkpoint's; a resumed run keeps it`);
-  }
+  checkAugmentOnResume(raw, stored.augment, explicit);
   return config;
 }
 
@@ -139,7 +125,7 @@ async function runTrainTransformer(raw: RawTrainOptions, command: Command): Prom
       // A resumed run keeps writing the checkpoint it came from unless told otherwise.
       ...(raw.checkpoint !== undefined || raw.resume !== undefined ? { checkpoint: raw.checkpoint ?? raw.resume } : {}),
       ...(resume ? { resume } : {}),
-      store: { ...(raw.mirror !== undefined ? { mirrorDir: raw.mirror } : {}), ...(raw.cache !== undefined ? { cacheDir: raw.cache } : {}) },
+      store: storeFrom(raw),
       hooks: progress.hooks<FeedForwardRunStart>(
         (info) =>
           `training ${config.arch} (${config.norm} norm${config.dropout > 0 ? `, dropout ${config.dropout}` : ''}) on ${info.trainImages} photos, validating on ${info.valImages}: ` +
@@ -166,7 +152,7 @@ async function runTrainTransformer(raw: RawTrainOptions, command: Command): Prom
 /** Registers `pastiche train` with its subcommands (transformer here, adain from train-adain.ts); returns it. */
 export function registerTrainCommand(program: Command): Command {
   const train = program.command('train').description('train a model: transformer (a feed-forward net for one style) or adain (the AdaIN decoder)');
-  train
+  const transformer = train
     .command('transformer')
     .description(
       'train a feed-forward style net (Johnson et al.) for one style on a folder of photos. Loss: frozen VGG19, content at ' +
@@ -190,19 +176,14 @@ export function registerTrainCommand(program: Command): Command {
     .option('--norm <kind>', 'instance | batch', choice('--norm', ['instance', 'batch'] as const), 'instance')
     .option('--dropout <p>', 'dropout probability in the residual blocks while training', parseNumber('--dropout', 0, 0.95), 0)
     .option('--arch <name>', FEED_FORWARD_ARCHS.join(' | '), choice('--arch', FEED_FORWARD_ARCHS), 'transformer-net')
-    .option('-o, --output <path>', 'the model to write (.safetensors); the loss curve goes next to it (.loss.png)', 'model.safetensors')
-    .option('--val-every <n>', 'validate every n iterations (0: never)', parseInteger('--val-every', 0), 500)
-    .option('--patience <k>', 'stop after k validations without improvement (0: never)', parseInteger('--patience', 0), 5)
-    .option('--checkpoint-every <n>', 'write a checkpoint every n iterations (0: only at the end)', parseInteger('--checkpoint-every', 0), 1000)
-    .option('--checkpoint <path>', 'checkpoint file (default: <output>.ckpt.safetensors, or the --resume file)')
-    .option('--resume <checkpoint>', 'continue a run from its checkpoint, exactly as if it had not stopped')
-    .option('--seed <n>', 'seed for initialisation, data order, augmentation and dropout', parseInteger('--seed'), 0)
-    .option('--no-flip', 'augmentation: no horizontal flips')
-    .option('--scale-range <min,max>', 'augmentation: zoom range of the random crops', parseScaleRange, [...DEFAULT_AUGMENT.scale] as [number, number])
-    .option('--jitter <j>', 'augmentation: colour jitter (brightness, contrast, saturation ±j)', parseNumber('--jitter', 0, 0.9), DEFAULT_AUGMENT.jitter)
-    .option('--mirror <dir>', 'weights mirror folder (default $PASTICHE_WEIGHTS_MIRROR)')
-    .option('--cache <dir>', 'weights cache folder (default $PASTICHE_CACHE_DIR or weights/cache)')
-    .action(async (raw: RawTrainOptions, command: Command) => runTrainTransformer(raw, command));
+    .option('-o, --output <path>', 'the model to write (.safetensors); the loss curve goes next to it (.loss.png)', 'model.safetensors');
+  addRunOptions(transformer, {
+    valEvery: 500,
+    patience: 5,
+    checkpointEvery: 1000,
+    checkpointHelp: 'checkpoint file (default: <output>.ckpt.safetensors, or the --resume file)',
+    seedHelp: 'seed for initialisation, data order, augmentation and dropout',
+  }).action(async (raw: RawTrainOptions, command: Command) => runTrainTransformer(raw, command));
   registerTrainAdainCommand(train);
   return train;
 }
