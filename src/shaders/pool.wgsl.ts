@@ -1,6 +1,6 @@
 import { FLAT_ENTRY_PARAMS, flatIndexWgsl } from '../gpu/grid.ts';
 import type { DType } from '../gpu/tensor.ts';
-import type { VecWidth } from './structural.wgsl.ts';
+import { nhwcAliases, nhwcCoordsWgsl, type VecWidth } from './structural.wgsl.ts';
 
 export const POOL_WG = 256;
 export type PoolKind = 'max' | 'avg';
@@ -11,12 +11,7 @@ export type PoolKind = 'max' | 'avg';
  * Arithmetic is f32 whatever the storage dtype.
  */
 function declarations(dtype: DType, vec: VecWidth): string {
-  const s = vec === 4 ? 'vec4<' : '';
-  const e = vec === 4 ? '>' : '';
-  return `${dtype === 'f16' ? 'enable f16;\n' : ''}
-alias S = ${s}${dtype}${e};
-alias V = ${s}f32${e};
-alias U = ${s}u32${e};
+  return `${nhwcAliases(dtype, vec)}
 struct Params { n: u32, c: u32, in_h: u32, in_w: u32, out_h: u32, out_w: u32 }
 `;
 }
@@ -31,13 +26,7 @@ export function pool2x2Wgsl(kind: PoolKind, dtype: DType, vec: VecWidth): string
 @compute @workgroup_size(${POOL_WG})
 fn main(${FLAT_ENTRY_PARAMS}) {
   let o = ${flatIndexWgsl(POOL_WG)};
-  if (o >= p.n) { return; }
-  let ch = o % p.c;
-  var rest = o / p.c;
-  let ox = rest % p.out_w;
-  rest = rest / p.out_w;
-  let oy = rest % p.out_h;
-  let b = rest / p.out_h;
+  if (o >= p.n) { return; }${nhwcCoordsWgsl('o', 'p.c', 'p.out_w', 'p.out_h', 'ox', 'oy')}
   let row = p.in_w * p.c;
   let base = ((b * p.in_h + 2u * oy) * p.in_w + 2u * ox) * p.c + ch;
   let v0 = V(src[base]);
@@ -88,13 +77,7 @@ ${xBinding}@group(0) @binding(${uniformBinding}) var<uniform> p: Params;
 @compute @workgroup_size(${POOL_WG})
 fn main(${FLAT_ENTRY_PARAMS}) {
   let i = ${flatIndexWgsl(POOL_WG)};
-  if (i >= p.n) { return; }
-  let ch = i % p.c;
-  var rest = i / p.c;
-  let ix = rest % p.in_w;
-  rest = rest / p.in_w;
-  let iy = rest % p.in_h;
-  let b = rest / p.in_h;
+  if (i >= p.n) { return; }${nhwcCoordsWgsl('i', 'p.c', 'p.in_w', 'p.in_h', 'ix', 'iy')}
   let ox = ix / 2u;
   let oy = iy / 2u;
   if (ox >= p.out_w || oy >= p.out_h) {

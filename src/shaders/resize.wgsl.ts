@@ -1,6 +1,6 @@
 import { FLAT_ENTRY_PARAMS, flatIndexWgsl } from '../gpu/grid.ts';
 import type { DType } from '../gpu/tensor.ts';
-import type { VecWidth } from './structural.wgsl.ts';
+import { nhwcAliases, nhwcCoordsWgsl, type VecWidth } from './structural.wgsl.ts';
 
 export const RESIZE_WG = 256;
 
@@ -11,11 +11,7 @@ export const RESIZE_WG = 256;
  * `c` counts channel units: C, or C/4 in the vec4 variant.
  */
 function declarations(dtype: DType, vec: VecWidth): string {
-  const s = vec === 4 ? 'vec4<' : '';
-  const e = vec === 4 ? '>' : '';
-  return `${dtype === 'f16' ? 'enable f16;\n' : ''}
-alias S = ${s}${dtype}${e};
-alias V = ${s}f32${e};
+  return `${nhwcAliases(dtype, vec)}
 struct Params {
   n: u32, c: u32, in_h: u32, in_w: u32, out_h: u32, out_w: u32,
   ah: u32, bh: u32, dh: u32, aw: u32, bw: u32, dw: u32,
@@ -32,13 +28,7 @@ export function resizeNearestWgsl(dtype: DType, vec: VecWidth): string {
 @compute @workgroup_size(${RESIZE_WG})
 fn main(${FLAT_ENTRY_PARAMS}) {
   let o = ${flatIndexWgsl(RESIZE_WG)};
-  if (o >= p.n) { return; }
-  let ch = o % p.c;
-  var rest = o / p.c;
-  let ox = rest % p.out_w;
-  rest = rest / p.out_w;
-  let oy = rest % p.out_h;
-  let b = rest / p.out_h;
+  if (o >= p.n) { return; }${nhwcCoordsWgsl('o', 'p.c', 'p.out_w', 'p.out_h', 'ox', 'oy')}
   let sy = min((p.ah * oy + p.bh) / p.dh, p.in_h - 1u);
   let sx = min((p.aw * ox + p.bw) / p.dw, p.in_w - 1u);
   dst[o] = src[((b * p.in_h + sy) * p.in_w + sx) * p.c + ch];
@@ -68,13 +58,7 @@ fn first_output(t: u32, a: u32, b: u32, d: u32, out: u32) -> u32 {
 @compute @workgroup_size(${RESIZE_WG})
 fn main(${FLAT_ENTRY_PARAMS}) {
   let i = ${flatIndexWgsl(RESIZE_WG)};
-  if (i >= p.n) { return; }
-  let ch = i % p.c;
-  var rest = i / p.c;
-  let ix = rest % p.in_w;
-  rest = rest / p.in_w;
-  let iy = rest % p.in_h;
-  let b = rest / p.in_h;
+  if (i >= p.n) { return; }${nhwcCoordsWgsl('i', 'p.c', 'p.in_w', 'p.in_h', 'ix', 'iy')}
   let y0 = first_output(iy, p.ah, p.bh, p.dh, p.out_h);
   // The last input index also takes outputs the forward clamps onto it.
   let y1 = select(first_output(iy + 1u, p.ah, p.bh, p.dh, p.out_h), p.out_h, iy + 1u == p.in_h);

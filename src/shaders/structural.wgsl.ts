@@ -12,6 +12,29 @@ export function elementType(dtype: DType, vec: VecWidth): { header: string; type
 }
 
 /**
+ * Aliases for NHWC kernels that compute in f32 whatever they store: `S` the storage element, `V` the
+ * same width in f32 (`U` in u32), with the f16 header where needed.
+ */
+export function nhwcAliases(dtype: DType, vec: VecWidth): string {
+  const of = (t: string) => (vec === 4 ? `vec4<${t}>` : t);
+  return `${dtype === 'f16' ? 'enable f16;\n' : ''}
+alias S = ${of(dtype)};
+alias V = ${of('f32')};
+alias U = ${of('u32')};`;
+}
+
+/** WGSL statements decoding flat NHWC index `i` of a [?, h, w, c] grid into `ch`, `x`, `y` and batch `b`. */
+export function nhwcCoordsWgsl(i: string, c: string, w: string, h: string, x: string, y: string): string {
+  return `
+  let ch = ${i} % ${c};
+  var rest = ${i} / ${c};
+  let ${x} = rest % ${w};
+  rest = rest / ${w};
+  let ${y} = rest % ${h};
+  let b = rest / ${h};`;
+}
+
+/**
  * Strided copy: the invocation for flat index i decodes its coordinate over `dims` (the innermost
  * `rank` lanes of 8, row-major) and copies src[src_offset + Σ c·src_strides] to
  * dst[dst_offset + Σ c·dst_strides]. Slice (strided source), transpose (permuted source strides)
