@@ -179,8 +179,12 @@ function fwdA(v: ConvGemmVariant, threads: number): OperandCode {
   });
 }
 
-/** Forward, B = weights [k, cout], k-outer (vec4 along output channels). */
-function fwdB(v: ConvGemmVariant, threads: number): OperandCode {
+/**
+ * B = a row-major [k, out_c] matrix read k-outer, vec4 along the output channels of group g: the
+ * weights (forward, k = window tap × channel) or dy (filter gradient, k = pixel). `array` names the
+ * binding, `kName` the row variable the read uses.
+ */
+function kOuterB(v: ConvGemmVariant, threads: number, array: 'w' | 'dy', kName: 'kk' | 'pix'): OperandCode {
   const { tn, tk } = v.tile;
   const count = (tn * tk) / 4;
   return slots('lb', count, threads, (s, l) => {
@@ -189,13 +193,13 @@ function fwdB(v: ConvGemmVariant, threads: number): OperandCode {
   let kb${s} = ${l} / ${tn / 4}u;
   let cb${s} = tile_n + (${l} % ${tn / 4}u) * 4u;`;
     const read = v.vecB
-      ? `if (cb${s} < p.gemm_n) { v = w[(kk * p.out_c + g * p.cout_g + cb${s}) / 4u]; }`
-      : [0, 1, 2, 3].map((j) => `if (cb${s} + ${j}u < p.gemm_n) { v.${lanes[j]} = w[kk * p.out_c + g * p.cout_g + cb${s} + ${j}u]; }`).join('\n        ');
+      ? `if (cb${s} < p.gemm_n) { v = ${array}[(${kName} * p.out_c + g * p.cout_g + cb${s}) / 4u]; }`
+      : [0, 1, 2, 3].map((j) => `if (cb${s} + ${j}u < p.gemm_n) { v.${lanes[j]} = ${array}[${kName} * p.out_c + g * p.cout_g + cb${s} + ${j}u]; }`).join('\n        ');
     const load = `
     {
       var v = vec4f(0.0);
-      let kk = kt + kb${s};
-      if (kk < k_end) {
+      let ${kName} = kt + kb${s};
+      if (${kName} < k_end) {
         ${read}
       }
       tile_b[${l}] = v;
@@ -341,31 +345,6 @@ function dwA(v: ConvGemmVariant, threads: number): OperandCode {
   });
 }
 
-/** Filter gradient, B = dy [k = pixel, co], k-outer (vec4 along co). */
-function dwB(v: ConvGemmVariant, threads: number): OperandCode {
-  const { tn, tk } = v.tile;
-  const count = (tn * tk) / 4;
-  return slots('lb', count, threads, (s, l) => {
-    const setup = `
-  let ${l} = lid + ${s * threads}u;
-  let kb${s} = ${l} / ${tn / 4}u;
-  let cb${s} = tile_n + (${l} % ${tn / 4}u) * 4u;`;
-    const read = v.vecB
-      ? `if (cb${s} < p.gemm_n) { v = dy[(pix * p.out_c + g * p.cout_g + cb${s}) / 4u]; }`
-      : [0, 1, 2, 3].map((j) => `if (cb${s} + ${j}u < p.gemm_n) { v.${lanes[j]} = dy[pix * p.out_c + g * p.cout_g + cb${s} + ${j}u]; }`).join('\n        ');
-    const load = `
-    {
-      var v = vec4f(0.0);
-      let pix = kt + kb${s};
-      if (pix < k_end) {
-        ${read}
-      }
-      tile_b[${l}] = v;
-    }`;
-    return { setup, load, advance: '' };
-  });
-}
-
 // ---------------------------------------------------------------------------------------------
 // The shared skeleton: tile loop, compute loop, epilogue.
 // ---------------------------------------------------------------------------------------------
@@ -487,7 +466,7 @@ export function convGemmWgsl(v: ConvGemmVariant): string {
 @group(0) @binding(3) var<storage, read_write> y: ${ARR(v.vecC)};
 @group(0) @binding(4) var<uniform> p: Params;`;
     a = fwdA(v, threads);
-    b = fwdB(v, threads);
+    b = kOuterB(v, threads, 'w', 'kk');
   } else if (v.kind === 'dx') {
     bindings = `
 @group(0) @binding(0) var<storage, read> dy: ${ARR(v.vecA)};
@@ -503,7 +482,7 @@ export function convGemmWgsl(v: ConvGemmVariant): string {
 @group(0) @binding(2) var<storage, read_write> dw: ${ARR(v.vecC)};
 @group(0) @binding(3) var<uniform> p: Params;`;
     a = dwA(v, threads);
-    b = dwB(v, threads);
+    b = kOuterB(v, threads, 'dy', 'pix');
   }
   const accs = [...Array(t.rm).keys()].flatMap((i) => [...Array(t.rn / 4).keys()].map((j4) => `  var acc${i}_${j4} = vec4f(0.0);`)).join('\n');
   const strideVars = v.kind === 'dx' ? '\n  let smask = i32(p.stride) - 1;\n  let sshift = p.stride - 1u;' : '';
