@@ -51,6 +51,9 @@ export async function* minimize(x0: Tensor, objective: Objective, options: Minim
     }
   };
 
+  /** Why to stop after an iteration that made progress: a plateau or the caller's request. */
+  const stopReason = (): StopReason | null => (plateau.exhausted ? 'plateau' : options.shouldStop?.() ? 'stopped' : null);
+
   // A caller that stops iterating early (return()) never receives `best`: free it then.
   let completed = false;
   try {
@@ -73,12 +76,9 @@ export async function* minimize(x0: Tensor, objective: Objective, options: Minim
             reason = 'converged';
             break;
           }
-          if (plateau.exhausted) {
-            reason = 'plateau';
-            break;
-          }
-          if (options.shouldStop?.()) {
-            reason = 'stopped';
+          const stop = stopReason();
+          if (stop) {
+            reason = stop;
             break;
           }
         }
@@ -104,12 +104,9 @@ export async function* minimize(x0: Tensor, objective: Objective, options: Minim
           adam.step([grad]);
           grad.dispose();
           yield { iteration, loss: value, evaluations: iteration, report: read.report, x };
-          if (plateau.exhausted) {
-            reason = 'plateau';
-            break;
-          }
-          if (options.shouldStop?.()) {
-            reason = 'stopped';
+          const stop = stopReason();
+          if (stop) {
+            reason = stop;
             break;
           }
         }
