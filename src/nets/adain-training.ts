@@ -23,14 +23,13 @@ import { writeFileAtomic } from '../io/atomic-write.ts';
 import { adainEncode, ADAIN_CONTENT_TAP, ADAIN_EPS, ADAIN_STYLE_TAPS } from './adain.ts';
 import { AdainDecoder, ADAIN_DOWNSAMPLING, serializeAdainDecoder } from './adain-decoder.ts';
 import { DEFAULT_AUGMENT, type AugmentOptions } from './train/augment.ts';
-import type { TrainingCheckpoint } from './train/checkpoint.ts';
 import { AugmentedBatches, ImageFolder, listImageFiles, loadValidationBatches, mixSeed, splitValidation, type ImageBatch } from './train/dataset.ts';
-import { lossValidator, type TrainResult } from './train/loop.ts';
-import { defaultCheckpointPath, defaultLossCurvePath, fingerprintFiles, scheduleOptions, trainWritingResults, warnIfDataChanged, type TrainingRunHooks } from './train/run-files.ts';
-import type { BatchSource, JsonValue, LossContext, LossResult, TrainableModel, Validator } from './train/trainable.ts';
+import { lossValidator } from './train/loop.ts';
+import { defaultCheckpointPath, defaultLossCurvePath, fingerprintFiles, scheduleOptions, trainWritingResults, warnIfDataChanged, type TrainingRunOptions, type TrainingRunResult } from './train/run-files.ts';
+import type { BatchSource, JsonValue, LossContext, LossResult, TrainableModel } from './train/trainable.ts';
 import { Vgg } from './vgg.ts';
 import type { HostTensorMap } from './weights/host-tensor.ts';
-import { defaultCacheDir, type StoreOptions } from './weights/store.ts';
+import { defaultCacheDir } from './weights/store.ts';
 
 /** The reference implementation's settings (naoto0804/pytorch-AdaIN train.py), where they apply here. */
 export const ADAIN_TRAIN_DEFAULTS = {
@@ -213,33 +212,11 @@ export interface AdainRunStart {
   batchSize: number;
 }
 
-export interface AdainRunOptions {
-  config: AdainTrainConfig;
-  /** The decoder file to write (.safetensors). */
-  output: string;
-  /** Checkpoint file; default `<output>` with `.ckpt.safetensors`. */
-  checkpoint?: string;
-  resume?: TrainingCheckpoint;
-  /** Loss-curve PNG; default `<output>` with `.loss.png`; null: none. */
-  lossCurve?: string | null;
-  store?: StoreOptions;
-  /** A loaded VGG19 to use (not disposed); by default it is loaded from the weight store. */
-  vgg?: Vgg;
-  /** Replaces the validation loss (tests script a validation curve with it). */
-  validator?: Validator<AdainBatch>;
-  hooks?: TrainingRunHooks<AdainRunStart>;
-  /** Checked after every iteration: true stops the run there (checkpoint and best decoder written). */
-  shouldStop?: () => boolean;
-}
+export type AdainRunOptions = TrainingRunOptions<AdainTrainConfig, AdainBatch, AdainRunStart>;
 
-export interface AdainRunResult extends TrainResult {
-  output: string;
-  checkpoint: string;
-  lossCurve: string | null;
+export interface AdainRunResult extends TrainingRunResult {
   contentImages: number;
   styleImages: number;
-  valImages: number;
-  unreadable: ReadonlyMap<string, string>;
 }
 
 /** Validation pairs: each content batch with as many style crops, cycling through the validation styles. */

@@ -15,14 +15,12 @@ import { PerceptualLoss } from '../perceptual-loss.ts';
 import type { NormKind } from '../transformer-net.ts';
 import { Vgg } from '../vgg.ts';
 import type { HostTensorMap } from '../weights/host-tensor.ts';
-import type { StoreOptions } from '../weights/store.ts';
 import type { AugmentOptions } from './augment.ts';
-import type { TrainingCheckpoint } from './checkpoint.ts';
 import { AugmentedBatches, ImageFolder, listImageFiles, loadValidationBatches, mixSeed, seededPermutation, splitValidation, type ImageBatch } from './dataset.ts';
 import { createFeedForwardNet, FeedForwardTraining, serializeFeedForwardModel, type FeedForwardArch } from './feed-forward.ts';
-import { lossValidator, type TrainResult } from './loop.ts';
-import { defaultCheckpointPath, defaultLossCurvePath, fingerprintFiles, scheduleOptions, trainWritingResults, warnIfDataChanged, type TrainingRunHooks } from './run-files.ts';
-import type { JsonValue, Validator } from './trainable.ts';
+import { lossValidator } from './loop.ts';
+import { defaultCheckpointPath, defaultLossCurvePath, fingerprintFiles, scheduleOptions, trainWritingResults, warnIfDataChanged, type TrainingRunOptions, type TrainingRunResult } from './run-files.ts';
+import type { JsonValue } from './trainable.ts';
 
 /** Everything that determines a run's numbers; stored in checkpoints so `--resume` repeats it exactly. */
 export interface FeedForwardTrainConfig {
@@ -67,32 +65,10 @@ export interface FeedForwardRunStart {
   batchSize: number;
 }
 
-export interface FeedForwardRunOptions {
-  config: FeedForwardTrainConfig;
-  /** The model file to write (.safetensors). */
-  output: string;
-  /** Checkpoint file; default `<output>` with `.ckpt.safetensors`. */
-  checkpoint?: string;
-  resume?: TrainingCheckpoint;
-  /** Loss-curve PNG; default `<output>` with `.loss.png`; null: none. */
-  lossCurve?: string | null;
-  store?: StoreOptions;
-  /** A loaded VGG19 to use (not disposed); by default it is loaded from the weight store. */
-  vgg?: Vgg;
-  /** Replaces the validation perceptual loss (tests script a validation curve with it). */
-  validator?: Validator<ImageBatch>;
-  hooks?: TrainingRunHooks<FeedForwardRunStart>;
-  /** Checked after every iteration: true stops the run there (checkpoint and best model written). */
-  shouldStop?: () => boolean;
-}
+export type FeedForwardRunOptions = TrainingRunOptions<FeedForwardTrainConfig, ImageBatch, FeedForwardRunStart>;
 
-export interface FeedForwardRunResult extends TrainResult {
-  output: string;
-  checkpoint: string;
-  lossCurve: string | null;
+export interface FeedForwardRunResult extends TrainingRunResult {
   trainImages: number;
-  valImages: number;
-  unreadable: ReadonlyMap<string, string>;
 }
 
 /** At most this many validation images unless asked for more (validation runs every --val-every iterations). */

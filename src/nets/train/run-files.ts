@@ -9,7 +9,39 @@ import { stat } from 'node:fs/promises';
 import type { TrainingCheckpoint } from './checkpoint.ts';
 import { writeLossCurve } from './loss-curve.ts';
 import { train, type IterationReport, type TrainOptions, type TrainResult, type ValidationReport } from './loop.ts';
+import type { Vgg } from '../vgg.ts';
 import type { HostTensorMap } from '../weights/host-tensor.ts';
+import type { StoreOptions } from '../weights/store.ts';
+import type { Validator } from './trainable.ts';
+
+/** What a whole training run (a `pastiche train …` command) is given. */
+export interface TrainingRunOptions<Config, Batch, Start> {
+  config: Config;
+  /** The model file to write (.safetensors). */
+  output: string;
+  /** Checkpoint file; default `<output>` with `.ckpt.safetensors`. */
+  checkpoint?: string;
+  resume?: TrainingCheckpoint;
+  /** Loss-curve PNG; default `<output>` with `.loss.png`; null: none. */
+  lossCurve?: string | null;
+  store?: StoreOptions;
+  /** A loaded VGG19 to use (not disposed); by default it is loaded from the weight store. */
+  vgg?: Vgg;
+  /** Replaces the validation loss (tests script a validation curve with it). */
+  validator?: Validator<Batch>;
+  hooks?: TrainingRunHooks<Start>;
+  /** Checked after every iteration: true stops the run there (checkpoint and best model written). */
+  shouldStop?: () => boolean;
+}
+
+/** What a whole training run returns: the loop's result and where its files went. */
+export interface TrainingRunResult extends TrainResult {
+  output: string;
+  checkpoint: string;
+  lossCurve: string | null;
+  valImages: number;
+  unreadable: ReadonlyMap<string, string>;
+}
 
 /** Progress callbacks of a training run; `Start` is what the run reports once its data is ready. */
 export interface TrainingRunHooks<Start> {
