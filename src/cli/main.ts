@@ -1,27 +1,6 @@
 #!/usr/bin/env node
-/** The `pastiche` command line: one file per subcommand under src/cli/commands, registered here. */
-import { Command } from 'commander';
-import { registerFeaturesCommand } from './commands/features.ts';
-import { registerInfoCommand } from './commands/info.ts';
-import { registerStylizeCommand } from './commands/stylize.ts';
-import { registerTrainCommand } from './commands/train.ts';
-import { registerTuneCommand } from './commands/tune.ts';
-import { registerWeightsCommand } from './commands/weights.ts';
-
-export function buildProgram(): Command {
-  const program = new Command();
-  program
-    .name('pastiche')
-    .description('Neural style transfer on a WebGPU compute engine written from scratch')
-    .showHelpAfterError();
-  registerFeaturesCommand(program);
-  registerInfoCommand(program);
-  registerStylizeCommand(program);
-  registerTrainCommand(program);
-  registerTuneCommand(program);
-  registerWeightsCommand(program);
-  return program;
-}
+/** The `pastiche` command line. The commands are built in program.ts, which tests import without running anything. */
+import { buildProgram } from './program.ts';
 
 async function main(argv: string[]): Promise<void> {
   const program = buildProgram();

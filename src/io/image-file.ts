@@ -1,9 +1,20 @@
 // Reading and writing image files under Node. The codecs themselves live in image.ts.
 
-import { readFile } from 'node:fs/promises';
-import { isAbsolute, resolve } from 'node:path';
+import { open, readFile } from 'node:fs/promises';
+import { extname, isAbsolute, resolve } from 'node:path';
+import jpeg from 'jpeg-js';
 import { writeFileAtomic } from './atomic-write.ts';
-import { decodeImage, encodePng, type RgbImage } from './image.ts';
+import { decodeImage, encodePng, sniffImageFormat, toRgba8, type ImageFormat, type RgbImage } from './image.ts';
+
+/** Output file extensions writeImageFile understands, and the format each one writes. */
+export const OUTPUT_FORMATS: Readonly<Record<string, ImageFormat>> = { '.png': 'png', '.jpg': 'jpeg', '.jpeg': 'jpeg' };
+/** JPEG quality for written images: visually lossless for stylized photos at a fraction of the PNG size. */
+export const JPEG_QUALITY = 92;
+
+/** The format an output path's extension asks for, or undefined when the extension is not supported. */
+export function outputFormatFor(path: string): ImageFormat | undefined {
+  return OUTPUT_FORMATS[extname(path).toLowerCase()];
+}
 
 /**
  * Reads a PNG or JPEG file (format sniffed from its bytes, not its extension).
@@ -30,6 +41,89 @@ export async function writePngFile(path: string, image: RgbImage): Promise<void>
   // Encode before touching the disk, so a bad image leaves no empty folders behind.
   const bytes = encodePng(image);
   await writeFileAtomic(path, bytes);
+}
+
+/**
+ * Writes `image` as JPEG (.jpg, .jpeg) or PNG (.png), chosen by the extension; any other extension
+ * throws before anything is written. Atomic, and missing parent folders are created.
+ */
+export async function writeImageFile(path: string, image: RgbImage): Promise<void> {
+  const format = outputFormatFor(path);
+  if (!format) {
+    throw new Error(`${path}: cannot tell the image format from the extension; use one of ${Object.keys(OUTPUT_FORMATS).join(', ')}`);
+  }
+  const bytes = format === 'jpeg' ? encodeJpeg(image) : encodePng(image);
+  await writeFileAtomic(path, bytes);
+}
+
+function encodeJpeg(image: RgbImage): Uint8Array {
+  const encoded = jpeg.encode({ width: image.width, height: image.height, data: toRgba8(image) }, JPEG_QUALITY);
+  return new Uint8Array(encoded.data.buffer, encoded.data.byteOffset, encoded.data.byteLength);
+}
+
+export interface ImageHeader {
+  format: ImageFormat;
+  width: number;
+  height: number;
+}
+
+/** Header bytes read by readImageHeader: enough for PNG's IHDR and for JPEG's frame header in almost every file. */
+const HEADER_BYTES = 256 * 1024;
+
+/**
+ * Reads only the start of an image file and returns its format and size, so a batch can check every input
+ * cheaply before any work. Throws the same clear errors as readImageFile for missing, unreadable or
+ * non-image files; the pixel data itself is checked only when the image is decoded.
+ */
+export async function readImageHeader(path: string): Promise<ImageHeader> {
+  let bytes: Uint8Array;
+  try {
+    const file = await open(path, 'r');
+    try {
+      const buffer = new Uint8Array(HEADER_BYTES);
+      const { bytesRead } = await file.read(buffer, 0, HEADER_BYTES, 0);
+      bytes = buffer.subarray(0, bytesRead);
+    } finally {
+      await file.close();
+    }
+  } catch (err) {
+    throw fileReadError(path, err);
+  }
+  const format = sniffImageFormat(bytes);
+  const size = format === 'png' ? pngSize(bytes) : format === 'jpeg' ? jpegSize(bytes) : undefined;
+  if (!format || !size) {
+    // Let the full decoder phrase the error (empty file, unknown format, corrupt header).
+    decodeImage(bytes, path);
+    throw new Error(`${path}: cannot find the image size in its header; re-export the image as PNG or JPEG`);
+  }
+  if (!(size.width > 0 && size.height > 0)) throw new Error(`${path}: the header gives an empty image (${size.width}×${size.height}); re-export the image`);
+  return { format, ...size };
+}
+
+function pngSize(bytes: Uint8Array): { width: number; height: number } | undefined {
+  // Signature (8), IHDR length (4) and type (4), then width and height, big-endian.
+  if (bytes.length < 24 || String.fromCharCode(...bytes.subarray(12, 16)) !== 'IHDR') return undefined;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return { width: view.getUint32(16), height: view.getUint32(20) };
+}
+
+function jpegSize(bytes: Uint8Array): { width: number; height: number } | undefined {
+  let offset = 2;
+  while (offset + 9 < bytes.length) {
+    if (bytes[offset] !== 0xff) return undefined;
+    const marker = bytes[offset + 1]!;
+    if (marker === 0xff) {
+      offset++;
+      continue;
+    }
+    const length = (bytes[offset + 2]! << 8) | bytes[offset + 3]!;
+    // Start-of-frame markers C0..CF, except C4 (Huffman tables), C8 (reserved) and CC (arithmetic tables).
+    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
+      return { height: (bytes[offset + 5]! << 8) | bytes[offset + 6]!, width: (bytes[offset + 7]! << 8) | bytes[offset + 8]! };
+    }
+    offset += 2 + length;
+  }
+  return undefined;
 }
 
 function fileReadError(path: string, err: unknown): Error {

@@ -20,6 +20,7 @@ import { decodeImage, type RgbImage } from '../../src/io/image.ts';
 import { resizeImage } from '../../src/io/resize.ts';
 import { runAdainMethod, resolveAdainDecoderPath } from '../../src/cli/stylize/adain.ts';
 import type { StylizeContext, StylizeOptions } from '../../src/cli/stylize/context.ts';
+import { StylizeBatch } from '../../src/cli/stylize/batch.ts';
 import { adainEncode, adainPadAmounts, AdainStylizer, adainTarget, ADAIN_STYLE_TAPS } from '../../src/nets/adain.ts';
 import {
   AdainDecoder,
@@ -312,6 +313,7 @@ describe('pastiche stylize --method adain', () => {
       styles: [join(IMAGES, 'starry_night_vangogh.jpg'), join(IMAGES, 'the_scream_munch.jpg')],
       styleWeights: [0.6, 0.4],
       output: out,
+      batch: new StylizeBatch([{ content: contentPath, output: out }]),
       options,
       store: testStoreOptions(),
     };

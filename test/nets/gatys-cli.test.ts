@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { gatysOptionsFrom, runGatysMethod, snapshotPath } from '../../src/cli/stylize/gatys.ts';
 import type { StylizeContext, StylizeOptions } from '../../src/cli/stylize/context.ts';
+import { StylizeBatch } from '../../src/cli/stylize/batch.ts';
 import { readImageFile } from '../../src/io/image-file.ts';
 import { DEFAULT_GATYS_WEIGHTS } from '../../src/nets/gatys.ts';
 import { useRuntime } from '../helpers/gpu.ts';
@@ -38,7 +39,9 @@ function cliOptions(overrides: Partial<StylizeOptions>): StylizeOptions {
 }
 
 function context(output: string, overrides: Partial<StylizeOptions>, styles = [join(IMAGES, 'starry_night_vangogh.jpg')], styleWeights = [1]): StylizeContext {
-  return { runtime: runtime(), contents: [join(IMAGES, 'content_chelsea.png')], styles, styleWeights, output, options: cliOptions(overrides), store: testStoreOptions() };
+  const content = join(IMAGES, 'content_chelsea.png');
+  const batch = new StylizeBatch([{ content, output }]);
+  return { runtime: runtime(), contents: [content], styles, styleWeights, output, batch, options: cliOptions(overrides), store: testStoreOptions() };
 }
 
 describe('pastiche stylize --method gatys', () => {

@@ -5,18 +5,21 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { initRuntime } from '../../gpu/runtime.ts';
 import { runAdainMethod } from '../stylize/adain.ts';
+import { batchSummary, StylizeBatch, stylizeExitCode } from '../stylize/batch.ts';
 import type { StylizeContext, StylizeOptions } from '../stylize/context.ts';
 import { runFeedForwardMethod } from '../stylize/feed-forward.ts';
+import { checkContentImages, checkSharedImages } from '../stylize/inputs.ts';
+import { canonicalMethod, checkOptionsForMethod, METHOD_OPTIONS, type MethodName } from '../stylize/option-methods.ts';
+import { checkOutputFolder, planOutputs } from '../stylize/output-plan.ts';
 import { choice, parseInteger, parseNumber } from '../options.ts';
 import { runGatysMethod } from '../stylize/gatys.ts';
 import { runMagentaMethod } from '../stylize/magenta.ts';
 
 type MethodRunner = (ctx: StylizeContext) => Promise<void>;
 
-/** Methods by name; aliases share a runner. Methods add themselves here. */
-export const STYLIZE_METHODS: Record<string, MethodRunner> = {
+/** Methods by name; aliases (option-methods.ts) share a runner. Methods add themselves here. */
+export const STYLIZE_METHODS: Record<MethodName, MethodRunner> = {
   transformer: runFeedForwardMethod,
-  'feed-forward': runFeedForwardMethod,
   gatys: runGatysMethod,
   magenta: runMagentaMethod,
   adain: runAdainMethod,
@@ -40,33 +43,48 @@ interface RawOptions extends Omit<StylizeOptions, 'styleWeightScale'> {
 }
 
 /**
- * `--style-weight` is overloaded by the issue's interface: with several styles it lists blend weights
- * ("0.7,0.3"); with one style and the Gatys method it is the style-loss weight β.
+ * `--style-weight` has two meanings: with several styles it lists one blend weight per style ("0.7,0.3");
+ * with one style and the Gatys method it is the style-loss weight β. Anything else is ambiguous and refused.
  */
-function splitStyleWeight(raw: RawOptions): { blend: number[]; scale: number | undefined } {
+export function splitStyleWeight(raw: RawOptions, method: MethodName): { blend: number[]; scale: number | undefined } {
   const styles = raw.style ?? [];
   const given = raw.styleWeight;
-  if (!given) return { blend: styles.map(() => 1 / Math.max(styles.length, 1)), scale: raw.styleLoss };
-  if (given.length === styles.length && styles.length > 1) {
+  const uniform = styles.map(() => 1 / Math.max(styles.length, 1));
+  if (!given) return { blend: uniform, scale: raw.styleLoss };
+  if (styles.length > 1) {
+    if (given.length !== styles.length) {
+      throw new Error(
+        `--style-weight has ${given.length} value(s) for ${styles.length} --style images: blend weights need one value per style ` +
+          `(for example --style-weight ${styles.map((_, i) => (i === 0 ? '0.7' : (0.3 / (styles.length - 1)).toFixed(2))).join(',')})` +
+          `${method === 'gatys' ? '; for the style-loss weight use --style-loss' : ''}`,
+      );
+    }
     const total = given.reduce((a, b) => a + b, 0);
     if (total <= 0) throw new Error('--style-weight: the blend weights must not all be zero');
     return { blend: given.map((w) => w / total), scale: raw.styleLoss };
   }
-  if (given.length === 1) return { blend: styles.map(() => 1 / Math.max(styles.length, 1)), scale: given[0] };
-  throw new Error(`--style-weight has ${given.length} values for ${styles.length} --style images`);
+  if (method !== 'gatys') throw new Error(`--style-weight blends several styles for --method ${method}; with one --style there is nothing to blend, so leave it out`);
+  if (given.length !== 1) throw new Error(`--style-weight with one --style is the style-loss weight β and takes one value, got ${given.length}`);
+  return { blend: uniform, scale: given[0] };
+}
+
+/** The message for the first Ctrl-C: what will still be written. */
+function interruptMessage(method: MethodName): string {
+  const what = method === 'gatys' ? 'after this iteration (the best image so far is written)' : 'after the current image (it is written)';
+  return `\nstopping ${what}; press Ctrl-C again to quit at once\n`;
 }
 
 export function registerStylizeCommand(program: Command): void {
   program
     .command('stylize')
-    .description('stylize images with one of the methods')
+    .description('stylize images with one of the methods; exit code 1 if any image failed, 130 after Ctrl-C')
     .argument('<content...>', 'content image(s), PNG or JPEG')
     .option('-s, --style <image>', 'style image (repeat for several styles)', collect)
-    .option('--style-weight <w>', 'blend weights for several styles ("0.7,0.3"), or the style-loss weight for one style (gatys)', parseWeights)
+    .option('--style-weight <w>', 'blend weights, one per style ("0.7,0.3"), or with one style the gatys style-loss weight', parseWeights)
     .option('-m, --method <name>', `gatys | transformer | adain | magenta`, 'transformer')
     .option('--model <name|path>', 'feed-forward model: candy, mosaic, pointilism, rain_princess, udnie, mathura, matilde_perez, matta, or a .safetensors/.pth file')
     .option('--size <px>', 'resize the content so its long side is this many pixels', parseInteger('--size', 16))
-    .option('-o, --output <path>', 'output PNG (or a folder for several content images)', 'out.png')
+    .option('-o, --output <path>', 'output image, .png or .jpg/.jpeg; for several content images a folder of <name>.png (a repeated name becomes <name>-2.png)', 'out.png')
     .option('--iterations <n>', 'gatys: optimiser iterations', parseInteger('--iterations', 1), 300)
     .option('--optimizer <name>', 'gatys: lbfgs | adam', choice('--optimizer', ['lbfgs', 'adam'] as const), 'lbfgs')
     .option('--content-weight <a>', 'gatys: content loss weight α', parseNumber('--content-weight', 0), 1)
@@ -82,32 +100,65 @@ export function registerStylizeCommand(program: Command): void {
     .option('--learning-rate <lr>', 'gatys: Adam learning rate or L-BFGS first step', parseNumber('--learning-rate', 0))
     .option('--alpha <a>', 'adain: content–style trade-off 0..1', parseNumber('--alpha', 0, 1), 1)
     .option('--strength <s>', 'magenta: style strength 0..1', parseNumber('--strength', 0, 1), 1)
-    .option('--mask <png>', 'adain: spatial control mask (white = first style, black = second)')
+    .option('--mask <png>', 'adain: spatial control mask (white = first style, black = second style, or the content with one style)')
     .option('--decoder <path>', 'adain: decoder weights (.safetensors or PyTorch decoder.pth)')
     .option('--tile <px>', 'feed-forward: process in overlapping tiles of this size', parseInteger('--tile', 64))
     .option('--mirror <dir>', 'weights mirror folder (default $PASTICHE_WEIGHTS_MIRROR)')
     .option('--cache <dir>', 'weights cache folder (default $PASTICHE_CACHE_DIR or weights/cache)')
-    .action(async (contents: string[], raw: RawOptions) => {
-      const runner = STYLIZE_METHODS[raw.method];
-      if (!runner) throw new Error(`unknown method '${raw.method}'; available: ${Object.keys(STYLIZE_METHODS).join(', ')}`);
-      const { blend, scale } = splitStyleWeight(raw);
+    .action(async (contents: string[], raw: RawOptions, command: Command) => {
+      // Everything is checked before the GPU starts: a mistake should cost seconds, not a long run.
+      const method = canonicalMethod(raw.method);
+      if (!method) throw new Error(`unknown method '${raw.method}'; available: ${Object.keys(STYLIZE_METHODS).join(', ')} (feed-forward is transformer)`);
+      checkOptionsForMethod(method, Object.keys(METHOD_OPTIONS).filter((name) => command.getOptionValueSource(name) === 'cli'));
+      const { blend, scale } = splitStyleWeight(raw, method);
       const { style, styleWeight, styleLoss, output, mirror, cache, ...rest } = raw;
       void styleWeight;
       void styleLoss;
-      const options: StylizeOptions = { ...rest, styleWeightScale: scale ?? NaN };
-      const runtime = await initRuntime();
-      try {
-        await runner({
-          runtime,
-          contents,
-          styles: style ?? [],
-          styleWeights: blend,
-          output,
-          options,
-          store: { ...(mirror !== undefined ? { mirrorDir: mirror } : {}), ...(cache !== undefined ? { cacheDir: cache } : {}) },
-        });
-      } finally {
-        runtime.destroy();
+      const styles = style ?? [];
+      if (method === 'transformer' && !raw.model) throw new Error('--method transformer needs --model NAME (candy, mosaic, pointilism, rain_princess, udnie, mathura, matilde_perez, matta) or --model PATH.safetensors');
+      if (method !== 'transformer' && styles.length === 0) throw new Error(`--method ${method} needs at least one --style image`);
+      await checkSharedImages([...styles.map((path) => ({ path, role: '--style' })), ...(raw.mask ? [{ path: raw.mask, role: '--mask' }] : [])]);
+      const checked = await checkContentImages(contents);
+      if (checked.valid.length === 0) {
+        throw new Error(`no content image can be read: ${checked.failed.map((f) => f.reason).join('; ')}`);
       }
+      for (const failure of checked.failed) process.stderr.write(`skipping ${failure.content}: ${failure.reason}\n`);
+      const plan = planOutputs(checked.valid, output, [...contents, ...styles, ...(raw.mask ? [raw.mask] : [])], contents.length);
+      if (plan.renamed.length > 0) {
+        process.stderr.write(`several results share a name; renamed: ${plan.renamed.map((r) => `${r.content} → ${r.output}`).join(', ')}\n`);
+      }
+      await checkOutputFolder(plan.folder);
+
+      const batch = new StylizeBatch(plan.items, checked.failed);
+      const options: StylizeOptions = { ...rest, method, styleWeightScale: scale ?? NaN };
+      const onInterrupt = () => {
+        if (batch.stopRequested) process.exit(130);
+        batch.requestStop();
+        process.stderr.write(interruptMessage(method));
+      };
+      process.on('SIGINT', onInterrupt);
+      try {
+        const runtime = await initRuntime();
+        try {
+          await STYLIZE_METHODS[method]({
+            runtime,
+            contents: checked.valid,
+            styles,
+            styleWeights: blend,
+            output,
+            batch,
+            options,
+            store: { ...(mirror !== undefined ? { mirrorDir: mirror } : {}), ...(cache !== undefined ? { cacheDir: cache } : {}) },
+          });
+        } finally {
+          runtime.destroy();
+        }
+      } finally {
+        process.off('SIGINT', onInterrupt);
+      }
+      const outcome = batch.outcome();
+      const summary = batchSummary(outcome);
+      if (summary) process.stderr.write(`${summary}\n`);
+      process.exitCode = stylizeExitCode(outcome);
     });
 }

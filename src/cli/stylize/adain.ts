@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { Runtime } from '../../gpu/runtime.ts';
-import { readImageFile, writePngFile } from '../../io/image-file.ts';
+import { readImageFile, writeImageFile } from '../../io/image-file.ts';
 import type { RgbImage } from '../../io/image.ts';
 import { resizeToLongSide } from '../../io/resize.ts';
 import { AdainStylizer, resolveAdainOptions } from '../../nets/adain.ts';
@@ -15,7 +15,7 @@ import { defaultAdainDecoderPath } from '../../nets/adain-training.ts';
 import { combineLuminance } from '../../nets/color.ts';
 import { Vgg } from '../../nets/vgg.ts';
 import { defaultCacheDir } from '../../nets/weights/store.ts';
-import { outputPathFor, type StylizeContext } from './context.ts';
+import type { StylizeContext } from './context.ts';
 
 /** Style images are resized so their long side is this (× --style-scale) when --size is not given. */
 export const ADAIN_DEFAULT_STYLE_SIDE = 512;
@@ -63,7 +63,7 @@ const seconds = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
 export async function runAdainMethod(ctx: StylizeContext): Promise<void> {
   const o = ctx.options;
   if (ctx.styles.length === 0) throw new Error('--method adain needs at least one --style image');
-  if (o.mask && ctx.styles.length > 2) throw new Error('--mask blends two styles: give one or two --style images (white = first, black = second or the content)');
+  if (o.mask && ctx.styles.length > 2) throw new Error('--mask blends two styles: give one or two --style images (white = first style, black = second style, or the content with one)');
   const color = parsePreserveColor(o.preserveColor as unknown);
   const { alpha, weights } = resolveAdainOptions(ctx.styles.length, { alpha: o.alpha, weights: ctx.styleWeights, mask: null });
   const decoderPath = resolveAdainDecoderPath(o.decoder, ctx.store.cacheDir);
@@ -84,16 +84,15 @@ export async function runAdainMethod(ctx: StylizeContext): Promise<void> {
     const stylizer = new AdainStylizer(vgg, decoder);
     const blend = mask ? 'mask' : ctx.styles.length > 1 ? `weights ${weights.map((w) => w.toFixed(2)).join(',')}` : '';
     process.stderr.write(`adain: decoder ${decoderPath}; α=${alpha}${blend ? `; ${blend}` : ''}${color !== 'none' ? `; preserve colour (${color})` : ''}\n`);
-    for (const contentPath of ctx.contents) {
+    await ctx.batch.forEach(async (contentPath, out) => {
       let content = await readImageFile(contentPath);
       if (o.size) content = resizeToLongSide(content, o.size);
       const t0 = performance.now();
       let result = await stylizer.stylize(content, styles, { alpha, weights, mask, preserveColor: color === 'statistics' });
       if (color === 'luminance') result = combineLuminance(result, content);
-      const out = outputPathFor(ctx, contentPath);
-      await writePngFile(out, result);
+      await writeImageFile(out, result);
       process.stderr.write(`${contentPath} → ${out} (${content.width}×${content.height}, ${seconds(performance.now() - t0)})\n`);
-    }
+    });
     process.stderr.write(
       `done: ${ctx.contents.length} image(s) with ${ctx.styles.length} style(s) in ${seconds(performance.now() - started)} ` +
         `(encoder passes: ${stylizer.counters.styleEncodes} style, ${stylizer.counters.contentEncodes} content)\n`,

@@ -1,7 +1,6 @@
-import { basename, extname, join } from 'node:path';
-import { statSync } from 'node:fs';
 import type { Runtime } from '../../gpu/runtime.ts';
 import type { StoreOptions } from '../../nets/weights/store.ts';
+import type { StylizeBatch } from './batch.ts';
 
 /** Everything a method's command runner gets from `pastiche stylize`. */
 export interface StylizeContext {
@@ -10,8 +9,10 @@ export interface StylizeContext {
   styles: string[];
   /** Blend weights, one per style (normalised to sum to 1). */
   styleWeights: number[];
-  /** A .png file for one content image, or a folder for several. */
+  /** The -o path: an image file for one content image, or a folder for several. */
   output: string;
+  /** Each content image with its checked output path; runners do their per-image work through `batch.forEach`. */
+  batch: StylizeBatch;
   options: StylizeOptions;
   store: StoreOptions;
 }
@@ -39,18 +40,4 @@ export interface StylizeOptions {
   mask?: string;
   decoder?: string;
   tile?: number;
-}
-
-/** Where the result for `content` goes: `output` itself, or `output/<name>.png` when it is a folder. */
-export function outputPathFor(ctx: StylizeContext, content: string): string {
-  const isFolder = ctx.contents.length > 1 || ctx.output.endsWith('/') || (safeStat(ctx.output)?.isDirectory() ?? false);
-  return isFolder ? join(ctx.output, `${basename(content, extname(content))}.png`) : ctx.output;
-}
-
-function safeStat(path: string) {
-  try {
-    return statSync(path);
-  } catch {
-    return null;
-  }
 }

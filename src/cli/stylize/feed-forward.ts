@@ -1,8 +1,8 @@
-import { readImageFile, writePngFile } from '../../io/image-file.ts';
+import { readImageFile, writeImageFile } from '../../io/image-file.ts';
 import { resizeToLongSide } from '../../io/resize.ts';
 import { stylizeFeedForward } from '../../nets/feed-forward.ts';
 import { loadFeedForwardModel } from '../../nets/feed-forward-loader.ts';
-import { outputPathFor, type StylizeContext } from './context.ts';
+import type { StylizeContext } from './context.ts';
 
 /** `--method transformer`: one forward pass of a pretrained (or trained) feed-forward net per image. */
 export async function runFeedForwardMethod(ctx: StylizeContext): Promise<void> {
@@ -11,15 +11,14 @@ export async function runFeedForwardMethod(ctx: StylizeContext): Promise<void> {
   const started = performance.now();
   const net = await loadFeedForwardModel(ctx.runtime, modelName, ctx.store);
   try {
-    for (const content of ctx.contents) {
+    await ctx.batch.forEach(async (content, out) => {
       let image = await readImageFile(content);
       if (ctx.options.size) image = resizeToLongSide(image, ctx.options.size);
       const t0 = performance.now();
       const result = await stylizeFeedForward(net, image, { tileSize: ctx.options.tile });
-      const out = outputPathFor(ctx, content);
-      await writePngFile(out, result);
+      await writeImageFile(out, result);
       process.stderr.write(`${content} → ${out} (${image.width}×${image.height}, ${((performance.now() - t0) / 1000).toFixed(2)} s)\n`);
-    }
+    });
   } finally {
     net.dispose();
   }

@@ -4,14 +4,14 @@
  * out.0050.png), Ctrl-C to stop early and keep the best image so far, and a summary line at the end.
  */
 import { dirname, extname, basename, join } from 'node:path';
-import { readImageFile, writePngFile } from '../../io/image-file.ts';
+import { readImageFile, writeImageFile } from '../../io/image-file.ts';
 import type { RgbImage } from '../../io/image.ts';
 import { resizeToLongSide } from '../../io/resize.ts';
 import type { ColorPreservation } from '../../nets/color.ts';
 import { DEFAULT_GATYS_WEIGHTS, stylizeGatys, type GatysLosses, type GatysOptions, type GatysProgress, type GatysResult } from '../../nets/gatys.ts';
 import { Vgg } from '../../nets/vgg.ts';
 import { createProgressBar, isInteractive } from '../progress.ts';
-import { outputPathFor, type StylizeContext, type StylizeOptions } from './context.ts';
+import type { StylizeContext, StylizeOptions } from './context.ts';
 
 /** Long side used when --size is not given (the content is never enlarged). */
 export const GATYS_DEFAULT_SIZE = 512;
@@ -65,11 +65,10 @@ export function snapshotPath(output: string, step: number): string {
 
 const seconds = (s: number): string => (s >= 90 ? `${Math.floor(s / 60)} min ${Math.round(s % 60)} s` : `${s.toFixed(1)} s`);
 
-async function stylizeOne(ctx: StylizeContext, vgg: Vgg, contentPath: string, styles: RgbImage[], overrides: GatysOptions, shouldStop: () => boolean): Promise<GatysResult> {
+async function stylizeOne(ctx: StylizeContext, vgg: Vgg, contentPath: string, out: string, styles: RgbImage[], overrides: GatysOptions, shouldStop: () => boolean): Promise<GatysResult> {
   let content = await readImageFile(contentPath);
   const size = ctx.options.size ?? Math.min(GATYS_DEFAULT_SIZE, Math.max(content.width, content.height));
   if (Math.max(content.width, content.height) !== size) content = resizeToLongSide(content, size);
-  const out = outputPathFor(ctx, contentPath);
   const options = { ...gatysOptionsFrom(ctx), ...overrides, shouldStop };
   const interactive = isInteractive();
   const bar = interactive ? createProgressBar('gatys {bar} {value}/{total} | scale {scale} | {losses} | {speed} it/s | ETA {remaining}') : null;
@@ -102,12 +101,12 @@ async function stylizeOne(ctx: StylizeContext, vgg: Vgg, contentPath: string, st
         lastLine = performance.now();
         process.stderr.write(`  [${p.step}/${p.totalSteps}] scale ${payload.scale} it ${p.iteration}: ${payload.losses}, ${payload.speed} it/s, ETA ${payload.remaining}\n`);
       }
-      if (p.preview) await writePngFile(snapshotPath(out, p.step), p.preview);
+      if (p.preview) await writeImageFile(snapshotPath(out, p.step), p.preview);
     }
   } finally {
     bar?.stop();
   }
-  await writePngFile(out, result.image);
+  await writeImageFile(out, result.image);
   const scales = result.scales.map((s) => `${s.width}×${s.height}: ${s.iterations} it (${s.reason}) ${seconds(s.seconds)}`).join('; ');
   const ratio = result.styleRatio !== undefined ? `; style loss ${(result.styleRatio * 100).toPrecision(3)} % of the content image's` : '';
   process.stderr.write(`${out}: ${formatLosses(result.losses)}${ratio}; ${result.iterations} iterations in ${seconds(result.seconds)} [${scales}]\n`);
@@ -118,21 +117,10 @@ async function stylizeOne(ctx: StylizeContext, vgg: Vgg, contentPath: string, st
 export async function runGatysMethod(ctx: StylizeContext, overrides: GatysOptions = {}): Promise<void> {
   if (ctx.styles.length === 0) throw new Error('--method gatys needs at least one --style image');
   const styles = await Promise.all(ctx.styles.map((path) => readImageFile(path)));
-  let stopRequested = false;
-  const onInterrupt = () => {
-    if (stopRequested) process.exit(130);
-    stopRequested = true;
-    process.stderr.write('\nstopping after this iteration (the best image so far is written); press Ctrl-C again to quit at once\n');
-  };
-  process.on('SIGINT', onInterrupt);
   const vgg = await Vgg.loadPretrained(ctx.runtime, ctx.store);
   try {
-    for (const content of ctx.contents) {
-      if (stopRequested) break;
-      await stylizeOne(ctx, vgg, content, styles, overrides, () => stopRequested);
-    }
+    await ctx.batch.forEach((content, out) => stylizeOne(ctx, vgg, content, out, styles, overrides, () => ctx.batch.stopRequested).then(() => undefined));
   } finally {
-    process.off('SIGINT', onInterrupt);
     vgg.dispose();
   }
 }

@@ -1,7 +1,7 @@
-import { readImageFile, writePngFile } from '../../io/image-file.ts';
+import { readImageFile, writeImageFile } from '../../io/image-file.ts';
 import { resizeToLongSide } from '../../io/resize.ts';
 import { blendEmbeddings, Magenta } from '../../nets/magenta.ts';
-import { outputPathFor, type StylizeContext } from './context.ts';
+import type { StylizeContext } from './context.ts';
 
 const seconds = (since: number): string => ((performance.now() - since) / 1000).toFixed(2);
 
@@ -25,15 +25,14 @@ export async function runMagentaMethod(ctx: StylizeContext): Promise<void> {
       process.stderr.write(`style ${style}: embedding in ${seconds(t0)} s\n`);
     }
     const styleEmbedding = blendEmbeddings(embeddings, ctx.styleWeights.length === embeddings.length ? ctx.styleWeights : undefined);
-    for (const content of ctx.contents) {
+    await ctx.batch.forEach(async (content, out) => {
       let image = await readImageFile(content);
       if (ctx.options.size) image = resizeToLongSide(image, ctx.options.size);
       const t0 = performance.now();
       const result = await net.stylize(image, styleEmbedding, { strength });
-      const out = outputPathFor(ctx, content);
-      await writePngFile(out, result);
+      await writeImageFile(out, result);
       process.stderr.write(`${content} → ${out} (${image.width}×${image.height}, strength ${strength}, ${seconds(t0)} s)\n`);
-    }
+    });
   } finally {
     net.dispose();
   }

@@ -1,0 +1,23 @@
+/** The `pastiche` command tree: one file per subcommand under src/cli/commands, registered here. */
+import { Command } from 'commander';
+import { registerFeaturesCommand } from './commands/features.ts';
+import { registerInfoCommand } from './commands/info.ts';
+import { registerStylizeCommand } from './commands/stylize.ts';
+import { registerTrainCommand } from './commands/train.ts';
+import { registerTuneCommand } from './commands/tune.ts';
+import { registerWeightsCommand } from './commands/weights.ts';
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('pastiche')
+    .description('Neural style transfer on a WebGPU compute engine written from scratch')
+    .showHelpAfterError();
+  registerFeaturesCommand(program);
+  registerInfoCommand(program);
+  registerStylizeCommand(program);
+  registerTrainCommand(program);
+  registerTuneCommand(program);
+  registerWeightsCommand(program);
+  return program;
+}
