@@ -56,7 +56,7 @@ export function planOutputs(contents: readonly string[], output: string, inputs:
   const renamed: PlannedOutput[] = [];
   const folderMode = isFolderOutput(givenCount, output);
   if (!folderMode && !outputFormatFor(output)) {
-    throw new Error(`-o ${output}: unsupported output format '${extname(output) || '(no extension)'}'; give a name ending in ${SUPPORTED} (for example -o out.png)`);
+    throw new Error(`-o ${output}: unsupported output format '${extname(output) || '(no extension)'}'; give a name ending in ${SUPPORTED} (for example -o out.png), or a folder ending in /`);
   }
   for (const content of contents) {
     const stem = basename(content, extname(content));

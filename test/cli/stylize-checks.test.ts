@@ -1,0 +1,118 @@
+import { mkdtempSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { batchSummary, stylizeExitCode } from '../../src/cli/stylize/batch.ts';
+import { checkOptionsForMethod } from '../../src/cli/stylize/option-methods.ts';
+import { planOutputs } from '../../src/cli/stylize/output-plan.ts';
+import { readImageHeader } from '../../src/io/image-file.ts';
+import { runStylize, writeSmallPhoto } from './stylize-helpers.ts';
+
+// Every case here must be refused before a runtime or model is loaded, so none needs the GPU.
+let dir: string;
+let photo: string;
+let jpegPhoto: string;
+let style: string;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'pastiche-stylize-checks-'));
+  photo = join(dir, 'photo.png');
+  jpegPhoto = join(dir, 'other', 'photo.jpg');
+  style = join(dir, 'style.jpg');
+  await writeSmallPhoto(photo, 24);
+  await writeSmallPhoto(jpegPhoto, 20);
+  await writeSmallPhoto(style, 16, 'starry_night_vangogh.jpg');
+});
+
+describe('stylize output plan', () => {
+  it('de-duplicates results that share a name and maps a single output to itself', () => {
+    const plan = planOutputs(['a/photo.png', 'b/photo.jpg', 'c/photo.png', 'd/cat.png'], join(dir, 'out'), []);
+    expect(plan.items.map((i) => i.output)).toEqual(['photo.png', 'photo-2.png', 'photo-3.png', 'cat.png'].map((n) => join(dir, 'out', n)));
+    expect(plan.renamed.map((r) => r.content)).toEqual(['b/photo.jpg', 'c/photo.png']);
+    expect(planOutputs(['a/photo.png'], join(dir, 'x.JPEG'), []).items).toEqual([{ content: 'a/photo.png', output: join(dir, 'x.JPEG') }]);
+  });
+
+  it('keeps folder mode when some of several contents were set aside', () => {
+    expect(planOutputs(['a/photo.png'], join(dir, 'out'), [], 2).items[0]!.output).toBe(join(dir, 'out', 'photo.png'));
+  });
+});
+
+describe('pastiche stylize refuses before any work', () => {
+  it('an unsupported output extension, listing the supported ones', async () => {
+    for (const name of ['out.gif', 'out']) {
+      const run = await runStylize([photo, '--model', 'mosaic', '-o', join(dir, name)]);
+      expect(run.error?.message).toMatch(/unsupported output format .*\.png, \.jpg, \.jpeg/);
+    }
+  });
+
+  it('an output folder that is the inputs\' own, naming the input, and leaves the input as it was', async () => {
+    const original = readFileSync(photo);
+    const run = await runStylize([photo, jpegPhoto, '--model', 'mosaic', '-o', dir]);
+    expect(run.error?.message).toMatch(new RegExp(`would overwrite the input ${photo.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}; choose another output folder`));
+    expect(readFileSync(photo).equals(original)).toBe(true);
+  });
+
+  it('an output file that is an input through a symbolic link', async () => {
+    const link = join(dir, 'link.png');
+    symlinkSync(photo, link);
+    const run = await runStylize([photo, '--model', 'mosaic', '-o', link]);
+    expect(run.error?.message).toMatch(/would overwrite the input/);
+  });
+
+  it('an output folder that cannot be created, naming it and not a temporary file', async () => {
+    const file = join(dir, 'a-file');
+    writeFileSync(file, 'x');
+    const run = await runStylize([photo, '--model', 'mosaic', '-o', join(file, 'sub', 'out.png')]);
+    expect(run.error?.message).toMatch(/cannot create the output folder .*a-file\/sub: a part of that path is a file, not a folder; choose another -o/);
+    expect(run.error?.message).not.toMatch(/\.tmp|pastiche-write-check/);
+  });
+
+  it('an option the method does not use, naming the methods that take it', async () => {
+    expect((await runStylize([photo, '--model', 'mosaic', '-s', style, '-o', join(dir, 'o.png')])).error?.message).toMatch(
+      /--style is not used by --method transformer \(the transformer's style is fixed by its --model.*\); it is taken by gatys, adain, magenta/,
+    );
+    expect((await runStylize([photo, '-m', 'magenta', '-s', style, '--alpha', '0.5'])).error?.message).toMatch(/--alpha is not used by --method magenta; it is taken by adain/);
+    expect((await runStylize([photo, '-m', 'feed-forward', '--model', 'mosaic', '--iterations', '5'])).error?.message).toMatch(/--iterations is not used by --method transformer; it is taken by gatys/);
+    expect(() => checkOptionsForMethod('gatys', ['iterations', 'styleScale', 'preserveColor'])).not.toThrow();
+  });
+
+  it('one --style-weight value for two styles, explaining blend weights', async () => {
+    const run = await runStylize([photo, '-m', 'magenta', '-s', style, '-s', style, '--style-weight', '0.9']);
+    expect(run.error?.message).toMatch(/--style-weight has 1 value\(s\) for 2 --style images: blend weights need one value per style \(for example --style-weight 0\.7,0\.30\)/);
+    expect((await runStylize([photo, '-m', 'adain', '-s', style, '--style-weight', '0.9'])).error?.message).toMatch(/with one --style there is nothing to blend/);
+  });
+
+  it('content images that are all unreadable, with each reason', async () => {
+    const garbage = join(dir, 'garbage.png');
+    writeFileSync(garbage, 'not an image');
+    const run = await runStylize([garbage, join(dir, 'missing.png'), '--model', 'mosaic', '-o', join(dir, 'none')]);
+    expect(run.error?.message).toMatch(/no content image can be read: .*garbage\.png: not a PNG or JPEG image.*; image not found: .*missing\.png/);
+    expect(readdirSync(dir)).not.toContain('none');
+  });
+
+  it('a bad style image', async () => {
+    const run = await runStylize([photo, '-m', 'magenta', '-s', join(dir, 'nope.jpg')]);
+    expect(run.error?.message).toMatch(/--style: image not found: .*nope\.jpg/);
+  });
+});
+
+describe('image headers', () => {
+  it('reads PNG and JPEG sizes without decoding, and rejects non-images', async () => {
+    expect(await readImageHeader(photo)).toEqual({ format: 'png', width: 24, height: 16 });
+    expect(await readImageHeader(jpegPhoto)).toEqual({ format: 'jpeg', width: 20, height: 13 });
+    writeFileSync(join(dir, 'empty.png'), '');
+    await expect(readImageHeader(join(dir, 'empty.png'))).rejects.toThrow(/empty \(0 bytes\)/);
+  });
+});
+
+describe('stylize exit code and summary', () => {
+  it('is 130 after Ctrl-C, 1 when an image failed, else 0', () => {
+    const failed = [{ content: 'x.png', reason: 'corrupt PNG data' }];
+    expect(stylizeExitCode({ total: 3, written: 3, failed: [], interrupted: false })).toBe(0);
+    expect(stylizeExitCode({ total: 3, written: 2, failed, interrupted: false })).toBe(1);
+    expect(stylizeExitCode({ total: 3, written: 1, failed, interrupted: true })).toBe(130);
+    expect(batchSummary({ total: 3, written: 3, failed: [], interrupted: false })).toBeNull();
+    expect(batchSummary({ total: 3, written: 2, failed, interrupted: false })).toBe('2 of 3 written; failed: x.png: corrupt PNG data');
+    expect(batchSummary({ total: 3, written: 1, failed: [], interrupted: true })).toBe('interrupted: 1 of 3 written');
+  });
+});
