@@ -27,8 +27,13 @@ export function batchSummary(outcome: BatchOutcome): string | null {
   const parts: string[] = [];
   if (outcome.interrupted) parts.push(`interrupted: ${outcome.written} of ${outcome.total} written`);
   else if (outcome.failed.length > 0) parts.push(`${outcome.written} of ${outcome.total} written`);
-  if (outcome.failed.length > 0) parts.push(`failed: ${outcome.failed.map((f) => `${f.content}: ${f.reason}`).join('; ')}`);
+  if (outcome.failed.length > 0) parts.push(`failed: ${outcome.failed.map((f) => `${f.content}: ${withoutPath(f.reason, f.content)}`).join('; ')}`);
   return parts.length > 0 ? parts.join('; ') : null;
+}
+
+/** Reasons from the image readers start with the path; the summary names it once. */
+function withoutPath(reason: string, path: string): string {
+  return reason.startsWith(`${path}: `) ? reason.slice(path.length + 2) : reason;
 }
 
 export class StylizeBatch {
