@@ -90,6 +90,11 @@ describe('pastiche stylize refuses before any work', () => {
     expect(readdirSync(dir)).not.toContain('none');
   });
 
+  it('a value the method does not accept', async () => {
+    expect((await runStylize([photo, '-m', 'gatys', '-s', style, '--preserve-color', 'sepia'])).error?.message).toMatch(/--preserve-color for --method gatys takes luminance \| histogram \| none/);
+    expect((await runStylize([photo, '-m', 'adain', '-s', style, '-s', style, '-s', style, '--mask', photo])).error?.message).toMatch(/--mask blends two styles/);
+  });
+
   it('a bad style image', async () => {
     const run = await runStylize([photo, '-m', 'magenta', '-s', join(dir, 'nope.jpg')]);
     expect(run.error?.message).toMatch(/--style: image not found: .*nope\.jpg/);

@@ -68,6 +68,17 @@ export function splitStyleWeight(raw: RawOptions, method: MethodName): { blend: 
   return { blend: uniform, scale: given[0] };
 }
 
+/** The values each method accepts after --preserve-color (a bare --preserve-color is always fine). */
+const PRESERVE_COLOR_VALUES: Partial<Record<MethodName, readonly string[]>> = { gatys: ['luminance', 'histogram', 'none'], adain: ['histogram', 'statistics', 'luminance'] };
+
+/** Per-method value checks that would otherwise surface only once the models are loaded. */
+function checkMethodValues(method: MethodName, raw: RawOptions, styleCount: number): void {
+  const color = raw.preserveColor as unknown;
+  const colors = PRESERVE_COLOR_VALUES[method];
+  if (typeof color === 'string' && colors && !colors.includes(color)) throw new Error(`--preserve-color for --method ${method} takes ${colors.join(' | ')} (or no value), got '${color}'`);
+  if (raw.mask && styleCount > 2) throw new Error('--mask blends two styles: give one or two --style images (white = first style, black = second style, or the content with one)');
+}
+
 /** The message for the first Ctrl-C: what will still be written. */
 function interruptMessage(method: MethodName): string {
   const what = method === 'gatys' ? 'after this iteration (the best image so far is written)' : 'after the current image (it is written)';
@@ -117,6 +128,7 @@ export function registerStylizeCommand(program: Command): void {
       const styles = style ?? [];
       if (method === 'transformer' && !raw.model) throw new Error('--method transformer needs --model NAME (candy, mosaic, pointilism, rain_princess, udnie, mathura, matilde_perez, matta) or --model PATH.safetensors');
       if (method !== 'transformer' && styles.length === 0) throw new Error(`--method ${method} needs at least one --style image`);
+      checkMethodValues(method, raw, styles.length);
       await checkSharedImages([...styles.map((path) => ({ path, role: '--style' })), ...(raw.mask ? [{ path: raw.mask, role: '--mask' }] : [])]);
       const checked = await checkContentImages(contents);
       if (checked.valid.length === 0) {
