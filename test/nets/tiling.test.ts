@@ -1,6 +1,5 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { Runtime } from '../../src/gpu/runtime.ts';
 import type { RgbImage } from '../../src/io/image.ts';
 import { readImageFile } from '../../src/io/image-file.ts';
 import { resizeImage } from '../../src/io/resize.ts';
@@ -10,6 +9,7 @@ import { JohnsonNet } from '../../src/nets/johnson-net.ts';
 import { largestActivationBytes, planTiles } from '../../src/nets/tiling.ts';
 import { TransformerNet } from '../../src/nets/transformer-net.ts';
 import { useRuntime } from '../helpers/gpu.ts';
+import { largestBufferDuring, maxColumnJump } from '../helpers/tiling-probes.ts';
 import { relativeL2 } from '../helpers/oracle.ts';
 import { REPO_ROOT, testStoreOptions } from '../helpers/shared-data.ts';
 
@@ -17,22 +17,6 @@ const runtime = useRuntime();
 const MiB = 2 ** 20;
 /** lavapipe's maxStorageBufferBindingSize. */
 const LAVAPIPE_LIMIT = 128 * MiB;
-
-/** Runs `fn` while recording the largest buffer the pool is asked for. */
-async function largestBufferDuring<T>(rt: Runtime, fn: () => Promise<T>): Promise<{ result: T; largest: number }> {
-  const pool = rt.pool;
-  const original = pool.acquire;
-  let largest = 0;
-  pool.acquire = function (bytes: number, label: string) {
-    largest = Math.max(largest, bytes);
-    return original.call(pool, bytes, label);
-  };
-  try {
-    return { result: await fn(), largest };
-  } finally {
-    pool.acquire = original;
-  }
-}
 
 function gradientImage(width: number, height: number): RgbImage {
   const data = new Float32Array(width * height * 3);
@@ -45,17 +29,6 @@ function gradientImage(width: number, height: number): RgbImage {
     }
   }
   return { width, height, data };
-}
-
-/** The largest mean colour change between neighbouring columns (a seam shows as a jump). */
-function maxColumnJump(img: RgbImage): number {
-  let worst = 0;
-  for (let x = 1; x < img.width; x++) {
-    let diff = 0;
-    for (let y = 0; y < img.height; y++) for (let c = 0; c < 3; c++) diff += Math.abs(img.data[(y * img.width + x) * 3 + c]! - img.data[(y * img.width + x - 1) * 3 + c]!);
-    worst = Math.max(worst, diff / img.height);
-  }
-  return worst;
 }
 
 describe('tile planning from the nets\' real footprints', () => {
