@@ -37,13 +37,14 @@ function padAmount(n: number): [number, number] {
 }
 
 /**
- * Runs the net on a batch [N, H, W, 3] of any size: reflect-pads to a multiple of 4, runs, crops back
+ * Runs the net on a batch [N, H, W, 3] (sides at least the net's minimum): reflect-pads to a multiple of 4, runs, crops back
  * and clamps to 0..255. Returns a new tensor; intermediates are freed.
  */
 export function runFeedForward(net: FeedForwardNet, batch: Tensor): Tensor {
   return noGrad(() =>
     scope(() => {
       const [, h, w] = batch.shape as [number, number, number, number];
+      assertMinimumSize(feedForwardFootprint(net), w, h);
       const [top, bottom] = padAmount(h);
       const [left, right] = padAmount(w);
       // Reflection needs the pad to be smaller than the side; tiny images fall back to zeros.
