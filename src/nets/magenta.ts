@@ -5,8 +5,8 @@
  * models, run in float32 on pastiche's engine by the graph interpreter (magenta-graph.ts).
  *
  * Images are RgbImages in 0..255 (pastiche's convention); the models see [0, 1]. The transfer net is
- * fully convolutional: content of any size (at least 5×5) comes back at its own size. Styles are
- * resized to 256×256 for the predictor.
+ * fully convolutional: content of any size (at least 5×5) comes back at its own size; content too
+ * large for the device's buffers runs in blended tiles. Styles are resized to 256×256 for the predictor.
  *
  * Style strength mixes embeddings as Magenta does: e = s·e_style + (1 − s)·e_content, e_content the
  * content image's own embedding (predicted on the content resized to 256×256). Several styles blend
