@@ -32,6 +32,7 @@ import type { RgbImage } from '../io/image.ts';
 import { resizeImage } from '../io/resize.ts';
 import { ADAIN_DOWNSAMPLING, ADAIN_FEATURE_CHANNELS, type AdainDecoder } from './adain-decoder.ts';
 import { matchColorHistogram } from './color.ts';
+import { bufferLimitOf, largestActivationBytes, largestUntiledLongSide, type NetFootprint } from './tiling.ts';
 import type { Vgg } from './vgg.ts';
 
 /** The encoder's output: VGG19 relu4_1. */
@@ -84,6 +85,25 @@ export interface AdainCounters {
   /** Encoder passes over content images. */
   contentEncodes: number;
 }
+
+/**
+ * The encoder's and decoder's tensors: 64 channels at full size (conv1_x, and the decoder's last
+ * upsampling), halving in size as channels double. AdaIN's statistics span the whole image, so it
+ * is not tiled: an image too large is refused with the --size that fits.
+ */
+const ADAIN_FOOTPRINT: NetFootprint = {
+  name: 'adain',
+  activations: [
+    { channels: 3, downsample: 1 },
+    { channels: 64, downsample: 1 },
+    { channels: 128, downsample: 2 },
+    { channels: 256, downsample: 4 },
+    { channels: 512, downsample: 8 },
+  ],
+  sizeMultiple: ADAIN_DOWNSAMPLING,
+  border: 0,
+  minSide: 1,
+};
 
 /** [before, after] padding that brings `n` to a multiple of 8, at least ADAIN_MIN_SIDE. */
 export function adainPadAmounts(n: number): [number, number] {
@@ -211,11 +231,25 @@ export class AdainStylizer {
    */
   async stylize(content: RgbImage, styles: readonly RgbImage[], options: AdainOptions = {}): Promise<RgbImage> {
     const { alpha, weights } = resolveAdainOptions(styles.length, options);
+    this.assertContentFits(content.width, content.height);
     const stats: AdainStyleStats[] = [];
     for (const style of styles) {
       stats.push(options.preserveColor ? await this.computeStyleStats(matchColorHistogram(style, content)) : await this.styleStats(style));
     }
     return this.stylizeWithStats(content, stats, { alpha, weights, mask: options.mask ?? null });
+  }
+
+  /** Refuses a content whose largest tensor would not fit one device buffer, naming the --size that fits. */
+  assertContentFits(width: number, height: number): void {
+    const limit = bufferLimitOf(this.vgg.params.runtime.context.limits);
+    const bytes = largestActivationBytes(ADAIN_FOOTPRINT, width, height);
+    if (bytes > limit) {
+      const side = largestUntiledLongSide(ADAIN_FOOTPRINT, width, height, limit);
+      throw new Error(
+        `adain: a ${width}×${height} content needs ${(bytes / 2 ** 20).toFixed(0)} MiB buffers but this device allows ${(limit / 2 ** 20).toFixed(0)} MiB ` +
+          `(AdaIN's statistics span the whole image, so it is not tiled); use --size ${side} or less`,
+      );
+    }
   }
 
   /** Stylizes with precomputed style statistics (alpha, weights already resolved). */
@@ -226,12 +260,7 @@ export class AdainStylizer {
     const [left, right] = adainPadAmounts(width);
     const paddedH = height + top + bottom;
     const paddedW = width + left + right;
-    // The largest activations are 64 channels at full resolution (encoder and decoder).
-    const maxBytes = Math.min(runtime.context.limits.maxStorageBufferBindingSize, runtime.context.limits.maxBufferSize);
-    if (paddedH * paddedW * 64 * 4 > maxBytes) {
-      const side = Math.floor(Math.sqrt(maxBytes / 256));
-      throw new Error(`adain: ${width}×${height} is too large for this device (at most about ${side}×${side} pixels); use a smaller --size`);
-    }
+    this.assertContentFits(width, height);
     const reflect = top < height && bottom < height && left < width && right < width;
     const pads = [top, bottom, left, right] as const;
     const padded = top + bottom + left + right > 0;

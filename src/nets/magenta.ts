@@ -5,8 +5,8 @@
  * models, run in float32 on pastiche's engine by the graph interpreter (magenta-graph.ts).
  *
  * Images are RgbImages in 0..255 (pastiche's convention); the models see [0, 1]. The transfer net is
- * fully convolutional: content of any size (at least 5×5) comes back at its own size. Styles are
- * resized to 256×256 for the predictor.
+ * fully convolutional: content of any size (at least 5×5) comes back at its own size; content too
+ * large for the device's buffers runs in blended tiles. Styles are resized to 256×256 for the predictor.
  *
  * Style strength mixes embeddings as Magenta does: e = s·e_style + (1 − s)·e_content, e_content the
  * content image's own embedding (predicted on the content resized to 256×256). Several styles blend
@@ -21,6 +21,7 @@ import { formatShape, type Tensor } from '../gpu/tensor.ts';
 import { assertRgbImage, type RgbImage } from '../io/image.ts';
 import { resizeImage } from '../io/resize.ts';
 import { convertTfliteGraph, GraphProgram, type ConvertedGraph, type GraphProgramOptions } from './magenta-graph.ts';
+import { applyTiled, assertMinimumSize, bufferLimitOf, largestActivationBytes, largestUntiledLongSide, planTiles, type NetFootprint } from './tiling.ts';
 import { parseTflite } from './weights/tflite.ts';
 import type { StoreOptions } from './weights/store.ts';
 
@@ -30,6 +31,28 @@ export const MAGENTA_STYLE_SIZE = 256;
 export const MAGENTA_EMBEDDING_SIZE = 100;
 /** Smallest content side the transfer net's reflection paddings allow. */
 export const MAGENTA_MIN_CONTENT_SIZE = 5;
+
+/**
+ * The transfer net's tensors: a 9×9 conv (8 ch), two stride-2 convs (16, 32 ch), residual blocks at
+ * 1/4, then three nearest upsamplings each followed by a conv (16, 8, 3 ch). The largest tensor is
+ * the 16-channel upsampled map at full size. Odd sizes round up through the strides (a multiple of
+ * 4); a border of 1 px covers the reflection pads when they are not fused into the convs.
+ */
+export const MAGENTA_TRANSFER_FOOTPRINT: NetFootprint = {
+  name: 'magenta',
+  activations: [
+    { channels: 3, downsample: 1 },
+    { channels: 8, downsample: 1 },
+    { channels: 16, downsample: 2 },
+    { channels: 32, downsample: 4 },
+    { channels: 32, downsample: 2 },
+    { channels: 16, downsample: 2 },
+    { channels: 16, downsample: 1 },
+  ],
+  sizeMultiple: 4,
+  border: 1,
+  minSide: MAGENTA_MIN_CONTENT_SIZE,
+};
 
 /** The two converted graphs (from the weights cache, or converted in the browser). */
 export interface MagentaGraphs {
@@ -44,6 +67,8 @@ export interface MagentaStylizeOptions {
   weights?: readonly number[];
   /** The content's own embedding, if already known (saves a predictor run when strength < 1). */
   contentEmbedding?: Float32Array;
+  /** Largest buffer in bytes to plan tiles for (default: the device's limits). */
+  bufferLimit?: number;
 }
 
 export interface MagentaStylized {
@@ -192,9 +217,7 @@ export class Magenta {
     this.assertAlive();
     if (content.rank !== 4 || content.shape[3] !== 3) throw new Error(`magenta: content must be [N, H, W, 3], got ${formatShape(content.shape)}`);
     const [n, h, w] = content.shape as [number, number, number, number];
-    if (h < MAGENTA_MIN_CONTENT_SIZE || w < MAGENTA_MIN_CONTENT_SIZE) {
-      throw new Error(`magenta: content is ${w}×${h} pixels; the transfer net needs at least ${MAGENTA_MIN_CONTENT_SIZE}×${MAGENTA_MIN_CONTENT_SIZE}`);
-    }
+    assertMinimumSize(MAGENTA_TRANSFER_FOOTPRINT, w, h);
     if (embedding.size !== MAGENTA_EMBEDDING_SIZE && embedding.size !== n * MAGENTA_EMBEDDING_SIZE) {
       throw new Error(`magenta: embedding ${formatShape(embedding.shape)} must hold ${MAGENTA_EMBEDDING_SIZE} values (or ${MAGENTA_EMBEDDING_SIZE} per image)`);
     }
@@ -214,11 +237,21 @@ export class Magenta {
     );
   }
 
-  /** Runs the transfer net with one embedding (no blending): the image in 0..255 at the content's size. */
-  async transfer(content: RgbImage, embedding: Float32Array): Promise<RgbImage> {
+  /**
+   * Runs the transfer net with one embedding (no blending): the image in 0..255 at the content's size,
+   * in blended tiles when its tensors would not fit the device's buffers (or `bufferLimit`).
+   */
+  async transfer(content: RgbImage, embedding: Float32Array, bufferLimit?: number): Promise<RgbImage> {
     assertRgbImage(content, 'magenta transfer');
     this.assertAlive();
     if (embedding.length !== MAGENTA_EMBEDDING_SIZE) throw new Error(`magenta: embedding has ${embedding.length} values, expected ${MAGENTA_EMBEDDING_SIZE}`);
+    assertMinimumSize(MAGENTA_TRANSFER_FOOTPRINT, content.width, content.height);
+    const plan = planTiles(MAGENTA_TRANSFER_FOOTPRINT, content.width, content.height, bufferLimit ?? bufferLimitOf(this.runtime.context.limits));
+    if (plan.tile !== null) return applyTiled(content, plan.tile, plan.overlap, (part) => this.transferWhole(part, embedding));
+    return this.transferWhole(content, embedding);
+  }
+
+  private async transferWhole(content: RgbImage, embedding: Float32Array): Promise<RgbImage> {
     const x = this.runtime.upload(content.data, [1, content.height, content.width, 3]);
     const e = this.runtime.upload(embedding, [1, MAGENTA_EMBEDDING_SIZE]);
     try {
@@ -252,7 +285,7 @@ export class Magenta {
     let contentEmbedding = options.contentEmbedding ?? null;
     if (contentEmbedding === null && strength < 1) contentEmbedding = await this.contentEmbedding(content);
     const embedding = contentEmbedding === null || strength === 1 ? blended : mixStrength(blended, contentEmbedding, strength);
-    const image = await this.transfer(content, embedding);
+    const image = await this.transfer(content, embedding, options.bufferLimit);
     return { image, embedding, contentEmbedding };
   }
 
@@ -264,15 +297,13 @@ export class Magenta {
     this.transferNet.dispose();
   }
 
-  /** The largest activations are 16 channels at the (rounded-up) content size, reflect-padded. */
+  /** Refuses a batch whose largest tensor would not fit one device buffer, naming the --size that would. */
   private checkMemory(n: number, h: number, w: number): void {
-    const limit = Math.min(this.runtime.context.limits.maxStorageBufferBindingSize, this.runtime.context.limits.maxBufferSize);
-    const H = Math.ceil(h / 4) * 4 + 8;
-    const W = Math.ceil(w / 4) * 4 + 8;
-    const bytes = n * H * W * 16 * 4;
+    const limit = bufferLimitOf(this.runtime.context.limits);
+    const bytes = n * largestActivationBytes(MAGENTA_TRANSFER_FOOTPRINT, w, h);
     if (bytes > limit) {
-      const side = Math.floor(Math.sqrt(limit / (16 * 4 * n))) - 8;
-      throw new Error(`magenta: a ${w}×${h} content needs ${(bytes / 2 ** 20).toFixed(0)} MiB buffers, over this device's ${(limit / 2 ** 20).toFixed(0)} MiB limit; resize it (e.g. --size ${Math.floor(side / 4) * 4})`);
+      const side = largestUntiledLongSide(MAGENTA_TRANSFER_FOOTPRINT, w, h, limit / n);
+      throw new Error(`magenta: a ${w}×${h} content needs ${(bytes / 2 ** 20).toFixed(0)} MiB buffers, over this device's ${(limit / 2 ** 20).toFixed(0)} MiB limit; resize it (e.g. --size ${side})`);
     }
   }
 }

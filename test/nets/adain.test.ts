@@ -192,6 +192,23 @@ describe('AdainStylizer', () => {
     for (const t of [x, expected]) t.dispose();
   });
 
+  it('refuses a content too large for one device buffer before encoding anything, naming the --size that fits', async () => {
+    const stylizer = new AdainStylizer(vgg, decoder);
+    const limits = runtime().context.limits;
+    const limit = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
+    // Its 64-channel f32 map at full size is over the limit (side² · 256 bytes alone exceeds it).
+    const side = Math.ceil(Math.sqrt(limit / 256) / 8) * 8 + 8;
+    const big: RgbImage = { width: side * 2, height: side, data: new Float32Array(side * 2 * side * 3) };
+    const before = stylizer.counters.styleEncodes;
+    const error = await stylizer.stylize(big, [style1]).then(() => null, (e: unknown) => e as Error);
+    expect(error?.message).toMatch(new RegExp(`adain: a ${side * 2}×${side} content needs \\d+ MiB buffers .* use --size \\d+ or less`));
+    expect(stylizer.counters.styleEncodes).toBe(before);
+    // The suggested long side fits; an eighth more does not.
+    const suggested = Number(/--size (\d+)/.exec(error!.message)![1]);
+    expect(() => stylizer.assertContentFits(suggested, Math.round(suggested / 2))).not.toThrow();
+    expect(() => stylizer.assertContentFits(suggested + 128, Math.round((suggested + 128) / 2))).toThrow(/--size/);
+  });
+
   it('a mask blends two styles only where it says, and styles are encoded once however many contents', async () => {
     const stylizer = new AdainStylizer(vgg, decoder);
     const { width, height } = content;

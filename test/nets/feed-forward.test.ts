@@ -8,6 +8,7 @@ import { loadFeedForwardModel } from '../../src/nets/feed-forward-loader.ts';
 import { tileStarts } from '../../src/nets/tiling.ts';
 import { parseSafetensors } from '../../src/nets/weights/safetensors.ts';
 import { useRuntime } from '../helpers/gpu.ts';
+import { maxColumnJump } from '../helpers/tiling-probes.ts';
 import { relativeL2 } from '../helpers/oracle.ts';
 import { sharedReferencePath, testStoreOptions } from '../helpers/shared-data.ts';
 
@@ -62,15 +63,6 @@ describe('pretrained feed-forward nets against the reference outputs', () => {
     // Instance norm sees different statistics per tile, so outputs differ a little — but no seam:
     // the largest jump between neighbouring columns is no bigger than in the untiled image.
     expect(relativeL2(tiled.data, whole.data)).toBeLessThan(0.25);
-    const maxColumnJump = (img: RgbImage) => {
-      let worst = 0;
-      for (let x = 1; x < img.width; x++) {
-        let diff = 0;
-        for (let y = 0; y < img.height; y++) for (let c = 0; c < 3; c++) diff += Math.abs(img.data[(y * img.width + x) * 3 + c]! - img.data[(y * img.width + x - 1) * 3 + c]!);
-        worst = Math.max(worst, diff / img.height);
-      }
-      return worst;
-    };
     expect(maxColumnJump(tiled)).toBeLessThan(maxColumnJump(whole) * 1.25);
     net.dispose();
   });

@@ -285,7 +285,7 @@ describe('Magenta arbitrary stylization', () => {
       expect(out.data).toHaveLength(w * h * 3);
       expect(out.data.every((v) => Number.isFinite(v) && v >= 0 && v <= 255)).toBe(true);
     }
-    await expect(magenta.transfer(resizeImage(content, 4, 4), embedding)).rejects.toThrow(/at least 5×5/);
+    await expect(magenta.transfer(resizeImage(content, 4, 4), embedding)).rejects.toThrow(/4×4 px but this method needs at least 5 px a side; use a larger --size/);
     expect(getRuntime().stats().liveTensors).toBe(live);
   });
 
