@@ -1,7 +1,7 @@
 /** `pastiche info`: the WebGPU adapter, its features and limits, and which models are installed. */
 import type { Command } from 'commander';
 import { initRuntime } from '../../gpu/runtime.ts';
-import { listInstalledModels } from '../../nets/weights/store.ts';
+import { listInstalledModels, type InstalledModel } from '../../nets/weights/store.ts';
 
 const SHOWN_LIMITS = [
   'maxBufferSize',
@@ -29,10 +29,25 @@ export function registerInfoCommand(program: Command): void {
       ];
       const installed = await listInstalledModels();
       for (const m of installed) {
-        lines.push(`  ${m.name.padEnd(16)} ${m.kind.padEnd(16)} ${m.safetensorsPath ? 'ready' : m.filesComplete ? 'files only' : 'not installed'}`);
+        lines.push(`  ${m.name.padEnd(16)} ${m.kind.padEnd(16)} ${installedState(m)}`);
       }
       if (installed.every((m) => !m.filesComplete)) lines.push('  (none: run `npx pastiche weights`)');
       process.stdout.write(`${lines.join('\n')}\n`);
       runtime.destroy();
     });
+}
+
+/** A model's line in the list; converted files are checked against their sha256 records. */
+export function installedState(m: InstalledModel): string {
+  switch (m.converted) {
+    case 'ok':
+    case 'unchecked':
+      return 'ready';
+    case 'damaged':
+      return `damaged: run \`npx pastiche weights ${m.name}\` to repair it`;
+    case 'stale':
+      return `outdated: run \`npx pastiche weights ${m.name}\` to convert it again`;
+    case null:
+      return m.filesComplete ? 'files only' : 'not installed';
+  }
 }

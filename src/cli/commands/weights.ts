@@ -1,16 +1,20 @@
 /**
  * `pastiche weights [names...]`: fetches (from a mirror folder or the network), verifies and converts
- * the pretrained models into the local cache, with a progress bar, then prints a summary.
+ * the pretrained models into the local cache, with a progress bar, then prints a summary. Files already
+ * cached are verified again, sources against the manifest and converted files against their sha256
+ * records, and damaged ones are replaced: the summary says "repaired" for those and "ok" for the rest.
  */
 import type { Command } from 'commander';
 import { loadTfliteGraph } from '../../nets/magenta-store.ts';
 import { createProgressBar, isInteractive } from '../progress.ts';
 import { findModel, loadWeightsManifest, type ModelEntry } from '../../nets/weights/manifest.ts';
 import {
-  convertedWeightsPath,
+  checkConvertedWeights,
   defaultCacheDir,
   ensureModelFiles,
-  loadModelWeights,
+  prepareModelWeights,
+  type ConvertedCheck,
+  type ConvertedOutcome,
   type FileProgress,
   type StoreOptions,
 } from '../../nets/weights/store.ts';
@@ -24,7 +28,12 @@ interface WeightsCommandOptions {
 interface ModelOutcome {
   model: ModelEntry;
   transferredBytes: number;
-  convertedPath: string | null;
+  /** source files that were damaged in the cache and replaced */
+  repairedFiles: number;
+  /** what happened to the converted file; 'reused' for TFLite graphs, which have no checksum record yet */
+  converted: ConvertedOutcome | 'reused' | null;
+  /** with --no-convert: the converted file's check, nothing rebuilt */
+  checked: ConvertedCheck;
   error: string | null;
 }
 
@@ -70,17 +79,19 @@ async function runWeightsCommand(names: string[], options: WeightsCommandOptions
   const outcomes: ModelOutcome[] = [];
   for (const model of models) {
     if (!interactive) process.stderr.write(`fetching ${model.name}...\n`);
-    const outcome: ModelOutcome = { model, transferredBytes: 0, convertedPath: null, error: null };
+    const outcome: ModelOutcome = { model, transferredBytes: 0, repairedFiles: 0, converted: null, checked: null, error: null };
     try {
-      outcome.transferredBytes = (await ensureModelFiles(model.name, storeOptions)).transferredBytes;
-      if (options.convert) {
-        // Files are verified by now; no progress events, so the bar does not count them twice.
-        const quiet = { ...storeOptions, onProgress: undefined };
-        if (model.format === 'tflite') outcome.convertedPath = (await loadTfliteGraph(model.name, quiet)).weightsPath;
-        else {
-          await loadModelWeights(model.name, quiet);
-          outcome.convertedPath = convertedWeightsPath(model.name, cacheDir);
-        }
+      const files = await ensureModelFiles(model.name, storeOptions);
+      outcome.transferredBytes = files.transferredBytes;
+      outcome.repairedFiles = files.repairedFiles.length;
+      if (!options.convert) {
+        outcome.checked = await checkConvertedWeights(model.name, { cacheDir, manifest });
+      } else {
+        // Files are verified by now; no progress events, so the bar does not count them twice, and no
+        // repair notice, since the summary reports it.
+        const quiet: StoreOptions = { ...storeOptions, onProgress: undefined, onRepaired: () => undefined };
+        if (model.format === 'tflite') outcome.converted = (await loadTfliteGraph(model.name, quiet)).converted ? 'converted' : 'reused';
+        else outcome.converted = (await prepareModelWeights(model.name, quiet)).outcome;
       }
     } catch (err) {
       outcome.error = err instanceof Error ? err.message : String(err);
@@ -101,13 +112,35 @@ async function runWeightsCommand(names: string[], options: WeightsCommandOptions
 function formatSummary(outcomes: ModelOutcome[], cacheDir: string): string {
   const rows = outcomes.map((o) => {
     const size = o.model.files.reduce((s, f) => s + f.bytes, 0);
-    const status =
-      o.error !== null ? 'FAILED' : o.transferredBytes > 0 ? `fetched ${(o.transferredBytes / 1e6).toFixed(1)} MB` : 'already cached';
-    const converted = o.convertedPath === null ? '-' : o.model.format === 'tflite' ? 'safetensors + graph ready' : 'safetensors ready';
-    return [o.model.name, o.model.kind, `${(size / 1e6).toFixed(1)} MB`, status, converted];
+    return [o.model.name, o.model.kind, `${(size / 1e6).toFixed(1)} MB`, sourceStatus(o), convertedStatus(o)];
   });
   const header = ['model', 'kind', 'size', 'status', 'converted'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
   return [`weights cache: ${cacheDir}`, line(header), ...rows.map(line), ''].join('\n');
+}
+
+/** The source files: verified in the cache ('ok'), fetched, or repaired (damaged in the cache, fetched again). */
+function sourceStatus(o: ModelOutcome): string {
+  if (o.error !== null) return 'FAILED';
+  const megabytes = `${(o.transferredBytes / 1e6).toFixed(1)} MB`;
+  if (o.repairedFiles > 0) return `repaired ${o.repairedFiles} file${o.repairedFiles === 1 ? '' : 's'} (${megabytes})`;
+  return o.transferredBytes > 0 ? `fetched ${megabytes}` : 'ok';
+}
+
+function convertedStatus(o: ModelOutcome): string {
+  if (o.converted === 'reused') return 'reused (no checksum record)';
+  if (o.converted !== null) return o.converted;
+  switch (o.checked) {
+    case null:
+      return '-';
+    case 'damaged':
+      return 'DAMAGED (run without --no-convert to repair)';
+    case 'stale':
+      return 'outdated (run without --no-convert)';
+    case 'unchecked':
+      return 'present (no checksum record)';
+    case 'ok':
+      return 'ok';
+  }
 }

@@ -7,13 +7,15 @@
  * Cache layout = mirror layout: `<cache>/<file path from the manifest>` (e.g.
  * `<cache>/transformer-net/candy.bin`), so a filled cache can itself serve as a mirror.
  * A file only ever appears under its final name complete and verified (temp file + rename).
+ * Converted files carry a sha256 record beside them (checksummed-file.ts), checked on every load; a
+ * damaged one is rebuilt from the verified sources when those are in the cache or the mirror.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeFileAtomic } from '../../io/atomic-write.ts';
+import { hasChecksumRecord, readChecksummedFile, writeChecksummedFile } from './checksummed-file.ts';
 import type { HostTensorMap } from './host-tensor.ts';
 import { findModel, loadWeightsManifest, type ModelEntry, type ModelFile, type WeightsManifest } from './manifest.ts';
 import { lengstromToCanonical, readMl5CheckpointDirectory } from './ml5-checkpoint.ts';
@@ -48,6 +50,8 @@ export interface StoreOptions {
   onProgress?: (progress: FileProgress) => void;
   /** Called after a model was converted to safetensors (not when the converted cache was reused). */
   onConverted?: (model: string, safetensorsPath: string) => void;
+  /** Called when a damaged converted file was rebuilt; default: a one-line notice on stderr. */
+  onRepaired?: (model: string, safetensorsPath: string, problem: string) => void;
 }
 
 export interface ModelFiles {
@@ -56,6 +60,25 @@ export interface ModelFiles {
   paths: string[];
   /** bytes copied or downloaded by this call (0 when everything was already cached) */
   transferredBytes: number;
+  /** manifest paths of files that were in the cache but failed verification, and were replaced */
+  repairedFiles: string[];
+}
+
+/**
+ * The converted weights' state: 'ok' (present and matching its checksum record), 'damaged' (bytes
+ * differ from the record, the record is missing, or the file does not parse), 'stale' (intact but made
+ * from other sources or by another converter), 'unchecked' (a file written without a record: the
+ * TFLite graphs' weights), null (not converted).
+ */
+export type ConvertedCheck = 'ok' | 'damaged' | 'stale' | 'unchecked' | null;
+
+/** What a load did with the converted file: reused it intact, made it, or rebuilt a damaged one. */
+export type ConvertedOutcome = 'ok' | 'converted' | 'repaired';
+
+export interface PreparedWeights {
+  tensors: HostTensorMap;
+  path: string;
+  outcome: ConvertedOutcome;
 }
 
 export interface InstalledModel {
@@ -66,6 +89,8 @@ export interface InstalledModel {
   filesComplete: boolean;
   /** path of the converted safetensors file, or null if not converted */
   safetensorsPath: string | null;
+  /** the converted file checked against its checksum record (null when there is none) */
+  converted: ConvertedCheck;
 }
 
 const REPO_CACHE_DIR = fileURLToPath(new URL('../../../weights/cache', import.meta.url));
@@ -91,21 +116,32 @@ export function convertedWeightsPath(name: string, cacheDir = defaultCacheDir())
  * re-hashed; missing or damaged ones are copied from the mirror (when one is configured) or downloaded.
  */
 export async function ensureModelFiles(name: string, opts: StoreOptions = {}): Promise<ModelFiles> {
+  return fetchModelFiles(name, opts, true);
+}
+
+/** ensureModelFiles, optionally without the network: then a file must come from the cache or the mirror. */
+async function fetchModelFiles(name: string, opts: StoreOptions, allowDownload: boolean): Promise<ModelFiles> {
   const manifest = opts.manifest ?? (await loadWeightsManifest());
   const model = findModel(manifest, name);
   const cacheDir = opts.cacheDir ?? defaultCacheDir();
   const mirrorDir = resolveMirrorDir(opts);
 
   const paths: string[] = [];
+  const repairedFiles: string[] = [];
   let transferredBytes = 0;
   for (const file of model.files) {
     const target = join(cacheDir, ...file.path.split('/'));
     const report = (source: FileProgress['source'], bytesDone: number): void =>
       opts.onProgress?.({ model: model.name, file: file.path, source, bytesDone, bytesTotal: file.bytes });
 
-    if (await isVerifiedCopy(target, file)) {
+    const cachedState = await cachedCopyState(target, file);
+    if (cachedState === 'ok') {
       report('cache', file.bytes);
-    } else if (mirrorDir !== null) {
+      paths.push(target);
+      continue;
+    }
+    if (cachedState === 'damaged') repairedFiles.push(file.path);
+    if (mirrorDir !== null) {
       const mirrorPath = join(mirrorDir, ...file.path.split('/'));
       if (!(await isFile(mirrorPath))) {
         throw new Error(
@@ -119,6 +155,10 @@ export async function ensureModelFiles(name: string, opts: StoreOptions = {}): P
         onBytes: (done) => report('mirror', done),
       });
       transferredBytes += file.bytes;
+    } else if (!allowDownload) {
+      throw new Error(
+        `${model.name}: ${file.path} is ${cachedState === 'damaged' ? 'damaged' : 'missing'} in the cache ${cacheDir} and no weights mirror is set`,
+      );
     } else {
       const chunks = await downloadChunks(file, model, opts.fetch ?? globalThis.fetch);
       await writeVerified(chunks, target, model, file, {
@@ -130,27 +170,50 @@ export async function ensureModelFiles(name: string, opts: StoreOptions = {}): P
     }
     paths.push(target);
   }
-  return { model, paths, transferredBytes };
+  return { model, paths, transferredBytes, repairedFiles };
 }
 
 /**
  * Weights of model `name` in pastiche's layout (see each importer for names and shapes). The first
- * call fetches and converts, writing `<cache>/<name>.safetensors`; later calls just read that file.
+ * call fetches and converts, writing `<cache>/<name>.safetensors`; later calls read that file and
+ * check it against its sha256 record (see prepareModelWeights).
  */
 export async function loadModelWeights(name: string, opts: StoreOptions = {}): Promise<HostTensorMap> {
+  return (await prepareModelWeights(name, opts)).tensors;
+}
+
+/**
+ * loadModelWeights, also saying what happened to the converted file. A damaged one (bytes differ from
+ * its record, or it does not parse) is rebuilt from the verified sources found in the cache or the
+ * mirror, with a notice; without them it is an error naming the file and the fix, never a download
+ * behind the user's back nor a load of wrong numbers.
+ */
+export async function prepareModelWeights(name: string, opts: StoreOptions = {}): Promise<PreparedWeights> {
   const manifest = opts.manifest ?? (await loadWeightsManifest());
   const model = findModel(manifest, name);
   if (model.format === 'tflite') {
     throw new Error(`${name} is a TensorFlow Lite model: get its file with ensureModelFiles("${name}") and read it with the tflite importer`);
   }
   const cacheDir = opts.cacheDir ?? defaultCacheDir();
-  const convertedPath = convertedWeightsPath(name, cacheDir);
+  const path = convertedWeightsPath(name, cacheDir);
   const fingerprint = sourceFingerprint(model);
 
-  const cached = await readConverted(convertedPath, fingerprint);
-  if (cached !== null) return cached;
+  const cached = await readConverted(path, fingerprint);
+  if (cached.state === 'ok') return { tensors: cached.tensors, path, outcome: 'ok' };
 
-  const files = await ensureModelFiles(name, { ...opts, manifest, cacheDir });
+  let files: ModelFiles;
+  if (cached.state === 'damaged') {
+    try {
+      files = await fetchModelFiles(name, { ...opts, manifest, cacheDir }, false);
+    } catch (err) {
+      throw new Error(
+        `${name}: the converted weights ${path} are damaged (${cached.problem}) and cannot be rebuilt here ` +
+          `(${err instanceof Error ? err.message : String(err)}); run \`npx pastiche weights ${name}\` to fetch and rebuild them, or delete ${path}`,
+      );
+    }
+  } else {
+    files = await ensureModelFiles(name, { ...opts, manifest, cacheDir });
+  }
   const tensors = await convertModel(files);
   const metadata = {
     'pastiche.model': model.name,
@@ -158,9 +221,35 @@ export async function loadModelWeights(name: string, opts: StoreOptions = {}): P
     'pastiche.source-format': model.format,
     'pastiche.sources': fingerprint,
   };
-  await writeFileAtomic(convertedPath, serializeSafetensors(tensors, { metadata }));
-  opts.onConverted?.(name, convertedPath);
-  return tensors;
+  await writeChecksummedFile(path, serializeSafetensors(tensors, { metadata }));
+  opts.onConverted?.(name, path);
+  if (cached.state === 'damaged') {
+    (opts.onRepaired ?? printRepairNotice)(name, path, cached.problem);
+    return { tensors, path, outcome: 'repaired' };
+  }
+  return { tensors, path, outcome: 'converted' };
+}
+
+/** The converted file of model `name` checked against its record and sources; nothing is rebuilt. */
+export async function checkConvertedWeights(
+  name: string,
+  opts: Pick<StoreOptions, 'cacheDir' | 'manifest'> = {},
+): Promise<ConvertedCheck> {
+  const manifest = opts.manifest ?? (await loadWeightsManifest());
+  const model = findModel(manifest, name);
+  const path = convertedWeightsPath(name, opts.cacheDir ?? defaultCacheDir());
+  if (model.format === 'tflite') {
+    // The graph store writes these; they are checked only once it records their checksums.
+    if (!(await hasChecksumRecord(path))) return (await isFile(path)) ? 'unchecked' : null;
+    const read = await readChecksummedFile(path);
+    return read.state === 'missing' ? null : read.state;
+  }
+  const cached = await readConverted(path, sourceFingerprint(model));
+  return cached.state === 'missing' ? null : cached.state;
+}
+
+function printRepairNotice(name: string, path: string, problem: string): void {
+  process.stderr.write(`pastiche: ${name}: rebuilt the damaged converted weights ${path} from the verified sources (${problem})\n`);
 }
 
 /** Models of the manifest that have anything in the cache, with what they have. */
@@ -180,7 +269,8 @@ export async function listInstalledModels(opts: Pick<StoreOptions, 'cacheDir' | 
     const convertedPath = convertedWeightsPath(model.name, cacheDir);
     const safetensorsPath = (await isFile(convertedPath)) ? convertedPath : null;
     if (filesComplete || safetensorsPath !== null) {
-      installed.push({ name: model.name, kind: model.kind, format: model.format, filesComplete, safetensorsPath });
+      const converted = safetensorsPath === null ? null : await checkConvertedWeights(model.name, { cacheDir, manifest });
+      installed.push({ name: model.name, kind: model.kind, format: model.format, filesComplete, safetensorsPath, converted });
     }
   }
   return installed;
@@ -193,20 +283,20 @@ function sourceFingerprint(model: ModelEntry): string {
   return hash.digest('hex');
 }
 
-/** The converted weights if present, readable and made from the same sources; otherwise null (reconvert). */
-async function readConverted(path: string, fingerprint: string): Promise<HostTensorMap | null> {
-  let bytes: Uint8Array;
+type ConvertedRead =
+  | { state: 'missing' | 'stale' }
+  | { state: 'ok'; tensors: HostTensorMap }
+  | { state: 'damaged'; problem: string };
+
+/** The converted weights if present, matching their checksum record, parseable and made from the same sources. */
+async function readConverted(path: string, fingerprint: string): Promise<ConvertedRead> {
+  const read = await readChecksummedFile(path);
+  if (read.state !== 'ok') return read;
   try {
-    bytes = await readFile(path);
+    const { tensors, metadata } = parseSafetensors(read.bytes, path);
+    return metadata['pastiche.sources'] === fingerprint ? { state: 'ok', tensors } : { state: 'stale' };
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw err;
-  }
-  try {
-    const { tensors, metadata } = parseSafetensors(bytes, path);
-    return metadata['pastiche.sources'] === fingerprint ? tensors : null;
-  } catch {
-    return null; // a damaged cache entry is rebuilt from the verified sources
+    return { state: 'damaged', problem: err instanceof Error ? err.message : String(err) };
   }
 }
 
@@ -318,12 +408,14 @@ async function downloadChunks(file: ModelFile, model: ModelEntry, fetchImpl: Fet
   };
 }
 
-/** True when `path` holds exactly the manifest's bytes (size checked first, then sha256). */
-async function isVerifiedCopy(path: string, file: ModelFile): Promise<boolean> {
-  if ((await fileSize(path)) !== file.bytes) return false;
+/** 'ok' when `path` holds exactly the manifest's bytes (size checked first, then sha256). */
+async function cachedCopyState(path: string, file: ModelFile): Promise<'ok' | 'missing' | 'damaged'> {
+  const size = await fileSize(path);
+  if (size === null) return 'missing';
+  if (size !== file.bytes) return 'damaged';
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex') === file.sha256;
+  return hash.digest('hex') === file.sha256 ? 'ok' : 'damaged';
 }
 
 async function fileSize(path: string): Promise<number | null> {

@@ -112,6 +112,7 @@ describe('weight store', () => {
     writeFileSync(cached, damaged);
     const repaired = await ensureModelFiles('magenta-transfer', { cacheDir, mirrorDir: SHARED_WEIGHTS_DIR });
     expect(repaired.transferredBytes).toBe(284398);
+    expect(repaired.repairedFiles).toEqual(['magenta/style_transfer_int8_384.tflite']);
     expect(readFileSync(cached).equals(readFileSync(sharedWeightsPath('magenta', 'style_transfer_int8_384.tflite')))).toBe(true);
   });
 
@@ -151,7 +152,7 @@ describe('weight store', () => {
     const opts = { cacheDir, mirrorDir: SHARED_WEIGHTS_DIR, onConverted: (name: string) => converted.push(name) };
     const first = await loadModelWeights('candy', opts);
     expect(converted).toEqual(['candy']);
-    expect(allFiles(cacheDir)).toEqual(['candy.safetensors', 'transformer-net/candy.bin']);
+    expect(allFiles(cacheDir)).toEqual(['candy.safetensors', 'candy.safetensors.sha256', 'transformer-net/candy.bin']);
     const direct = parseNcnnTransformerNet(readFileSync(sharedWeightsPath('transformer-net', 'candy.bin')));
     expect([...first.keys()]).toEqual([...direct.keys()]);
     expect(Array.from(first.get('res3.conv2.conv2d.weight')!.data.subarray(0, 50))).toEqual(
@@ -166,14 +167,21 @@ describe('weight store', () => {
     expect(Array.from(second.get('in5.bias')!.data)).toEqual(Array.from(direct.get('in5.bias')!.data));
   });
 
-  it('rebuilds a damaged converted file from the sources', async () => {
+  it('rebuilds a converted file that is not safetensors any more from the sources', async () => {
     const cacheDir = tempDir('cache');
     const converted: string[] = [];
-    const opts = { cacheDir, mirrorDir: SHARED_WEIGHTS_DIR, onConverted: (name: string) => converted.push(name) };
+    const repaired: string[] = [];
+    const opts = {
+      cacheDir,
+      mirrorDir: SHARED_WEIGHTS_DIR,
+      onConverted: (name: string) => converted.push(name),
+      onRepaired: (name: string) => repaired.push(name),
+    };
     await loadModelWeights('matta', opts);
     writeFileSync(convertedWeightsPath('matta', cacheDir), 'garbage');
     const tensors = await loadModelWeights('matta', opts);
     expect(converted).toEqual(['matta', 'matta']);
+    expect(repaired).toEqual(['matta']);
     expect(tensors.get('deconv1.weight')!.shape).toEqual([3, 3, 64, 128]);
   });
 
@@ -185,8 +193,8 @@ describe('weight store', () => {
     expect(files.paths).toEqual([join(cacheDir, 'magenta', 'style_predict_int8_256.tflite')]);
     await loadModelWeights('mosaic', { cacheDir, mirrorDir: SHARED_WEIGHTS_DIR });
     expect(await listInstalledModels({ cacheDir })).toEqual([
-      { name: 'mosaic', kind: 'transformer-net', format: 'ncnn-bin', filesComplete: true, safetensorsPath: join(cacheDir, 'mosaic.safetensors') },
-      { name: 'magenta-predict', kind: 'magenta', format: 'tflite', filesComplete: true, safetensorsPath: null },
+      { name: 'mosaic', kind: 'transformer-net', format: 'ncnn-bin', filesComplete: true, safetensorsPath: join(cacheDir, 'mosaic.safetensors'), converted: 'ok' },
+      { name: 'magenta-predict', kind: 'magenta', format: 'tflite', filesComplete: true, safetensorsPath: null, converted: null },
     ]);
   });
 

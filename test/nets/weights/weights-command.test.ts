@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
@@ -37,16 +37,52 @@ afterEach(() => {
 });
 
 describe('pastiche weights', () => {
-  it('fetches and converts the named models from a mirror, then reports them as cached', async () => {
+  it('fetches and converts the named models from a mirror, then reports them as verified', async () => {
     const cache = tempDir('cache');
     const first = await runWeights(['candy', 'magenta-transfer', '--mirror', SHARED_WEIGHTS_DIR, '--cache', cache]);
     expect(first).toContain(`weights cache: ${cache}`);
-    expect(first).toMatch(/candy\s+transformer-net\s+3\.4 MB\s+fetched 3\.4 MB\s+safetensors ready/);
-    expect(first).toMatch(/magenta-transfer\s+magenta\s+0\.3 MB\s+fetched 0\.3 MB\s+safetensors \+ graph ready/);
+    expect(first).toMatch(/candy\s+transformer-net\s+3\.4 MB\s+fetched 3\.4 MB\s+converted\n/);
+    expect(first).toMatch(/magenta-transfer\s+magenta\s+0\.3 MB\s+fetched 0\.3 MB\s+converted\n/);
     expect(existsSync(join(cache, 'candy.safetensors'))).toBe(true);
 
-    const second = await runWeights(['candy', '--mirror', SHARED_WEIGHTS_DIR, '--cache', cache, '--no-convert']);
-    expect(second).toMatch(/candy\s+transformer-net\s+3\.4 MB\s+already cached/);
+    const second = await runWeights(['candy', 'magenta-transfer', '--mirror', SHARED_WEIGHTS_DIR, '--cache', cache]);
+    expect(second).toMatch(/candy\s+transformer-net\s+3\.4 MB\s+ok\s+ok\n/);
+    expect(second).toMatch(/magenta-transfer\s+magenta\s+0\.3 MB\s+ok\s+reused \(no checksum record\)\n/);
+    const third = await runWeights(['candy', '--mirror', SHARED_WEIGHTS_DIR, '--cache', cache, '--no-convert']);
+    expect(third).toMatch(/candy\s+transformer-net\s+3\.4 MB\s+ok\s+ok\n/);
+  });
+
+  it('re-verifies cached files and repairs damaged ones, saying so', async () => {
+    const cache = tempDir('cache');
+    await runWeights(['candy', '--mirror', SHARED_WEIGHTS_DIR, '--cache', cache]);
+    const converted = join(cache, 'candy.safetensors');
+    const intact = readFileSync(converted);
+    const flipped = Buffer.from(intact);
+    flipped[flipped.length - 1000] = flipped[flipped.length - 1000]! ^ 0x01;
+    writeFileSync(converted, flipped);
+
+    const checkOnly = await runWeights(['candy', '--mirror', SHARED_WEIGHTS_DIR, '--cache', cache, '--no-convert']);
+    expect(checkOnly).toMatch(/candy\s+transformer-net\s+3\.4 MB\s+ok\s+DAMAGED \(run without --no-convert to repair\)\n/);
+    expect(readFileSync(converted).equals(flipped)).toBe(true);
+
+    const repaired = await runWeights(['candy', '--mirror', SHARED_WEIGHTS_DIR, '--cache', cache]);
+    expect(repaired).toMatch(/candy\s+transformer-net\s+3\.4 MB\s+ok\s+repaired\n/);
+    expect(repaired).not.toContain('already cached');
+    expect(readFileSync(converted).equals(intact)).toBe(true);
+
+    // A truncated source and a truncated converted file: both replaced, both reported.
+    truncateSync(join(cache, 'transformer-net', 'candy.bin'), 1000);
+    truncateSync(converted, 1000);
+    const both = await runWeights(['candy', '--mirror', SHARED_WEIGHTS_DIR, '--cache', cache]);
+    expect(both).toMatch(/candy\s+transformer-net\s+3\.4 MB\s+repaired 1 file \(3\.4 MB\)\s+repaired\n/);
+    expect(readFileSync(converted).equals(intact)).toBe(true);
+  });
+
+  it('names the mirror folder and the file it lacks', async () => {
+    const mirror = tempDir('mirror');
+    await expect(runWeights(['mosaic', '--mirror', mirror, '--cache', tempDir('cache')])).rejects.toThrow(
+      `mosaic: transformer-net/mosaic.bin is missing from the weights mirror ${mirror} (looked for ${join(mirror, 'transformer-net', 'mosaic.bin')})`,
+    );
   });
 
   it('fails with the reason when a mirror file is damaged', async () => {
