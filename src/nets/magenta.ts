@@ -23,6 +23,7 @@ import { resizeImage } from '../io/resize.ts';
 import { convertTfliteGraph, GraphProgram, type ConvertedGraph, type GraphProgramOptions } from './magenta-graph.ts';
 import { parseTflite } from './weights/tflite.ts';
 import type { StoreOptions } from './weights/store.ts';
+import { checkedOutput } from './checked-output.ts';
 
 /** Side of the square style image the predictor takes. */
 export const MAGENTA_STYLE_SIZE = 256;
@@ -224,7 +225,8 @@ export class Magenta {
     try {
       const y = this.transferTensor(x, e);
       try {
-        return { width: content.width, height: content.height, data: (await y.data()).slice() };
+        const data = checkedOutput((await y.data()).slice(), content.width, 'the magenta models (magenta-predict and magenta-transfer in the weights cache)');
+        return { width: content.width, height: content.height, data };
       } finally {
         y.dispose();
       }
