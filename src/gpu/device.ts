@@ -1,4 +1,5 @@
 import { DeviceLostError, GpuUnavailableError } from './errors.ts';
+import { vulkanDriverManifestsExist } from './vulkan-drivers.ts';
 
 /** Optional features pastiche uses when the adapter has them. */
 const OPTIONAL_FEATURES: GPUFeatureName[] = ['shader-f16', 'timestamp-query', 'subgroups'];
@@ -54,6 +55,10 @@ async function nodeGpu(): Promise<GPU> {
     if (!(name in globalThis)) (globalThis as Record<string, unknown>)[name] = value;
   }
   process.env.XDG_RUNTIME_DIR ??= '/tmp';
+  // Without a driver, Dawn's own search only adds native noise before the same answer: no adapter.
+  if (process.platform === 'linux' && !(await vulkanDriverManifestsExist())) {
+    throw new GpuUnavailableError('no Vulkan driver is installed (no ICD manifest in /usr/share/vulkan/icd.d or where VK_DRIVER_FILES / VK_ICD_FILENAMES point)');
+  }
   return dawn.create([]);
 }
 
@@ -64,8 +69,13 @@ export async function createGpuContext(options: DeviceOptions = {}): Promise<Gpu
   else if (isNode) gpu = await nodeGpu();
   else throw new GpuUnavailableError('this browser does not expose navigator.gpu');
 
-  const adapter = await gpu.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' });
-  if (!adapter) throw new GpuUnavailableError('requestAdapter() returned null (no Vulkan/Metal/D3D12 driver found)');
+  let adapter: GPUAdapter | null;
+  try {
+    adapter = await gpu.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' });
+  } catch (err) {
+    throw new GpuUnavailableError(`requestAdapter() failed (${(err as Error).message})`);
+  }
+  if (!adapter) throw new GpuUnavailableError('no usable Vulkan, Metal or D3D12 driver was found');
 
   const wanted = options.features ?? OPTIONAL_FEATURES;
   const requiredFeatures = wanted.filter((f) => adapter.features.has(f));

@@ -1,11 +1,13 @@
 /** Errors the GPU layer throws. Each says what went wrong and what the user can do about it. */
 
 const VULKAN_HELP = [
-  'WebGPU needs a Vulkan driver. On a machine without a GPU, install a software one:',
-  '  Debian 12: add the bookworm-backports suite, then `apt-get install -t bookworm-backports mesa-vulkan-drivers libvulkan1`',
-  '             and run with VK_ICD_FILENAMES=/usr/share/vulkan/icd.d/lvp_icd.json (lavapipe);',
-  '  or `apt-get install chromium libvulkan1` and VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json (SwiftShader, ~10x slower).',
-  'In a browser: use a WebGPU-enabled browser (Chrome/Edge 113+, or Chromium with --enable-unsafe-webgpu).',
+  'Fix:',
+  '  Linux: install a Vulkan driver: your GPU vendor\'s, or without a GPU the software one (lavapipe, Mesa 25 from',
+  '         bookworm-backports on Debian 12): `sudo bash scripts/install-system-deps.sh`, or',
+  '         `apt-get install -t bookworm-backports mesa-vulkan-drivers libvulkan1`',
+  '  macOS: WebGPU uses Metal, built into macOS 11 and later: update macOS.',
+  '  Windows: WebGPU uses Direct3D 12: install or update the GPU driver (Windows 10 or later).',
+  '  Browser: use a WebGPU-enabled browser (Chrome/Edge 113+, or Chromium with --enable-unsafe-webgpu).',
 ].join('\n');
 
 export class GpuUnavailableError extends Error {

@@ -156,6 +156,8 @@ interface PngHeader {
   bitDepth: number;
   colorType: number;
   interlaced: boolean;
+  /** Where the IDAT payloads lie in the file: [start, end) byte ranges, in order. */
+  imageData: Array<[number, number]>;
 }
 
 /** Bit depths the PNG specification allows for each colour type. */
@@ -175,7 +177,7 @@ function decodePng(bytes: Uint8Array, source: string): RgbImage {
   let rgba: Uint8Array;
   try {
     const decoded = UPNG.decode(bytes);
-    checkInflatedSize(decoded, header);
+    checkInflatedSize(bytes, decoded, header);
     // Without acTL upng expands the IDAT image, which is what non-animated viewers show.
     delete decoded.tabs['acTL'];
     const frames = UPNG.toRGBA8(decoded);
@@ -197,6 +199,11 @@ function checkPngStructure(bytes: Uint8Array, source: string): PngHeader {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const corrupt = (problem: string) =>
     new Error(`${source}: corrupt PNG file: ${problem}. Re-download or re-export the image.`);
+  const tooLarge = (width: number, height: number) =>
+    new Error(
+      `${source}: the image is ${width}x${height} (${((width * height) / 1e6).toFixed(1)} megapixels), over the ${MAX_MEGAPIXELS} megapixel limit; ` +
+        'downscale it first (e.g. to 4000 px on the long side)',
+    );
   let header: PngHeader | undefined;
   let sawPalette = false;
   let sawImageData = false;
@@ -217,9 +224,12 @@ function checkPngStructure(bytes: Uint8Array, source: string): PngHeader {
       throw corrupt(`checksum mismatch in chunk "${type}" at byte ${offset}`);
     }
     if (header === undefined && type !== 'IHDR') throw corrupt(`first chunk is "${type}" but must be IHDR`);
-    if (type === 'IHDR') header = parsePngHeader(view, offset + 8, length, corrupt);
+    if (type === 'IHDR') header = parsePngHeader(view, offset + 8, length, corrupt, tooLarge);
     else if (type === 'PLTE') sawPalette = true;
-    else if (type === 'IDAT') sawImageData = true;
+    else if (type === 'IDAT') {
+      sawImageData = true;
+      header!.imageData.push([offset + 8, crcOffset]);
+    }
     else if (type === 'IEND') {
       sawEnd = true;
       break;
@@ -233,7 +243,7 @@ function checkPngStructure(bytes: Uint8Array, source: string): PngHeader {
   return header;
 }
 
-function parsePngHeader(view: DataView, offset: number, length: number, corrupt: (problem: string) => Error): PngHeader {
+function parsePngHeader(view: DataView, offset: number, length: number, corrupt: (problem: string) => Error, tooLarge: (width: number, height: number) => Error): PngHeader {
   if (length !== 13) throw corrupt(`IHDR chunk is ${length} bytes instead of 13`);
   const width = view.getUint32(offset);
   const height = view.getUint32(offset + 4);
@@ -244,7 +254,7 @@ function parsePngHeader(view: DataView, offset: number, length: number, corrupt:
   const interlace = view.getUint8(offset + 12);
   if (width === 0 || height === 0) throw corrupt(`image size ${width}x${height} has no pixels`);
   if (width * height > MAX_MEGAPIXELS * 1e6) {
-    throw corrupt(`image size ${width}x${height} exceeds the ${MAX_MEGAPIXELS} megapixel limit`);
+    throw tooLarge(width, height);
   }
   const allowedDepths = PNG_BIT_DEPTHS[colorType];
   if (allowedDepths === undefined) throw corrupt(`unknown colour type ${colorType}`);
@@ -252,20 +262,46 @@ function parsePngHeader(view: DataView, offset: number, length: number, corrupt:
   if (compression !== 0 || filter !== 0 || interlace > 1) {
     throw corrupt(`unknown compression/filter/interlace method ${compression}/${filter}/${interlace}`);
   }
-  return { width, height, bitDepth, colorType, interlaced: interlace === 1 };
+  return { width, height, bitDepth, colorType, interlaced: interlace === 1, imageData: [] };
 }
 
 /** A zlib stream cut short inside a valid chunk inflates to too few bytes without an error. */
-function checkInflatedSize(decoded: UpngDecoded, header: PngHeader): void {
+function checkInflatedSize(bytes: Uint8Array, decoded: UpngDecoded, header: PngHeader): void {
   if (decoded.data === undefined) throw new Error('no pixel data after decompression');
-  // upng unfilters non-interlaced data in place, so its length is the inflated length.
-  // (Interlaced data is copied into a full-size buffer, which hides a short stream.)
-  if (header.interlaced) return;
   const bitsPerPixel = PNG_SAMPLES_PER_PIXEL[header.colorType]! * header.bitDepth;
-  const expected = header.height * (1 + Math.ceil((header.width * bitsPerPixel) / 8));
-  if (decoded.data.length < expected) {
-    throw new Error(`pixel data decompresses to ${decoded.data.length} bytes, expected ${expected}`);
+  const filteredSize = (width: number, height: number) => (width === 0 ? 0 : height * (1 + Math.ceil((width * bitsPerPixel) / 8)));
+  // upng unfilters non-interlaced data in place, so its length is the inflated length. Interlaced
+  // data is copied into a full-size buffer, which hides a short stream: inflate it again to measure.
+  let inflated = decoded.data.length;
+  let expected = filteredSize(header.width, header.height);
+  if (header.interlaced) {
+    inflated = UPNG.decode._inflate(concatRanges(bytes, header.imageData))?.length ?? 0;
+    expected = ADAM7_PASSES.reduce((sum, [x0, y0, dx, dy]) => sum + filteredSize(Math.ceil((header.width - x0) / dx), Math.ceil((header.height - y0) / dy)), 0);
   }
+  if (inflated < expected) {
+    throw new Error(`pixel data decompresses to ${inflated} bytes, expected ${expected}`);
+  }
+}
+
+/** Adam7: each pass's first column and row, and its column and row steps. */
+const ADAM7_PASSES: ReadonlyArray<readonly [number, number, number, number]> = [
+  [0, 0, 8, 8],
+  [4, 0, 8, 8],
+  [0, 4, 4, 8],
+  [2, 0, 4, 4],
+  [0, 2, 2, 4],
+  [1, 0, 2, 2],
+  [0, 1, 1, 2],
+];
+
+function concatRanges(bytes: Uint8Array, ranges: ReadonlyArray<[number, number]>): Uint8Array {
+  const out = new Uint8Array(ranges.reduce((sum, [start, end]) => sum + end - start, 0));
+  let offset = 0;
+  for (const [start, end] of ranges) {
+    out.set(bytes.subarray(start, end), offset);
+    offset += end - start;
+  }
+  return out;
 }
 
 function chunkTypeName(bytes: Uint8Array, offset: number): string | undefined {

@@ -50,9 +50,15 @@ declare module 'upng-js' {
     ): UpngCompressed;
   }
 
+  interface UpngDecode {
+    (buffer: ArrayBuffer | Uint8Array): UpngDecoded;
+    /** zlib-inflates a whole stream (pako); a stream cut short gives what it holds, without an error. */
+    _inflate(data: Uint8Array): Uint8Array | undefined;
+  }
+
   interface Upng {
     /** Parses a PNG. Throws a string (not an Error) on a bad signature. */
-    decode(buffer: ArrayBuffer | Uint8Array): UpngDecoded;
+    decode: UpngDecode;
     /** Expands any colour type / bit depth to 8-bit RGBA, one ArrayBuffer per frame. */
     toRGBA8(decoded: UpngDecoded): ArrayBuffer[];
     /**

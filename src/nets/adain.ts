@@ -19,7 +19,7 @@
  * per style image object and cached, so stylizing many contents with the same styles runs the encoder
  * once per style. Browser-safe (no file access).
  */
-import { add, clamp, mul, scale, sub } from '../autograd/ops/elementwise.ts';
+import { add, mul, scale, sub } from '../autograd/ops/elementwise.ts';
 import { adainWithStats } from '../autograd/ops/norm.ts';
 import { pad2d } from '../autograd/ops/pad.ts';
 import { avgPool2d } from '../autograd/ops/pool.ts';
@@ -31,6 +31,7 @@ import { formatShape, type Tensor } from '../gpu/tensor.ts';
 import type { RgbImage } from '../io/image.ts';
 import { resizeImage } from '../io/resize.ts';
 import { ADAIN_DOWNSAMPLING, ADAIN_FEATURE_CHANNELS, type AdainDecoder } from './adain-decoder.ts';
+import { checkedOutput } from './checked-output.ts';
 import { matchColorHistogram } from './color.ts';
 import { bufferLimitOf, largestActivationBytes, largestUntiledLongSide, type NetFootprint } from './tiling.ts';
 import type { Vgg } from './vgg.ts';
@@ -285,12 +286,13 @@ export class AdainStylizer {
         }
         const t = adainTarget(features, styleTensors, { alpha: options.alpha, weights: options.weights, mask, eps: this.eps });
         const y = this.decoder.forward(t);
-        const cropped = padded ? slice(y, [0, top, left, 0], [1, height, width, 3]) : y;
-        return clamp(cropped, 0, 255);
+        // Unclamped: checkedOutput clamps after the readback, once NaN is ruled out.
+        return padded ? slice(y, [0, top, left, 0], [1, height, width, 3]) : y;
       }),
     );
     try {
-      return { width, height, data: await out.data() };
+      const model = `the AdaIN models (decoder ${this.decoder.params.source}, encoder ${this.vgg.params.source})`;
+      return { width, height, data: checkedOutput(await out.data(), width, model) };
     } finally {
       out.dispose();
     }

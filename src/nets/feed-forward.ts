@@ -1,4 +1,3 @@
-import { clamp } from '../autograd/ops/elementwise.ts';
 import { pad2d } from '../autograd/ops/pad.ts';
 import { slice } from '../autograd/ops/structural.ts';
 import { noGrad } from '../autograd/tape.ts';
@@ -9,6 +8,7 @@ import type { RgbImage } from '../io/image.ts';
 import { JohnsonNet, johnsonLayers } from './johnson-net.ts';
 import { ParamStore } from './params.ts';
 import { applyTiled, assertMinimumSize, bufferLimitOf, planTiles, type ActivationSpec, type NetFootprint } from './tiling.ts';
+import { checkedOutput } from './checked-output.ts';
 import { TransformerNet } from './transformer-net.ts';
 import type { HostTensorMap } from './weights/host-tensor.ts';
 
@@ -37,8 +37,9 @@ function padAmount(n: number): [number, number] {
 }
 
 /**
- * Runs the net on a batch [N, H, W, 3] (sides at least the net's minimum): reflect-pads to a multiple of 4, runs, crops back
- * and clamps to 0..255. Returns a new tensor; intermediates are freed.
+ * Runs the net on a batch [N, H, W, 3] (sides at least the net's minimum): reflect-pads to a multiple of 4,
+ * runs and crops back, unclamped (checkedOutput clamps after the readback, once NaN is ruled out).
+ * Returns a new tensor; intermediates are freed.
  */
 export function runFeedForward(net: FeedForwardNet, batch: Tensor): Tensor {
   return noGrad(() =>
@@ -51,8 +52,7 @@ export function runFeedForward(net: FeedForwardNet, batch: Tensor): Tensor {
       const mode = top + bottom < h && left + right < w ? 'reflect' : 'zeros';
       const padded = top + bottom + left + right > 0 ? pad2d(batch, [top, bottom, left, right], mode) : batch;
       const y = net.forward(padded);
-      const cropped = padded === batch ? y : slice(y, [0, top, left, 0], [-1, h, w, 3]);
-      return clamp(cropped, 0, 255);
+      return padded === batch ? y : slice(y, [0, top, left, 0], [-1, h, w, 3]);
     }),
   );
 }
@@ -133,5 +133,6 @@ async function runWhole(net: FeedForwardNet, image: RgbImage): Promise<RgbImage>
   input.dispose();
   const data = await out.data();
   out.dispose();
+  checkedOutput(data, image.width, `the feed-forward model ${net.params.source}`);
   return { width: image.width, height: image.height, data };
 }

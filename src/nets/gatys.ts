@@ -2,7 +2,8 @@
  * Optimisation-based style transfer (Gatys, Ecker & Bethge 2016): the image itself is optimised, on
  * the GPU, to minimise α·content + β·style + γ·tv through a frozen VGG19 (see style-losses.ts for the
  * terms and their normalisation). L-BFGS by default (every vector of the two-loop recursion stays on
- * the GPU), or Adam; stops on max iterations, a plateau, or a NaN, and keeps the best image seen.
+ * the GPU), or Adam; stops on max iterations or a plateau and keeps the best image seen. A NaN or
+ * infinite loss (steps far too large) throws OptimizationDivergedError instead of returning a result.
  *
  * High resolution is coarse to fine: with `scales: N` the problem is solved at size/2^(N−1) first,
  * and each result, upsampled, starts the next scale, so the large image needs few iterations.
@@ -21,6 +22,7 @@ import type { Tensor } from '../gpu/tensor.ts';
 import { assertRgbImage, type RgbImage } from '../io/image.ts';
 import { resizeImage, sizeForLongSide } from '../io/resize.ts';
 import { combineLuminance, luminanceImage, matchColorHistogram, type ColorPreservation } from './color.ts';
+import { OptimizationDivergedError } from './optim/diverged.ts';
 import { minimize } from './optim/minimize.ts';
 import type { Objective, StopReason } from './optim/objective.ts';
 import { SeededRandom } from './random.ts';
@@ -442,6 +444,8 @@ export async function* stylizeGatys(vgg: Vgg, content: RgbImage, styles: readonl
   let finalLosses: GatysLosses = { total: NaN, content: NaN, style: NaN, tv: NaN };
   let baselineStyle: number | undefined;
   let stopped = false;
+  /** Whether a finished scale improved on its start (a later divergence still has that image to keep). */
+  let improvedOnStart = false;
 
   const previousPooling = vgg.pooling;
   if (options.pooling) vgg.pooling = options.pooling;
@@ -478,6 +482,7 @@ export async function* stylizeGatys(vgg: Vgg, content: RgbImage, styles: readonl
             shouldStop: () => (stopped ||= options.shouldStop?.() ?? false),
           });
           let finished = false;
+          let divergence: { iteration: number; loss: number } | undefined;
           try {
             for (;;) {
               const next = await run.next();
@@ -486,6 +491,8 @@ export async function* stylizeGatys(vgg: Vgg, content: RgbImage, styles: readonl
                 best = next.value.best;
                 reason = next.value.reason;
                 iterations = next.value.iterations;
+                divergence = next.value.divergence;
+                if (next.value.bestLoss < next.value.startLoss) improvedOnStart = true;
                 break;
               }
               const p = next.value;
@@ -517,6 +524,17 @@ export async function* stylizeGatys(vgg: Vgg, content: RgbImage, styles: readonl
           } finally {
             // Closed early by our consumer: let minimize free its optimiser state.
             if (!finished) await run.return(undefined as never);
+          }
+          if (divergence) {
+            // A finer scale starts from the coarser one's result: keep it if any scale improved.
+            const kept = improvedOnStart ? finish(await toImage(best!)) : null;
+            const where = sizes.length > 1 ? ` (scale ${s + 1}/${sizes.length}, ${width}×${height})` : '';
+            throw new OptimizationDivergedError(
+              `gatys: the loss became ${divergence.loss} at iteration ${divergence.iteration}${where}: the steps are far too large; lower the learning rate`,
+              divergence.iteration,
+              divergence.loss,
+              kept,
+            );
           }
           // Iterations skipped by an early stop still count as done for the overall progress.
           step += maxIterations - iterations;

@@ -24,6 +24,7 @@ import { convertTfliteGraph, GraphProgram, type ConvertedGraph, type GraphProgra
 import { applyTiled, assertMinimumSize, bufferLimitOf, largestActivationBytes, largestUntiledLongSide, planTiles, type NetFootprint } from './tiling.ts';
 import { parseTflite } from './weights/tflite.ts';
 import type { StoreOptions } from './weights/store.ts';
+import { checkedOutput } from './checked-output.ts';
 
 /** Side of the square style image the predictor takes. */
 export const MAGENTA_STYLE_SIZE = 256;
@@ -257,7 +258,8 @@ export class Magenta {
     try {
       const y = this.transferTensor(x, e);
       try {
-        return { width: content.width, height: content.height, data: (await y.data()).slice() };
+        const data = checkedOutput((await y.data()).slice(), content.width, 'the magenta models (magenta-predict and magenta-transfer in the weights cache)');
+        return { width: content.width, height: content.height, data };
       } finally {
         y.dispose();
       }

@@ -51,17 +51,22 @@ function pngChunk(type: string, payload: Uint8Array): Uint8Array {
 }
 
 function buildPng(width: number, height: number, bitDepth: number, colorType: number, rows: number[][]): Uint8Array {
+  // Each scanline: filter type 0 (none), then the packed samples.
+  const scanlines = rows.flatMap((row) => [0, ...row]);
+  return pngFile(width, height, bitDepth, colorType, 0, deflateSync(new Uint8Array(scanlines)));
+}
+
+/** A PNG file around one IDAT payload (zlib data, possibly damaged on purpose), interlace method 0 or 1. */
+function pngFile(width: number, height: number, bitDepth: number, colorType: number, interlace: number, idat: Uint8Array): Uint8Array {
   const header = new Uint8Array(13);
   const view = new DataView(header.buffer);
   view.setUint32(0, width);
   view.setUint32(4, height);
-  header.set([bitDepth, colorType, 0, 0, 0], 8);
-  // Each scanline: filter type 0 (none), then the packed samples.
-  const scanlines = rows.flatMap((row) => [0, ...row]);
+  header.set([bitDepth, colorType, 0, 0, interlace], 8);
   const parts = [
     new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
     pngChunk('IHDR', header),
-    pngChunk('IDAT', deflateSync(new Uint8Array(scanlines))),
+    pngChunk('IDAT', idat),
     pngChunk('IEND', new Uint8Array(0)),
   ];
   const png = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
@@ -71,6 +76,28 @@ function buildPng(width: number, height: number, bitDepth: number, colorType: nu
     offset += part.length;
   }
   return png;
+}
+
+/** The filtered (filter 0) scanlines of an 8-bit RGB image in Adam7 order: seven sub-images, empty ones skipped. */
+function adam7Scanlines(image: RgbImage): Uint8Array {
+  const passes = [
+    [0, 0, 8, 8],
+    [4, 0, 8, 8],
+    [0, 4, 4, 8],
+    [2, 0, 4, 4],
+    [0, 2, 2, 4],
+    [1, 0, 2, 2],
+    [0, 1, 1, 2],
+  ] as const;
+  const bytes: number[] = [];
+  for (const [x0, y0, dx, dy] of passes) {
+    if (x0 >= image.width) continue;
+    for (let y = y0; y < image.height; y += dy) {
+      bytes.push(0);
+      for (let x = x0; x < image.width; x += dx) for (let c = 0; c < 3; c++) bytes.push(image.data[3 * (y * image.width + x) + c]!);
+    }
+  }
+  return new Uint8Array(bytes);
 }
 
 describe('encodePng / decodeImage', () => {
@@ -266,6 +293,23 @@ describe('bad input', () => {
     // A well-formed file whose IDAT holds one scanline of a two-line image.
     const png = buildPng(2, 2, 8, 2, [[1, 2, 3, 4, 5, 6]]);
     expect(() => decodeImage(png, 'short.png')).toThrow(/short\.png: corrupt PNG data .*decompresses to 7 bytes, expected 14/);
+  });
+
+  it('decodes an Adam7-interlaced PNG, and detects its pixel data decompressing too short', () => {
+    const image = randomIntegerImage(19, 13, 5);
+    const scanlines = adam7Scanlines(image);
+    const whole = pngFile(19, 13, 8, 2, 1, deflateSync(scanlines));
+    expect(Array.from(decodeImage(whole, 'whole.png').data)).toEqual(Array.from(image.data));
+    // The zlib stream cut at 60 %, inside a chunk whose length and checksum are right.
+    const compressed = deflateSync(scanlines);
+    const cut = pngFile(19, 13, 8, 2, 1, compressed.subarray(0, Math.floor(compressed.length * 0.6)));
+    expect(() => decodeImage(cut, 'cut.png')).toThrow(new RegExp(`^cut\\.png: corrupt PNG data .*decompresses to \\d+ bytes, expected ${scanlines.length}`));
+  });
+
+  it('calls a PNG over the megapixel limit too large, not corrupt, and says how to fix it', () => {
+    const png = pngFile(12000, 9000, 8, 2, 0, deflateSync(new Uint8Array(1)));
+    expect(() => decodeImage(png, 'huge.png')).toThrow(/^huge\.png: the image is 12000x9000 \(108\.0 megapixels\), over the 100 megapixel limit; downscale it first/);
+    expect(() => decodeImage(png, 'huge.png')).not.toThrow(/corrupt/);
   });
 
   it('names the source for corrupt JPEG data', () => {

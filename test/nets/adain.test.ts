@@ -170,6 +170,18 @@ describe('AdaIN on real encoder features', () => {
 });
 
 describe('AdainStylizer', () => {
+  it('fails, naming the decoder as damaged, when NaN weights give a NaN image (not a black one)', async () => {
+    const rt = runtime();
+    const damaged = await testDecoder();
+    const w = damaged.params.get('dec1_1.weight');
+    damaged.params.set('dec1_1.weight', rt.upload(new Float32Array(w.size).fill(NaN), w.shape));
+    w.dispose();
+    const stylizer = new AdainStylizer(vgg, damaged);
+    const c = await image('content_astronaut.png', 16, 16);
+    await expect(stylizer.stylize(c, [style1], { alpha: 1 })).rejects.toThrow(/^the AdaIN models \(decoder .*\) produced NaN at pixel \(0, 0\): .*the model file is damaged/);
+    damaged.dispose();
+  });
+
   it('α = 0 decodes the content features; any size comes back cropped to the content size', async () => {
     const rt = runtime();
     const stylizer = new AdainStylizer(vgg, decoder);

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { readImageFile } from '../../src/io/image-file.ts';
 import type { RgbImage } from '../../src/io/image.ts';
 import { resizeImage } from '../../src/io/resize.ts';
+import { DamagedModelError } from '../../src/nets/checked-output.ts';
 import { stylizeFeedForward } from '../../src/nets/feed-forward.ts';
 import { loadFeedForwardModel } from '../../src/nets/feed-forward-loader.ts';
 import { tileStarts } from '../../src/nets/tiling.ts';
@@ -51,6 +52,21 @@ describe('pretrained feed-forward nets against the reference outputs', () => {
     expect(result.data.every((v) => v >= 0 && v <= 255)).toBe(true);
     // Stylized, not a copy of the input.
     expect(relativeL2(result.data, odd.data)).toBeGreaterThan(0.1);
+    net.dispose();
+  });
+
+  it('fails, naming the model as damaged, when NaN weights give a NaN image (not a black one)', async () => {
+    const rt = runtime();
+    const { input } = await reference('transformer-net-candy');
+    const small = resizeImage(input, 20, 16);
+    const net = await loadFeedForwardModel(rt, 'candy', testStoreOptions());
+    // The output convolution: no ReLU after it to turn NaN into 0 on the GPU.
+    const name = 'deconv3.conv2d.weight';
+    const weight = net.params.get(name);
+    net.params.set(name, rt.upload(new Float32Array(weight.size).fill(NaN), weight.shape));
+    weight.dispose();
+    await expect(stylizeFeedForward(net, small)).rejects.toThrow(/^the feed-forward model .*candy.* produced NaN at pixel \(0, 0\): .*the model file is damaged/);
+    await expect(stylizeFeedForward(net, small)).rejects.toThrow(DamagedModelError);
     net.dispose();
   });
 

@@ -3,11 +3,13 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { gatysOptionsFrom, runGatysMethod, snapshotPath } from '../../src/cli/stylize/gatys.ts';
+import { divergedFailure, gatysOptionsFrom, runGatysMethod, snapshotPath } from '../../src/cli/stylize/gatys.ts';
 import type { StylizeContext, StylizeOptions } from '../../src/cli/stylize/context.ts';
 import { StylizeBatch } from '../../src/cli/stylize/batch.ts';
 import { readImageFile } from '../../src/io/image-file.ts';
+import type { RgbImage } from '../../src/io/image.ts';
 import { DEFAULT_GATYS_WEIGHTS } from '../../src/nets/gatys.ts';
+import { OptimizationDivergedError } from '../../src/nets/optim/diverged.ts';
 import { useRuntime } from '../helpers/gpu.ts';
 import { testStoreOptions } from '../helpers/shared-data.ts';
 
@@ -83,5 +85,25 @@ describe('pastiche stylize --method gatys', () => {
 
   it('needs a style image', async () => {
     await expect(runGatysMethod(context('out.png', {}, [], []))).rejects.toThrow(/needs at least one --style/);
+  });
+
+  it('fails a diverged run with the cause and the fix, writing nothing when no image improved on the start', async () => {
+    const folder = await mkdtemp(join(tmpdir(), 'pastiche-gatys-'));
+    folders.push(folder);
+    const output = join(folder, 'out.png');
+    await expect(runGatysMethod(context(output, { size: 32, iterations: 3, optimizer: 'adam', learningRate: 1e12 }))).rejects.toThrow(
+      /^the loss became (NaN|-?Infinity) at iteration 2: .*lower --learning-rate \(now 1e\+12\); no image improved on the start, nothing is written$/,
+    );
+    expect(existsSync(output)).toBe(false);
+  });
+
+  it('writes the best image kept before a divergence and says where', async () => {
+    const folder = await mkdtemp(join(tmpdir(), 'pastiche-gatys-'));
+    folders.push(folder);
+    const output = join(folder, 'out.png');
+    const best: RgbImage = { width: 2, height: 1, data: new Float32Array([0, 64, 128, 255, 32, 16]) };
+    const failure = await divergedFailure(new OptimizationDivergedError('gatys: the loss became Infinity at iteration 7: lower the learning rate', 7, Infinity, best), output, 5);
+    expect(failure.message).toBe(`the loss became Infinity at iteration 7: lower --learning-rate (now 5); the best image before it is written to ${output}`);
+    expect(Array.from((await readImageFile(output)).data)).toEqual(Array.from(best.data));
   });
 });

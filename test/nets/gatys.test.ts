@@ -5,6 +5,7 @@ import type { RgbImage } from '../../src/io/image.ts';
 import { resizeImage, resizeToLongSide } from '../../src/io/resize.ts';
 import { rgbToYiq } from '../../src/nets/color.ts';
 import { GatysLoss, runGatys, scaleSizes, stylizeGatys, type GatysOptions, type GatysProgress, type GatysResult } from '../../src/nets/gatys.ts';
+import { OptimizationDivergedError } from '../../src/nets/optim/diverged.ts';
 import { Vgg } from '../../src/nets/vgg.ts';
 import { useRuntime } from '../helpers/gpu.ts';
 import { testStoreOptions } from '../helpers/shared-data.ts';
@@ -186,16 +187,28 @@ describe('stylizeGatys', () => {
     expect(worst).toBeLessThan(1e-3);
   });
 
-  it('stops on a NaN and returns the best (here: the starting) image', async () => {
+  it('fails on a NaN or infinite loss, naming the iteration and the fix, and keeps nothing no better than the start', async () => {
     const content = resizeImage(content64, 16, 16);
     const init = { ...content, data: content.data.slice() };
     init.data[100] = NaN;
+    const failure = async (o: GatysOptions): Promise<OptimizationDivergedError<RgbImage>> => {
+      const err: unknown = await runGatys(vgg, content, [style64], { ...SHALLOW, iterations: 5, ...o }).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(OptimizationDivergedError);
+      return err as OptimizationDivergedError<RgbImage>;
+    };
     for (const optimizer of ['lbfgs', 'adam'] as const) {
-      const result = await runGatys(vgg, content, [style64], { ...SHALLOW, iterations: 5, init, optimizer });
-      expect(result.scales[0]!.reason).toBe('nan');
-      expect(result.iterations).toBeLessThanOrEqual(1);
-      expect(Number.isNaN(result.image.data[100])).toBe(true);
-      expect(result.image.data[99]).toBeCloseTo(content.data[99]!, 3);
+      const poisoned = await failure({ init, optimizer });
+      expect(poisoned.message).toMatch(/loss became NaN at iteration 1: .*lower the learning rate/);
+      expect(poisoned.best).toBeNull();
+      // Steps far too large: the loss overflows (Adam after its first step, L-BFGS in its first line search).
+      const huge = await failure({ optimizer, learningRate: 1e12 });
+      expect(huge.message).toMatch(/loss became (NaN|-?Infinity) at iteration [12]: .*lower the learning rate/);
+      expect(huge.iteration).toBe(optimizer === 'adam' ? 2 : 1);
+      expect(Number.isFinite(huge.loss)).toBe(false);
+      expect(huge.best).toBeNull();
     }
   });
 

@@ -289,6 +289,23 @@ describe('Magenta arbitrary stylization', () => {
     expect(getRuntime().stats().liveTensors).toBe(live);
   });
 
+  it('fails, naming the models as damaged, when NaN weights give a NaN image', async () => {
+    const runtime = getRuntime();
+    const predict = await loadTfliteGraph('magenta-predict', store);
+    const transfer = await loadTfliteGraph('magenta-transfer', store);
+    // Poison the output convolution (the last conv2d of the graph: no ReLU after it to turn NaN into 0).
+    const weights = new Map(transfer.weights);
+    const name = transfer.spec.nodes.flatMap((n) => (n.op === 'conv2d' ? [n.weight] : [])).at(-1)!;
+    const weight = weights.get(name)!;
+    weights.set(name, { ...weight, data: new Float32Array(weight.data.length).fill(NaN) });
+    const damaged = Magenta.fromGraphs(runtime, { predict, transfer: { ...transfer, weights } });
+    try {
+      await expect(damaged.transfer(resizeImage(content, 24, 20), reference.get('style_vector')!.data)).rejects.toThrow(/^the magenta models .* produced NaN at pixel .*the model file is damaged/);
+    } finally {
+      damaged.dispose();
+    }
+  });
+
   it('gives the same image through the fused and the plain interpretation', async () => {
     // Converted in memory from the .tflite files (the browser's path), interpreted node by node.
     const plain = Magenta.fromTflite(

@@ -9,6 +9,7 @@ import type { RgbImage } from '../../io/image.ts';
 import { resizeToLongSide } from '../../io/resize.ts';
 import type { ColorPreservation } from '../../nets/color.ts';
 import { DEFAULT_GATYS_WEIGHTS, stylizeGatys, type GatysLosses, type GatysOptions, type GatysProgress, type GatysResult } from '../../nets/gatys.ts';
+import { OptimizationDivergedError } from '../../nets/optim/diverged.ts';
 import { Vgg } from '../../nets/vgg.ts';
 import { createProgressBar, isInteractive } from '../progress.ts';
 import type { StylizeContext, StylizeOptions } from './context.ts';
@@ -103,6 +104,9 @@ async function stylizeOne(ctx: StylizeContext, vgg: Vgg, contentPath: string, ou
       }
       if (p.preview) await writeImageFile(snapshotPath(out, p.step), p.preview);
     }
+  } catch (err) {
+    if (!(err instanceof OptimizationDivergedError)) throw err;
+    throw await divergedFailure(err as OptimizationDivergedError<RgbImage>, out, ctx.options.learningRate);
   } finally {
     bar?.stop();
   }
@@ -111,6 +115,14 @@ async function stylizeOne(ctx: StylizeContext, vgg: Vgg, contentPath: string, ou
   const ratio = result.styleRatio !== undefined ? `; style loss ${(result.styleRatio * 100).toPrecision(3)} % of the content image's` : '';
   process.stderr.write(`${out}: ${formatLosses(result.losses)}${ratio}; ${result.iterations} iterations in ${seconds(result.seconds)} [${scales}]\n`);
   return result;
+}
+
+/** The run's failure when the loss diverged: the best image before it is written to `out` when one improved on the start. */
+export async function divergedFailure(err: OptimizationDivergedError<RgbImage>, out: string, learningRate: number | undefined): Promise<Error> {
+  const kept = err.best ? `; the best image before it is written to ${out}` : '; no image improved on the start, nothing is written';
+  if (err.best) await writePngFile(out, err.best);
+  const now = learningRate !== undefined ? ` (now ${learningRate >= 1e6 ? learningRate.toExponential() : learningRate})` : '';
+  return new Error(`${err.message.replace(/^gatys: /, '').replace('lower the learning rate', `lower --learning-rate${now}`)}${kept}`);
 }
 
 /** `--method gatys`. `overrides` (for scripts and tests) replace library options the CLI does not expose, such as the layers. */

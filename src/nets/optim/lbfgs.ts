@@ -31,6 +31,11 @@ export interface LbfgsStepResult {
   progressed: boolean;
   /** The objective's report at the current iterate (null when it gives none). */
   report: Float32Array | null;
+  /**
+   * Set when the step found no decrease and met a NaN or infinite loss on the way (at the current
+   * iterate or a trial point): the first such value. The step sizes are then far too large.
+   */
+  nonFiniteLoss?: number;
 }
 
 interface TrialPoint {
@@ -59,6 +64,8 @@ export class Lbfgs {
   private grad: Tensor | null = null;
   private loss = NaN;
   private report: Float32Array | null = null;
+  /** The loss at the starting point (NaN before the first step). */
+  startLoss = NaN;
   private history: CurvaturePair[] = [];
   /** Initial inverse-Hessian scale γ = s·y / y·y of the newest pair, on the GPU. */
   private hessianScale: Tensor;
@@ -142,9 +149,11 @@ export class Lbfgs {
     if (!this.grad) {
       const { values, report, grad } = await this.evaluate(this.x, (loss) => [loss]);
       this.loss = values[0]!;
+      this.startLoss = this.loss;
       this.report = report;
       this.grad = grad;
     }
+    let nonFiniteLoss = Number.isFinite(this.loss) ? undefined : this.loss;
     const g = this.grad;
     let d = this.direction(g);
     let gtd = dot(g, d);
@@ -154,6 +163,7 @@ export class Lbfgs {
       axpyInPlace(trial, d, t);
       const { values, report, grad } = await this.evaluate(trial, (loss) => [loss, gtd]);
       const [newLoss, slope] = values;
+      if (!Number.isFinite(newLoss)) nonFiniteLoss ??= newLoss;
       if (!(slope! < 0)) {
         // Not a descent direction (stale curvature): restart from steepest descent.
         for (const x of [trial, grad, d, gtd]) x.dispose();
@@ -179,7 +189,7 @@ export class Lbfgs {
     }
     d.dispose();
     gtd.dispose();
-    return { loss: this.loss, evaluations: this.evaluations, progressed: false, report: this.report };
+    return { loss: this.loss, evaluations: this.evaluations, progressed: false, report: this.report, ...(nonFiniteLoss !== undefined ? { nonFiniteLoss } : {}) };
   }
 
   /**

@@ -31,11 +31,16 @@ export interface MinimizeResult {
   bestLoss: number;
   iterations: number;
   reason: StopReason;
+  /** The loss at x0 (NaN when never evaluated); `bestLoss < startLoss` means the run improved on x0. */
+  startLoss: number;
+  /** With reason 'diverged': the iteration whose loss was not finite, and that loss (NaN or ±Infinity). */
+  divergence?: { iteration: number; loss: number };
 }
 
 /**
  * Runs an optimiser on `objective` from `x0`, yielding progress after every iteration, and stopping on
- * max iterations, a plateau, a NaN or a request. The best iterate seen is what it returns, not the last.
+ * max iterations, a plateau, a request, or a NaN or infinite loss ('diverged', read at the progress
+ * readback the optimiser already does). The best iterate seen is what it returns, not the last.
  */
 export async function* minimize(x0: Tensor, objective: Objective, options: MinimizeOptions): AsyncGenerator<MinimizeProgress, MinimizeResult> {
   const plateau = new PlateauDetector(options.patience ?? 0, options.tolerance ?? 1e-4);
@@ -43,6 +48,8 @@ export async function* minimize(x0: Tensor, objective: Objective, options: Minim
   let bestLoss = Infinity;
   let reason: StopReason = 'max-iterations';
   let iteration = 0;
+  let startLoss = NaN;
+  let divergence: MinimizeResult['divergence'];
   const keepBest = (x: Tensor, loss: number) => {
     if (plateau.update(loss)) {
       best.dispose();
@@ -66,8 +73,11 @@ export async function* minimize(x0: Tensor, objective: Objective, options: Minim
       try {
         for (iteration = 1; iteration <= options.maxIterations; iteration++) {
           const step = await lbfgs.step();
-          if (!Number.isFinite(step.loss)) {
-            reason = 'nan';
+          startLoss = lbfgs.startLoss;
+          const nonFinite = step.nonFiniteLoss ?? (Number.isFinite(step.loss) ? undefined : step.loss);
+          if (nonFinite !== undefined) {
+            reason = 'diverged';
+            divergence = { iteration, loss: nonFinite };
             break;
           }
           keepBest(lbfgs.x, step.loss);
@@ -95,9 +105,11 @@ export async function* minimize(x0: Tensor, objective: Objective, options: Minim
           const read = await readWithReport([loss], report);
           loss.dispose();
           const value = read.scalars[0]!;
+          if (iteration === 1) startLoss = value;
           if (!Number.isFinite(value)) {
             grad.dispose();
-            reason = 'nan';
+            reason = 'diverged';
+            divergence = { iteration, loss: value };
             break;
           }
           keepBest(x, value);
@@ -116,7 +128,7 @@ export async function* minimize(x0: Tensor, objective: Objective, options: Minim
       }
     }
     completed = true;
-    return { best, bestLoss, iterations: Math.min(iteration, options.maxIterations), reason };
+    return { best, bestLoss, iterations: Math.min(iteration, options.maxIterations), reason, startLoss, ...(divergence ? { divergence } : {}) };
   } finally {
     if (!completed) best.dispose();
   }

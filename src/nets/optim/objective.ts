@@ -20,7 +20,8 @@ export interface OptimStep {
   report: Float32Array | null;
 }
 
-export type StopReason = 'max-iterations' | 'plateau' | 'nan' | 'converged' | 'stopped';
+/** 'diverged': the loss became NaN or infinite (the steps are too large); callers treat it as a failure. */
+export type StopReason = 'max-iterations' | 'plateau' | 'diverged' | 'converged' | 'stopped';
 
 /**
  * Reads one-element `scalars` and an objective's `report` back in a single transfer, and frees the

@@ -176,6 +176,13 @@ export async function train<B>(options: TrainOptions<B>): Promise<TrainResult> {
   let stopReason: StopReason = 'iterations';
   let lastTime = performance.now();
 
+  let lastCheckpoint = 0;
+  /** A NaN or infinite loss (training or validation) ends the run: nothing after it is worth keeping. */
+  const diverged = (what: string, value: number) => {
+    const kept = options.checkpointPath && lastCheckpoint > 0 ? `; the checkpoint of iteration ${lastCheckpoint} in ${options.checkpointPath} is kept` : '';
+    return new TrainingDivergedError(`the ${what} became ${value} at iteration ${iteration}; lower the learning rate or the loss weights${kept}`);
+  };
+
   const checkpoint = async (at: number) => {
     if (!options.checkpointPath) return;
     const state = adam.exportState();
@@ -186,6 +193,7 @@ export async function train<B>(options: TrainOptions<B>): Promise<TrainResult> {
       best: bestWeights,
       adam: { m, v },
     });
+    lastCheckpoint = at;
     await options.onCheckpoint?.(options.checkpointPath, at, history);
   };
 
@@ -211,9 +219,7 @@ export async function train<B>(options: TrainOptions<B>): Promise<TrainResult> {
       const termNames = read.names;
       const values = await read.packed!.data();
       read.packed!.dispose();
-      if (!values.every(Number.isFinite)) {
-        throw new TrainingDivergedError(`the training loss became ${values[0]} at iteration ${iteration}; lower the learning rate or the loss weights (the best model so far is kept)`);
-      }
+      if (!values.every(Number.isFinite)) throw diverged('training loss', values.find((v) => !Number.isFinite(v))!);
       const now = performance.now();
       const terms: Record<string, number> = {};
       termNames.forEach((n, i) => (terms[n] = values[i + 1]!));
@@ -238,6 +244,7 @@ export async function train<B>(options: TrainOptions<B>): Promise<TrainResult> {
         } finally {
           model.setTraining(true);
         }
+        if (!Number.isFinite(loss)) throw diverged('validation loss', loss);
         const improved = plateau.update(loss);
         history.validation.iteration.push(iteration);
         history.validation.loss.push(loss);

@@ -80,7 +80,7 @@ describe('minimize', () => {
     adam.result.best.dispose();
   });
 
-  it('stops on a NaN and returns the best iterate seen before it', async () => {
+  it('reports a NaN loss as diverged, with its iteration, and returns the best iterate seen before it', async () => {
     const rt = runtime();
     const x0 = rt.upload([3, -2], [2]);
     let calls = 0;
@@ -94,12 +94,38 @@ describe('minimize', () => {
       return { loss: nan, grad: out.grad };
     };
     const { result, losses } = await drain(minimize(x0, poisoned, { optimizer: 'adam', maxIterations: 50, learningRate: 0.5 }));
-    expect(result.reason).toBe('nan');
+    expect(result.reason).toBe('diverged');
+    expect(result.divergence?.iteration).toBe(4);
+    expect(Number.isNaN(result.divergence?.loss)).toBe(true);
     expect(losses.length).toBe(3);
+    expect(result.startLoss).toBeCloseTo(13, 4);
     expect(result.bestLoss).toBe(Math.min(...losses));
+    expect(result.bestLoss).toBeLessThan(result.startLoss);
     const best = await result.best.data();
     expect(best[0]! ** 2 + best[1]! ** 2).toBeCloseTo(result.bestLoss, 4);
     result.best.dispose();
+  });
+
+  it('L-BFGS: a line search that meets only overflowing losses is diverged, not converged', async () => {
+    const rt = runtime();
+    const x0 = rt.upload([1000, -1000], [2]);
+    // sum(x⁸) overflows float32 once |x| passes ~6.5e4.
+    const f = objectiveOf((x) => sum(square(square(square(x)))));
+    const huge = await drain(minimize(x0, f, { optimizer: 'lbfgs', maxIterations: 5, firstStepSize: 1e30 }));
+    expect(huge.result.reason).toBe('diverged');
+    expect(huge.result.divergence).toEqual({ iteration: 1, loss: Infinity });
+    expect(huge.losses).toEqual([]);
+    expect(huge.result.bestLoss).toBe(Infinity); // nothing better than the start
+    expect(huge.result.startLoss / 2e24).toBeCloseTo(1, 4);
+    expect(Array.from(await huge.result.best.data())).toEqual([1000, -1000]);
+    huge.result.best.dispose();
+    // A first step that overflows but that the halving line search brings back in range is no divergence.
+    const large = await drain(minimize(x0, f, { optimizer: 'lbfgs', maxIterations: 5, firstStepSize: 1e6 }));
+    expect(large.result.reason).not.toBe('diverged');
+    expect(large.result.divergence).toBeUndefined();
+    expect(large.result.bestLoss).toBeLessThan(large.result.startLoss);
+    large.result.best.dispose();
+    x0.dispose();
   });
 
   it('stops on a plateau', async () => {

@@ -203,6 +203,30 @@ describe('training loop', () => {
     await expect(train({ model, data, iterations: 3, valEvery: 0 })).rejects.toThrow(TrainingDivergedError);
     model.dispose();
   });
+
+  it('keeps the last good checkpoint when the training loss turns NaN, and says where it is', async () => {
+    const model = new ToyModel(runtime());
+    const data = new ToySource();
+    const good = data.next.bind(data);
+    let batches = 0;
+    // The batch of iteration 7 is poisoned: the checkpoint of iteration 4 is the last good one.
+    data.next = async () => (++batches === 7 ? Array.from({ length: SIZE }, () => NaN) : good());
+    const path = join(tmp(), 'run.ckpt.safetensors');
+    await expect(train({ model, data, iterations: 20, valEvery: 0, checkpointEvery: 4, checkpointPath: path })).rejects.toThrow(
+      `the training loss became NaN at iteration 7; lower the learning rate or the loss weights; the checkpoint of iteration 4 in ${path} is kept`,
+    );
+    expect((await readCheckpoint(path)).state.iteration).toBe(4);
+    model.dispose();
+  });
+
+  it('stops on a NaN or infinite validation loss too', async () => {
+    const model = new ToyModel(runtime());
+    const validate = async (_m: unknown, iteration: number) => (iteration < 4 ? 1 : Infinity);
+    await expect(train({ model, data: new ToySource(), iterations: 10, valEvery: 2, validate })).rejects.toThrow(
+      /^the validation loss became Infinity at iteration 4; lower the learning rate/,
+    );
+    model.dispose();
+  });
 });
 
 describe('checkpoints and the loss curve', () => {
