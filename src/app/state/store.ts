@@ -1,7 +1,7 @@
 // A small observable store: one state object, `update` to change it, `subscribe` to re-render.
 // Listeners name the fields they read and run only when one of those changed. Updates made while
-// listeners run (a panel dispatching in reaction to another) are applied after the current round,
-// so every listener sees a settled state and runs in subscription order.
+// listeners run (a panel dispatching in reaction to another) are delivered in a further round, so
+// no listener runs inside another, and listeners always run in subscription order.
 
 export type Listener<T> = (state: Readonly<T>, changed: ReadonlySet<keyof T>) => void;
 
