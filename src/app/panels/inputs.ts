@@ -3,12 +3,9 @@
 import { drawImage, thumbnailCanvas } from '../images.ts';
 import { imageMeta } from '../format.ts';
 import { activeMethod, MAX_STYLES, type AppState, type AppStore } from '../state/app-state.ts';
+import { cardHead } from '../ui/card-head.ts';
 import { h, icon, replaceChildren } from '../ui/dom.ts';
 import { markUsedSamples, sampleButton, sourceButtons, type InputActions } from './input-sources.ts';
-
-export function cardHead(step: string, title: string, note?: string): HTMLElement {
-  return h('header', { class: 'card-head' }, h('span', { class: 'step' }, step), h('h2', {}, title), note ? h('span', { class: 'card-note' }, note) : null);
-}
 
 function samplesRow(id: string, label: string, row: HTMLElement): HTMLElement {
   row.id = id;

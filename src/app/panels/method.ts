@@ -3,9 +3,9 @@
 
 import type { Runner } from '../runs/stylize.ts';
 import { activeMethod, valuesFor, type AppState, type AppStore } from '../state/app-state.ts';
+import { cardHead } from '../ui/card-head.ts';
 import { renderControls } from '../ui/controls.ts';
 import { h, icon, replaceChildren } from '../ui/dom.ts';
-import { cardHead } from './inputs.ts';
 import { weightsFileRow } from './weights-file.ts';
 
 /** A one-word reason for a disabled tab (the full sentence is in its tooltip and the panel). */

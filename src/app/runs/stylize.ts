@@ -31,7 +31,7 @@ const LIVE_RERUN_SOFTWARE_MS = 15_000;
 /** Control changes closer together than this re-render once. */
 const LIVE_RERUN_DEBOUNCE_MS = 90;
 
-export const STAGE_LABELS: Record<string, string> = {
+const STAGE_LABELS: Record<string, string> = {
   weights: 'Downloading weights',
   compile: 'Compiling GPU kernels',
   run: 'Stylizing',
