@@ -6,7 +6,8 @@
 // here, moves sliders for live re-renders, drives Stop / Resume of an iterative run. Then Gatys
 // (VGG19 forward and backward passes in the page: L-BFGS at 32 px, stopped and resumed) and AdaIN
 // with a decoder file loaded through the tab's picker. Finally the panel shown without a WebGPU
-// adapter. Screenshots go to test-artifacts/, and the Magenta result to docs/demo.png.
+// adapter. Screenshots go to test-artifacts/ (git-ignored), the README's picture of the Magenta result
+// too: `npm run demo:shot` copies it to docs/demo.png. The run leaves every tracked file as it was.
 //
 // SwiftShader runs WebGPU on the CPU: the nets run at 128 px here (a 128×85 feed-forward pass takes
 // 10-20 s), AdaIN at 64 px, Gatys at 32 px (a VGG19 forward and backward pass takes ~2 s even
@@ -17,6 +18,8 @@
 // writes. Its pictures are noise-like: it proves the plumbing (file → weights → GPU, α, blending),
 // checked against the same decoder run by the library in Node, not the quality of AdaIN.
 
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -37,7 +40,8 @@ import { testStoreOptions } from '../helpers/shared-data.ts';
 import { canvasPixels, channelStats, collectErrors, launchChromium, repoRoot, startDevServer, type LaunchedBrowser } from './browser.ts';
 
 const ARTIFACTS = path.join(repoRoot, 'test-artifacts');
-const DEMO_SCREENSHOT = path.join(repoRoot, 'docs', 'demo.png');
+/** The README's screenshot; `npm run demo:shot` copies it to docs/demo.png (tests never write there). */
+const DEMO_SCREENSHOT = path.join(ARTIFACTS, 'demo.png');
 const SIZE = 128;
 /** AdaIN runs at its smallest working size: each VGG19 pass is slow on SwiftShader. */
 const SMALL = 64;
@@ -233,7 +237,15 @@ async function deliverFile(kind: 'paste' | 'drop', file: string, target = 'docum
 
 const text = (selector: string) => page.$eval(selector, (el) => el.textContent ?? '');
 
+/** The tracked files' changes against HEAD (a digest), to check that the run changes none of them. */
+function trackedChanges(): string {
+  const diff = execFileSync('git', ['diff', '--binary', 'HEAD'], { cwd: repoRoot, maxBuffer: 1 << 30 });
+  return createHash('sha256').update(diff).digest('hex');
+}
+let trackedBefore: string;
+
 beforeAll(async () => {
+  trackedBefore = trackedChanges();
   mkdirSync(ARTIFACTS, { recursive: true });
   // The nets the page runs, in the folder the dev server serves as /weights/ (copied from the
   // weights mirror, verified, and converted once; later runs only check them).
@@ -539,7 +551,6 @@ describe('demo page with WebGPU', () => {
     });
     await page.setViewport({ width: 1360, height: 940 });
     await page.evaluate(() => window.scrollTo(0, 0));
-    mkdirSync(path.dirname(DEMO_SCREENSHOT), { recursive: true });
     // A 256-colour palette keeps the README image small; photos survive it well at this size.
     const png = UPNG.decode(await page.screenshot({ type: 'png' }));
     const rgba = UPNG.toRGBA8(png)[0]!;
@@ -956,5 +967,11 @@ describe('demo page without WebGPU', () => {
     } finally {
       await p.close();
     }
+  });
+});
+
+describe('the test run', () => {
+  it('left every tracked file as it was (screenshots go to test-artifacts/ only)', () => {
+    expect(trackedChanges()).toBe(trackedBefore);
   });
 });

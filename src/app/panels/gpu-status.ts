@@ -1,0 +1,62 @@
+// WebGPU's state on the page: the badge in the top bar, the panel that explains a missing or lost
+// adapter, and the engine's counters in the footer.
+
+import type { GpuStatus } from '../gpu.ts';
+import type { AppState, AppStore } from '../state/app-state.ts';
+import { gpuPanel } from '../ui/gpu-panel.ts';
+import { h, replaceChildren } from '../ui/dom.ts';
+
+export interface GpuViews {
+  badge: HTMLElement;
+  panelSlot: HTMLElement;
+  engineStats: HTMLElement;
+}
+
+/** `retry` starts WebGPU again (offered when no adapter was found). */
+export function gpuStatusViews(store: AppStore, workspace: HTMLElement, retry: () => void): GpuViews {
+  const badge = h('span', { class: 'gpu-badge', 'data-state': 'pending', id: 'gpu-badge' }, h('span', { class: 'gpu-dot' }), h('span', { class: 'gpu-text' }, 'Starting WebGPU…'));
+  const panelSlot = h('div', { id: 'gpu-panel-slot' });
+  const engineStats = h('span', { id: 'engine-stats' });
+  const text = badge.querySelector('.gpu-text')!;
+  let shown: GpuStatus | null = null;
+
+  const renderGpu = ({ gpu: status }: Readonly<AppState>) => {
+    if (!status || status === shown) return;
+    const lost = shown?.ok === true && !status.ok;
+    shown = status;
+    if (status.ok) {
+      badge.dataset['state'] = status.isSoftware ? 'software' : 'ready';
+      text.textContent = `WebGPU · ${status.adapterName}`;
+      badge.title = status.isSoftware ? 'A software (CPU) WebGPU adapter: everything works, slowly. Keep working sizes small.' : 'Running on your GPU through WebGPU.';
+      panelSlot.replaceChildren();
+      workspace.classList.remove('gpu-missing');
+      void status.runtime.context.lost.then((err) => store.update({ gpu: { ok: false, problem: 'device-failed', detail: err.message } }));
+    } else if (lost) {
+      badge.dataset['state'] = 'error';
+      text.textContent = 'GPU lost';
+      replaceChildren(panelSlot, gpuPanel('lost', status.detail, () => location.reload()));
+      return; // the page keeps its body[data-gpu] as it was when the device was lost
+    } else {
+      badge.dataset['state'] = 'error';
+      text.textContent = 'No WebGPU';
+      badge.title = status.detail;
+      replaceChildren(panelSlot, gpuPanel(status.problem, status.detail, retry));
+      workspace.classList.add('gpu-missing');
+    }
+    document.body.dataset['gpu'] = status.ok ? 'ready' : 'unavailable';
+  };
+
+  const renderStats = ({ gpu }: Readonly<AppState>) => {
+    const stats = gpu?.ok === true ? gpu.runtime.stats() : null;
+    if (!stats || stats.dispatches === 0) {
+      engineStats.textContent = '';
+      return;
+    }
+    const mb = (b: number) => `${(b / 2 ** 20).toFixed(1)} MB`;
+    engineStats.textContent = `Engine: ${stats.pipelines} GPU kernels compiled · ${stats.dispatches} dispatches · peak ${mb(stats.peakBytes)} GPU memory`;
+  };
+
+  store.subscribe(['gpu'], renderGpu);
+  store.subscribe(['gpu', 'run', 'camera', 'methods'], renderStats);
+  return { badge, panelSlot, engineStats };
+}
