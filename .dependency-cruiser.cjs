@@ -25,6 +25,14 @@ module.exports = {
       to: { path: '^src/nets/' },
     },
     {
+      name: 'gpu-core-below-shaders',
+      severity: 'error',
+      comment:
+        'The core of the engine (src/gpu/*.ts: tensors, runtime, grid helpers) sits below the WGSL sources and the kernels, which both import it.',
+      from: { path: '^src/gpu/[^/]+$' },
+      to: { path: '^src/(shaders|gpu/kernels)/' },
+    },
+    {
       name: 'shaders-below-kernels',
       severity: 'error',
       comment: 'WGSL sources must not depend on the kernels that dispatch them.',
