@@ -1,5 +1,5 @@
 /**
- * Kernel variants chosen by measurement (issue #9).
+ * Kernel variants chosen by measurement.
  *
  * A kernel family (conv2d, matmul) has several correct variants whose speed depends on the GPU and
  * the shape. `autotune` times each candidate on this device for a shape class and keeps the
