@@ -5,6 +5,7 @@
 import { Command, Option } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { availableParallelism, loadavg } from 'node:os';
+import { tuneWorkload } from '../src/gpu/autotune.ts';
 import { initRuntime, type Runtime } from '../src/gpu/runtime.ts';
 import { scope } from '../src/gpu/scope.ts';
 import { writeFileAtomic } from '../src/io/atomic-write.ts';
@@ -123,7 +124,8 @@ async function main(): Promise<void> {
 
   if (opts.tune) {
     // One run of each line while the kernels report their shapes; then every variant of each is timed.
-    const tuned = await runtime.autotune(
+    const tuned = await tuneWorkload(
+      runtime,
       async () => {
         for (const line of lines.filter((l) => !l.pending)) {
           const workload = await line.def.setup(runtime);

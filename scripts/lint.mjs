@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // Project checks beyond the type checker: no `any` in source, no focused or skipped tests, no
-// stray console.log in the engine. Exits non-zero listing every finding.
+// stray console.log in the engine, and the module graph of src/ free of import cycles and layer
+// inversions (dependency-cruiser, rules in .dependency-cruiser.cjs). Exits non-zero listing every finding.
+import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
@@ -33,6 +35,14 @@ for (const rule of rules) {
     }
   }
 }
+// Module-graph rules: the cruiser prints one block per violation and exits non-zero when there are any.
+const cruiser = join(root, 'node_modules/dependency-cruiser/bin/dependency-cruise.mjs');
+const cruise = spawnSync(process.execPath, [cruiser, 'src', '--config', '.dependency-cruiser.cjs', '--output-type', 'err'], {
+  cwd: root,
+  encoding: 'utf8',
+});
+if (cruise.status !== 0) findings.push(`module graph (npx depcruise src --config .dependency-cruiser.cjs):\n${(cruise.stdout + cruise.stderr).trim()}`);
+
 if (findings.length) {
   console.error(findings.join('\n'));
   process.exit(1);

@@ -1,5 +1,5 @@
 /**
- * Kernel variants chosen by measurement (issue #9).
+ * Kernel variants chosen by measurement.
  *
  * A kernel family (conv2d, matmul) has several correct variants whose speed depends on the GPU and
  * the shape. `autotune` times each candidate on this device for a shape class and keeps the
@@ -9,7 +9,7 @@
  * driver version — in Node as a JSON file in the weights cache (written atomically), in the browser
  * in localStorage.
  *
- * Tuning is opt-in and never happens implicitly: `runtime.autotune(work)` runs `work` once while the
+ * Tuning is opt-in and never happens implicitly: `tuneWorkload(runtime, work)` runs `work` once while the
  * kernels report the shapes they launch, then times those shapes' candidates (`pastiche tune`,
  * `npm run bench -- --tune`).
  */
@@ -17,30 +17,14 @@ import { PassTimestamps } from './pass-timestamps.ts';
 import type { Runtime } from './runtime.ts';
 import { scope } from './scope.ts';
 import { sizeOf, type Tensor } from './tensor.ts';
+import { saveTuning, type StoreOptions } from './tuning-store.ts';
+import type { TuneRequest } from './tuning-table.ts';
 
-export interface AdapterIdentity {
-  vendor: string;
-  architecture: string;
-  device: string;
-  description: string;
-}
-
-/** The cache key of an adapter; a driver update changes the description, so choices are re-tuned. */
-export function adapterKey(info: AdapterIdentity): string {
-  return [info.vendor, info.architecture, info.device, info.description].map((s) => s || '?').join(' | ');
-}
-
-/** One variant to time. `run` records one launch of it (it does not wait); its outputs are freed by the tuner. */
-export interface TuneCandidate {
-  id: string;
-  run(): void;
-}
-
-/** Inputs of one shape and the variants that can process them. */
-export interface TuneJob {
-  candidates: TuneCandidate[];
-  dispose(): void;
-}
+// The tuning API in one place for its users (kernels, the CLI, tests).
+export { defaultTuneStore, fileTuneStore, loadTuning, localStorageTuneStore, saveTuning } from './tuning-store.ts';
+export type { StoreOptions, TuneStore, TuningHost, Warn } from './tuning-store.ts';
+export { adapterKey, TuningTable } from './tuning-table.ts';
+export type { AdapterIdentity, TuneCandidate, TuneJob, TuneRequest, TunedChoice } from './tuning-table.ts';
 
 /** Inputs for timing candidates: values in [-1, 1) from a seeded LCG (timing does not depend on them). */
 export function tuningNoise(runtime: Runtime, shape: readonly number[], seed: number, dtype: 'f32' | 'f16' = 'f32'): Tensor {
@@ -51,83 +35,6 @@ export function tuningNoise(runtime: Runtime, shape: readonly number[], seed: nu
     values[i] = s / 2147483648 - 1;
   }
   return runtime.upload(values, shape, dtype);
-}
-
-/** A shape a kernel launched while shapes were being captured. `prepare` is only called to tune it. */
-export interface TuneRequest {
-  family: string;
-  shape: string;
-  prepare(): TuneJob;
-}
-
-/** A tuned choice and the measurements behind it. */
-export interface TunedChoice {
-  choice: string;
-  /** Median ms per run of every candidate measured (pruned ones: their single sample). */
-  ms: Record<string, number>;
-  clock: string;
-  date: string;
-}
-
-const entryKey = (family: string, shape: string) => `${family}|${shape}`;
-
-/** The tuned choices of one runtime's adapter, and the hook through which kernels report shapes. */
-export class TuningTable {
-  private readonly choices = new Map<string, TunedChoice>();
-  private captured: Map<string, TuneRequest> | null = null;
-
-  constructor(readonly adapter: string) {}
-
-  /** The tuned variant for a shape class, if any (one map lookup: kernels call this per launch). */
-  lookup(family: string, shape: string): string | undefined {
-    return this.choices.get(entryKey(family, shape))?.choice;
-  }
-
-  get(family: string, shape: string): TunedChoice | undefined {
-    return this.choices.get(entryKey(family, shape));
-  }
-
-  set(family: string, shape: string, choice: TunedChoice): void {
-    this.choices.set(entryKey(family, shape), choice);
-  }
-
-  get size(): number {
-    return this.choices.size;
-  }
-
-  /** Entries keyed `family|shape`, as persisted. */
-  entries(): [string, TunedChoice][] {
-    return [...this.choices];
-  }
-
-  clear(): void {
-    this.choices.clear();
-  }
-
-  /** Whether kernels should report their shapes (only inside `captureShapes`). */
-  get capturing(): boolean {
-    return this.captured !== null;
-  }
-
-  /** Called by kernels that have variants; records the shape while capturing, else does nothing. */
-  offer(family: string, shape: string, prepare: () => TuneJob): void {
-    if (!this.captured) return;
-    const key = entryKey(family, shape);
-    if (!this.captured.has(key)) this.captured.set(key, { family, shape, prepare });
-  }
-
-  /** Runs `work` while recording every tunable shape the kernels launch; returns them in launch order. */
-  async captureShapes(work: () => void | Promise<void>): Promise<TuneRequest[]> {
-    if (this.captured) throw new Error('autotune: shapes are already being captured');
-    const captured = new Map<string, TuneRequest>();
-    this.captured = captured;
-    try {
-      await work();
-    } finally {
-      this.captured = null;
-    }
-    return [...captured.values()];
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -181,170 +88,6 @@ class TimestampClock implements TuneClock {
   destroy(): void {
     this.stamps.destroy();
   }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Persistence
-
-const FILE_FORMAT = 'pastiche-autotune';
-const FILE_VERSION = 1;
-const LOCAL_STORAGE_KEY = 'pastiche.autotune';
-
-/** Where tuned choices are kept between processes: raw text in and out; parsing is done here. */
-export interface TuneStore {
-  /** Shown in messages: a file path, or 'localStorage'. */
-  readonly where: string;
-  /** The stored text, or null when nothing is stored yet. */
-  load(): Promise<string | null>;
-  save(text: string): Promise<void>;
-}
-
-type AdapterEntries = Record<string, TunedChoice>;
-interface TuneFile {
-  format: typeof FILE_FORMAT;
-  version: number;
-  adapters: Record<string, AdapterEntries>;
-}
-
-/** A JSON file, replaced atomically (temp file + rename) so a reader never sees half of it. */
-export function fileTuneStore(path: string): TuneStore {
-  // node:fs is loaded on use so that this module also runs in the browser.
-  const fsName = 'node:fs/promises';
-  return {
-    where: path,
-    async load() {
-      const fs = (await import(/* @vite-ignore */ fsName)) as typeof import('node:fs/promises');
-      try {
-        return await fs.readFile(path, 'utf8');
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-        throw err;
-      }
-    },
-    async save(text) {
-      const { writeFileAtomic } = await import('../io/atomic-write.ts');
-      await writeFileAtomic(path, text);
-    },
-  };
-}
-
-export function localStorageTuneStore(storage: Storage, key = LOCAL_STORAGE_KEY): TuneStore {
-  return {
-    where: `localStorage['${key}']`,
-    load: () => Promise.resolve(storage.getItem(key)),
-    save: (text) => Promise.resolve(storage.setItem(key, text)),
-  };
-}
-
-/**
- * The store a runtime uses by default: `$PASTICHE_TUNE_CACHE` (a file path; 'off' for none), else
- * `autotune.json` in the weights cache folder in Node, localStorage in a browser.
- */
-export async function defaultTuneStore(runtime: Runtime): Promise<TuneStore | null> {
-  if (runtime.context.platform === 'browser') {
-    const storage = (globalThis as { localStorage?: Storage }).localStorage;
-    return storage ? localStorageTuneStore(storage) : null;
-  }
-  const fromEnv = process.env.PASTICHE_TUNE_CACHE;
-  if (fromEnv === 'off') return null;
-  if (fromEnv) return fileTuneStore(fromEnv);
-  const { defaultCacheDir } = await import('../nets/weights/store.ts');
-  return fileTuneStore(`${defaultCacheDir()}/autotune.json`);
-}
-
-function isChoice(v: unknown): v is TunedChoice {
-  if (typeof v !== 'object' || v === null) return false;
-  const c = v as Record<string, unknown>;
-  return (
-    typeof c.choice === 'string' &&
-    typeof c.clock === 'string' &&
-    typeof c.date === 'string' &&
-    typeof c.ms === 'object' &&
-    c.ms !== null &&
-    Object.values(c.ms).every((x) => typeof x === 'number')
-  );
-}
-
-/** Parses a stored cache; throws an Error saying what is wrong with it. */
-function parseTuneFile(text: string): TuneFile {
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch (err) {
-    throw new Error(`not valid JSON (${(err as Error).message})`);
-  }
-  const file = data as Partial<TuneFile> | null;
-  if (typeof file !== 'object' || file === null || file.format !== FILE_FORMAT) throw new Error(`not a ${FILE_FORMAT} file`);
-  if (file.version !== FILE_VERSION) throw new Error(`version ${String(file.version)}, this pastiche reads version ${FILE_VERSION}`);
-  if (typeof file.adapters !== 'object' || file.adapters === null) throw new Error("no 'adapters' object");
-  for (const [adapter, entries] of Object.entries(file.adapters)) {
-    if (typeof entries !== 'object' || entries === null) throw new Error(`adapter '${adapter}' has no entries object`);
-    for (const [key, choice] of Object.entries(entries)) {
-      if (!isChoice(choice)) throw new Error(`entry '${key}' of adapter '${adapter}' is malformed`);
-    }
-  }
-  return file as TuneFile;
-}
-
-export type Warn = (message: string) => void;
-// A warning, not an error: a broken cache only costs speed.
-const defaultWarn: Warn = (message) => console.warn(`pastiche: ${message}`);
-
-/** Reads a store; a missing one is empty, a corrupt one is reported through `warn` and treated as empty. */
-async function readStore(store: TuneStore, warn: Warn): Promise<TuneFile> {
-  const empty: TuneFile = { format: FILE_FORMAT, version: FILE_VERSION, adapters: {} };
-  let text: string | null;
-  try {
-    text = await store.load();
-  } catch (err) {
-    warn(`cannot read the tuning cache ${store.where} (${(err as Error).message}); kernels use their built-in rules`);
-    return empty;
-  }
-  if (text === null) return empty;
-  try {
-    return parseTuneFile(text);
-  } catch (err) {
-    warn(`ignoring the tuning cache ${store.where}: ${(err as Error).message}; kernels use their built-in rules until \`pastiche tune\` rewrites it`);
-    return empty;
-  }
-}
-
-export interface StoreOptions {
-  /** Default: `defaultTuneStore(runtime)`; null: nothing is persisted. */
-  store?: TuneStore | null;
-  warn?: Warn;
-}
-
-async function resolveStore(runtime: Runtime, options: StoreOptions): Promise<TuneStore | null> {
-  return options.store === undefined ? defaultTuneStore(runtime) : options.store;
-}
-
-/** Loads this adapter's persisted choices into `runtime.tuning`; returns how many there were. */
-export async function loadTuning(runtime: Runtime, options: StoreOptions = {}): Promise<number> {
-  const store = await resolveStore(runtime, options);
-  if (!store) return 0;
-  const file = await readStore(store, options.warn ?? defaultWarn);
-  const entries = file.adapters[runtime.tuning.adapter] ?? {};
-  let loaded = 0;
-  for (const [key, choice] of Object.entries(entries)) {
-    const bar = key.indexOf('|');
-    if (bar <= 0) continue;
-    runtime.tuning.set(key.slice(0, bar), key.slice(bar + 1), choice);
-    loaded++;
-  }
-  return loaded;
-}
-
-/** Writes `runtime.tuning` into the store, keeping other adapters' entries (and this adapter's others). */
-export async function saveTuning(runtime: Runtime, options: StoreOptions = {}): Promise<TuneStore | null> {
-  const store = await resolveStore(runtime, options);
-  if (!store) return null;
-  const file = await readStore(store, options.warn ?? defaultWarn);
-  const mine: AdapterEntries = { ...(file.adapters[runtime.tuning.adapter] ?? {}) };
-  for (const [key, choice] of runtime.tuning.entries()) mine[key] = choice;
-  file.adapters[runtime.tuning.adapter] = mine;
-  await store.save(`${JSON.stringify(file, null, 1)}\n`);
-  return store;
 }
 
 // ---------------------------------------------------------------------------------------------

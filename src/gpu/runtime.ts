@@ -1,40 +1,20 @@
-import { adapterKey, loadTuning, TuningTable, tuneWorkload, type AutotuneOptions, type TuneResult } from './autotune.ts';
-import { BufferPool, type PoolStats } from './buffer-pool.ts';
+import { BufferPool } from './buffer-pool.ts';
 import { createGpuContext, type DeviceOptions, type GpuContext } from './device.ts';
 import { GpuKernelError } from './errors.ts';
 import { float16ToFloat32, float32ToFloat16 } from './half.ts';
 import { PipelineCache } from './pipelines.ts';
-import { packUniforms, type UniformValues } from './program.ts';
+import { packUniforms } from './program.ts';
 import { CommandRecorder } from './recorder.ts';
 import { StagingPool } from './readback.ts';
 import { trackInScope } from './scope.ts';
-import { bytesFor, formatShape, sizeOf, Tensor, type DType, type Shape, type Storage } from './tensor.ts';
+import { bytesFor, formatShape, sizeOf, Tensor, type DType, type KernelLaunch, type Runtime, type RuntimeStats, type Shape, type Storage } from './tensor.ts';
+import { loadTuning } from './tuning-store.ts';
+import { adapterKey, TuningTable } from './tuning-table.ts';
 
-/** One kernel launch: which WGSL (name + variant), which tensors, which uniform values, how many workgroups. */
-export interface KernelLaunch {
-  /** Kernel name, shown in errors and GPU labels. */
-  name: string;
-  /** Everything that changes the WGSL text (vec width, tile size, dtype); part of the cache key. */
-  variant?: string;
-  /** Builds the WGSL; called once per (name, variant). */
-  source: () => string;
-  /** Storage bindings by their WGSL variable name. */
-  bindings: Record<string, Tensor>;
-  /** Values for the fields of the kernel's uniform struct. */
-  params?: UniformValues;
-  workgroups: readonly [number, number?, number?];
-}
-
-export interface RuntimeStats extends PoolStats {
-  dispatches: number;
-  submits: number;
-  readbacks: number;
-  pipelines: number;
-  liveTensors: number;
-}
+export type { KernelLaunch, Runtime, RuntimeStats } from './tensor.ts';
 
 /** Device, buffer pool, pipeline cache and command recorder: everything a kernel launch needs. */
-export class Runtime {
+export class GpuRuntime implements Runtime {
   readonly device: GPUDevice;
   readonly pool: BufferPool;
   readonly pipelines: PipelineCache;
@@ -170,15 +150,6 @@ export class Runtime {
     await this.device.queue.onSubmittedWorkDone();
   }
 
-  /**
-   * Runs `work` once, recording the shapes of the kernels that have variants, times every variant
-   * of each on this device, keeps the fastest and persists the choices (opt-in; never implicit).
-   * `work` frees what it creates (e.g. inside `scope`).
-   */
-  autotune(work: () => void | Promise<void>, options: AutotuneOptions = {}): Promise<TuneResult[]> {
-    return tuneWorkload(this, work, options);
-  }
-
   stats(): RuntimeStats {
     return {
       ...this.pool.getStats(),
@@ -211,7 +182,7 @@ let pendingInit: Promise<Runtime> | null = null;
 export function initRuntime(options: DeviceOptions = {}): Promise<Runtime> {
   if (defaultRuntime) return Promise.resolve(defaultRuntime);
   pendingInit ??= createGpuContext(options).then(async (ctx) => {
-    const runtime = new Runtime(ctx);
+    const runtime = new GpuRuntime(ctx);
     await loadTuning(runtime); // choices from an earlier `pastiche tune` on this adapter, if any
     return (defaultRuntime = runtime);
   });

@@ -1,4 +1,9 @@
-import type { Runtime } from './runtime.ts';
+import type { PoolStats, BufferPool } from './buffer-pool.ts';
+import type { GpuContext } from './device.ts';
+import type { PipelineCache } from './pipelines.ts';
+import type { UniformValues } from './program.ts';
+import type { CommandRecorder } from './recorder.ts';
+import type { TuningTable } from './tuning-table.ts';
 
 export type DType = 'f32' | 'f16';
 export type Shape = readonly number[];
@@ -29,6 +34,64 @@ export function formatShape(shape: Shape): string {
 export function bytesFor(dtype: DType, size: number): number {
   // Storage buffers are read in 4-byte words; f16 data is padded to a whole word.
   return dtype === 'f32' ? size * 4 : Math.ceil(size / 2) * 4;
+}
+
+/** One kernel launch: which WGSL (name + variant), which tensors, which uniform values, how many workgroups. */
+export interface KernelLaunch {
+  /** Kernel name, shown in errors and GPU labels. */
+  name: string;
+  /** Everything that changes the WGSL text (vec width, tile size, dtype); part of the cache key. */
+  variant?: string;
+  /** Builds the WGSL; called once per (name, variant). */
+  source: () => string;
+  /** Storage bindings by their WGSL variable name. */
+  bindings: Record<string, Tensor>;
+  /** Values for the fields of the kernel's uniform struct. */
+  params?: UniformValues;
+  workgroups: readonly [number, number?, number?];
+}
+
+export interface RuntimeStats extends PoolStats {
+  dispatches: number;
+  submits: number;
+  readbacks: number;
+  pipelines: number;
+  liveTensors: number;
+}
+
+/**
+ * What tensors and kernels use of the runtime that owns a tensor's buffer. Declared here, beside
+ * Tensor, because each refers to the other; `GpuRuntime` (runtime.ts) implements it.
+ */
+export interface Runtime {
+  readonly context: GpuContext;
+  readonly device: GPUDevice;
+  readonly pool: BufferPool;
+  readonly pipelines: PipelineCache;
+  readonly recorder: CommandRecorder;
+  /** Kernel variants tuned on this adapter; kernels fall back to their rules without an entry. */
+  readonly tuning: TuningTable;
+  readonly hasF16: boolean;
+  /** Called by every Tensor's constructor. */
+  track(tensor: Tensor): void;
+  /** Called by `Tensor.dispose()`; the buffer goes back to the pool with the storage's last tensor. */
+  releaseTensor(tensor: Tensor, storage: Storage): void;
+  /** A new tensor with uninitialised contents (kernels write every element). */
+  empty(shape: Shape, dtype?: DType): Tensor;
+  /** A view of `x` with another shape of the same size; shares x's buffer (no copy). */
+  reshape(x: Tensor, shape: Shape): Tensor;
+  /** A tensor holding `values` (converted to f16 when asked). */
+  upload(values: ArrayLike<number>, shape: Shape, dtype?: DType): Tensor;
+  /** Records one kernel launch. Nothing runs until a flush; nothing is read back. */
+  launch(launch: KernelLaunch): void;
+  readTensor(tensor: Tensor): Promise<Float32Array>;
+  /** Submits all recorded work; resolves once it is queued (and reports device errors). */
+  flush(): Promise<void>;
+  /** Waits until the GPU has finished everything submitted so far. */
+  sync(): Promise<void>;
+  stats(): RuntimeStats;
+  /** Frees every live tensor and pooled buffer, and destroys the device. */
+  destroy(): void;
 }
 
 /**

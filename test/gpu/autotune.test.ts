@@ -13,6 +13,7 @@ import {
   loadTuning,
   saveTuning,
   tuneRequests,
+  tuneWorkload,
   type TuneClock,
   type TuneRequest,
   type TuneStore,
@@ -22,7 +23,7 @@ import { float16ToFloat32, float32ToFloat16 } from '../../src/gpu/half.ts';
 import { conv2dGeometry, conv2dInputGradKernel, convCandidateIds, hasEightWideSubgroups } from '../../src/gpu/kernels/conv2d.ts';
 import { gramCandidateIds } from '../../src/gpu/kernels/gram.ts';
 import { launchMatmul, MATMUL_CANDIDATE_IDS } from '../../src/gpu/kernels/matmul.ts';
-import { Runtime, type KernelLaunch } from '../../src/gpu/runtime.ts';
+import { GpuRuntime, type KernelLaunch, type Runtime } from '../../src/gpu/runtime.ts';
 import type { Tensor } from '../../src/gpu/tensor.ts';
 import { useRuntime } from '../helpers/gpu.ts';
 import { expectClose, randomValues, tf, tfValues } from '../helpers/oracle.ts';
@@ -228,7 +229,7 @@ describe('autotune: kernels report their shapes and consult the table', () => {
     w.dispose();
   });
 
-  it('runtime.autotune measures every captured shape and conv2d then launches the chosen variant', async () => {
+  it('tuneWorkload measures every captured shape and conv2d then launches the chosen variant', async () => {
     const rt = runtime();
     const x = rt.upload(randomValues(1 * 8 * 8 * 8, 3), [1, 8, 8, 8]);
     const w = rt.upload(randomValues(9 * 8 * 8, 4), [3, 3, 8, 8]);
@@ -241,7 +242,7 @@ describe('autotune: kernels report their shapes and consult the table', () => {
         return Promise.resolve(current.includes('128x16') ? 1 : 2);
       },
     };
-    const results = await rt.autotune(() => conv2d(x, w, { padding: 'same' }).dispose(), { clock, persist: false });
+    const results = await tuneWorkload(rt, () => conv2d(x, w, { padding: 'same' }).dispose(), { clock, persist: false });
     expect(results.map((r) => [r.shape, r.choice])).toEqual([['fwd 3x3 s1 8>8 px2^6', 'tiled/128x16']]);
     expect(Object.keys(results[0]!.ms).sort()).toEqual(convCandidateIds(rt).sort());
     const launched = launchesOf(rt, () => conv2d(x, w, { padding: 'same' }).dispose());
@@ -271,7 +272,7 @@ describe('autotune: async work', () => {
       },
     };
     const liveBefore = rt.stats().liveTensors;
-    const results = await rt.autotune(
+    const results = await tuneWorkload(rt, 
       async () => {
         const x = rt.upload(randomValues(6 * 6 * 8, 72), [1, 6, 6, 8]);
         await rt.sync();
@@ -512,7 +513,7 @@ describe('autotune: the Gram matrix paths, forward and backward', () => {
     expect(pathOf(launchesOf(rt, () => gram(big).dispose()))).toBe('subgroup');
     rt.tuning.set('gram', 'fwd c8 px2^5 n1', { choice: 'warp-speed', ms: {}, clock: 'test', date: 'now' });
     expect(pathOf(launchesOf(rt, () => gram(f).dispose()))).toBe('subgroup');
-    // runtime.autotune times both paths and keeps the faster under its clock.
+    // tuneWorkload times both paths and keeps the faster under its clock.
     rt.tuning.clear();
     const clock: TuneClock = {
       name: 'fake',
@@ -520,7 +521,7 @@ describe('autotune: the Gram matrix paths, forward and backward', () => {
         return Promise.resolve(pathOf(launchesOf(rt, record)) === 'matmul' ? 1 : 2);
       },
     };
-    const results = await rt.autotune(() => gram(f).dispose(), { clock, persist: false });
+    const results = await tuneWorkload(rt, () => gram(f).dispose(), { clock, persist: false });
     expect(results.map((r) => [r.family, r.shape, r.choice, Object.keys(r.ms).sort()])).toEqual([['gram', 'fwd c8 px2^5 n1', 'matmul', ['matmul', 'subgroup']]]);
     expect(pathOf(launchesOf(rt, () => gram(f).dispose()))).toBe('matmul');
     f.dispose();
@@ -528,7 +529,7 @@ describe('autotune: the Gram matrix paths, forward and backward', () => {
   });
 
   it('without subgroups only the matmul path runs: no Gram shape is offered', async () => {
-    const rt = new Runtime(await createGpuContext({ features: [] }));
+    const rt = new GpuRuntime(await createGpuContext({ features: [] }));
     try {
       expect(gramCandidateIds(rt, 8)).toEqual(['matmul']);
       const f = rt.upload(randomValues(1 * 6 * 6 * 8, 93), [1, 6, 6, 8]);
@@ -555,7 +556,7 @@ describe('conv2d auto rule without a tuned choice', () => {
 
   it('without subgroups: direct for GEMMs of fewer than 4 columns, tiled otherwise', async () => {
     const ctx = await createGpuContext({ features: [] });
-    const rt = new Runtime(ctx);
+    const rt = new GpuRuntime(ctx);
     try {
       expect(hasEightWideSubgroups(rt)).toBe(false);
       const cases: [number[], number[], string, string][] = [

@@ -11,7 +11,7 @@ import { valueAndGrad, valueAndGradOf } from '../../autograd/grad.ts';
 import { add } from '../../autograd/ops/elementwise.ts';
 import { gram } from '../../autograd/ops/gram.ts';
 import { sum } from '../../autograd/ops/reduce.ts';
-import { defaultTuneStore, describeResult, fileTuneStore, type TuneResult, type TuneStore } from '../../gpu/autotune.ts';
+import { defaultTuneStore, describeResult, fileTuneStore, tuneWorkload, type TuneResult, type TuneStore } from '../../gpu/autotune.ts';
 import { initRuntime, type Runtime } from '../../gpu/runtime.ts';
 import { scope } from '../../gpu/scope.ts';
 import type { Tensor } from '../../gpu/tensor.ts';
@@ -71,7 +71,8 @@ export async function tuneNets(runtime: Runtime, o: TuneOptions, store: TuneStor
   ].filter((net) => net !== null);
   const decoder = o.nets.includes('adain') ? AdainDecoder.initialize(runtime, 1) : null;
   try {
-    return await runtime.autotune(
+    return await tuneWorkload(
+      runtime,
       () =>
         scope(() => {
           for (const size of o.size) {

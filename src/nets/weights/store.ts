@@ -14,8 +14,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { hasChecksumRecord, readChecksummedFile, writeChecksummedFile } from './checksummed-file.ts';
+import { defaultCacheDir } from '../../io/cache-dir.ts';
 import type { HostTensorMap } from './host-tensor.ts';
 import { findModel, loadWeightsManifest, type ModelEntry, type ModelFile, type WeightsManifest } from './manifest.ts';
 import { lengstromToCanonical, readMl5CheckpointDirectory } from './ml5-checkpoint.ts';
@@ -93,13 +93,7 @@ export interface InstalledModel {
   converted: ConvertedCheck;
 }
 
-const REPO_CACHE_DIR = fileURLToPath(new URL('../../../weights/cache', import.meta.url));
-
-/** The cache folder the store uses when no option is given. */
-export function defaultCacheDir(): string {
-  const fromEnv = process.env.PASTICHE_CACHE_DIR;
-  return fromEnv !== undefined && fromEnv !== '' ? fromEnv : REPO_CACHE_DIR;
-}
+export { defaultCacheDir };
 
 function resolveMirrorDir(opts: StoreOptions): string | null {
   const mirror = opts.mirrorDir ?? process.env.PASTICHE_WEIGHTS_MIRROR;
