@@ -19,7 +19,10 @@ import {
 } from '../../src/gpu/autotune.ts';
 import { createGpuContext } from '../../src/gpu/device.ts';
 import { float16ToFloat32, float32ToFloat16 } from '../../src/gpu/half.ts';
-import { conv2dGeometry, conv2dInputGradKernel, convCandidateIds, hasEightWideSubgroups } from '../../src/gpu/kernels/conv2d.ts';
+import { conv2dGeometry } from '../../src/gpu/kernels/conv2d/geometry.ts';
+import { convCandidateIds } from '../../src/gpu/kernels/conv2d/candidates.ts';
+import { conv2dInputGradKernel } from '../../src/gpu/kernels/conv2d/launch.ts';
+import { hasEightWideSubgroups } from '../../src/gpu/kernels/conv2d/rules.ts';
 import { gramCandidateIds } from '../../src/gpu/kernels/gram.ts';
 import { launchMatmul, MATMUL_CANDIDATE_IDS } from '../../src/gpu/kernels/matmul.ts';
 import { Runtime, type KernelLaunch } from '../../src/gpu/runtime.ts';

@@ -16,7 +16,7 @@ import {
   symmetrizeBlocksWgsl,
   symmetrizeWgsl,
 } from '../../shaders/gram.wgsl.ts';
-import { hasEightWideSubgroups } from './conv2d.ts';
+import { hasEightWideSubgroups } from './conv2d/rules.ts';
 import { launchMatmul, matmulKernel } from './matmul.ts';
 import { assertShape } from './shape-utils.ts';
 

@@ -1,7 +1,7 @@
 import { gridFor } from '../grid.ts';
 import { formatShape, type Shape, type Tensor } from '../tensor.ts';
 import { pool2x2BackwardWgsl, pool2x2Wgsl, POOL_WG, type PoolKind } from '../../shaders/pool.wgsl.ts';
-import type { VecWidth } from '../../shaders/structural.wgsl.ts';
+import type { VecWidth } from '../../shaders/common/nhwc.wgsl.ts';
 import { assertRank, assertShape } from './shape-utils.ts';
 
 export type { PoolKind };

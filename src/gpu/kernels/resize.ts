@@ -1,7 +1,7 @@
 import { gridFor } from '../grid.ts';
 import { formatShape, type Shape, type Tensor } from '../tensor.ts';
 import { RESIZE_WG, resizeNearestBackwardWgsl, resizeNearestWgsl } from '../../shaders/resize.wgsl.ts';
-import type { VecWidth } from '../../shaders/structural.wgsl.ts';
+import type { VecWidth } from '../../shaders/common/nhwc.wgsl.ts';
 import { assertRank, assertShape } from './shape-utils.ts';
 
 /**

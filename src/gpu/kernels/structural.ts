@@ -1,6 +1,7 @@
 import { gridFor, MAX_RANK, padLanes, stridesOf } from '../grid.ts';
 import { formatShape, sizeOf, type Shape, type Tensor } from '../tensor.ts';
-import { sliceBackwardWgsl, STRUCTURAL_WG, stridedCopyWgsl, type VecWidth } from '../../shaders/structural.wgsl.ts';
+import { sliceBackwardWgsl, STRUCTURAL_WG, stridedCopyWgsl } from '../../shaders/structural.wgsl.ts';
+import type { VecWidth } from '../../shaders/common/nhwc.wgsl.ts';
 import { sameShape } from './shape-utils.ts';
 
 /**
