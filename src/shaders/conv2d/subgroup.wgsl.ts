@@ -34,10 +34,6 @@ export interface ConvSubgroupVariant {
   rows?: 1 | 2 | 4;
 }
 
-export function convSubgroupKey(v: ConvSubgroupVariant): string {
-  return `sg${v.tn}${sgRows(v) === SG_ROWS ? '' : `r${sgRows(v)}`}_${v.vecK ? 'k4' : 'k1'}${v.vecN ? 'n4' : 'n1'}${v.half ? '_f16' : ''}`;
-}
-
 /** Rows per lane of a subgroup kernel (the filter gradient always has SG_ROWS). */
 export function sgRows(v: ConvSubgroupVariant): number {
   const rows = v.kind === 'dw' ? SG_ROWS : (v.rows ?? SG_ROWS);

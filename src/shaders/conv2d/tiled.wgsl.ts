@@ -37,12 +37,6 @@ export function convTileBytes(t: ConvTile): number {
   return (t.tm + t.tn) * t.tk * 4;
 }
 
-export function convVariantKey(v: ConvGemmVariant): string {
-  const t = v.tile;
-  return `${t.tm}x${t.tn}x${t.tk}r${t.rm}x${t.rn}_${v.vecA ? 'a4' : 'a1'}${v.vecB ? 'b4' : 'b1'}${v.vecC ? 'c4' : 'c1'}`;
-}
-
-
 /** Code for one operand: per-slot setup before the k loop, the load inside it, the advance after. */
 interface OperandCode {
   setup: string;

@@ -24,6 +24,9 @@ const CONV_CHOICES: Record<string, ConvChoice> = {
   direct: { algorithm: 'direct' },
 };
 
+/** Every candidate id, whatever the adapter. */
+export const CONV_CANDIDATE_IDS: readonly string[] = Object.keys(CONV_CHOICES);
+
 /**
  * The candidate ids this adapter can run (for f16 tensors: the kernels with an f16-storage
  * variant); with a pass and geometry, only those that run that shape.

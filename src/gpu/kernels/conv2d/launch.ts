@@ -1,12 +1,12 @@
 import { gridFor } from '../../grid.ts';
 import { formatShape, sizeOf, type Tensor } from '../../tensor.ts';
-import { BIAS_GRAD_WG, biasGradWgsl, CONV_DIRECT_WG, convDirectWgsl } from '../../../shaders/conv2d/direct.wgsl.ts';
-import { convSubgroupKey, convSubgroupWgsl, SG_BLOCK_M, SG_PER_WG, SG_SIZE, sgRows, type ConvSubgroupVariant } from '../../../shaders/conv2d/subgroup.wgsl.ts';
-import { convGemmWgsl, convVariantKey, type ConvGemmVariant } from '../../../shaders/conv2d/tiled.wgsl.ts';
-import type { ConvGemmKind } from '../../../shaders/conv2d/common.wgsl.ts';
+import { BIAS_GRAD_WG, CONV_DIRECT_WG } from '../../../shaders/conv2d/direct.wgsl.ts';
+import { SG_BLOCK_M, SG_PER_WG, SG_SIZE, sgRows, type ConvSubgroupVariant } from '../../../shaders/conv2d/subgroup.wgsl.ts';
+import type { ConvGemmVariant } from '../../../shaders/conv2d/tiled.wgsl.ts';
 import { reduce } from '../reduce.ts';
 import { pad2dBackward } from '../pad.ts';
 import { pickAlgorithm, type ConvKernels } from './candidates.ts';
+import { CONV_BIAS_GRAD, CONV_DIRECT, CONV_SUBGROUP, CONV_TILED } from './families.ts';
 import type { ConvGeometry } from './geometry.ts';
 import { chooseTile, subgroupRows, subgroupWidth, type ConvKernelOptions } from './rules.ts';
 
@@ -49,7 +49,7 @@ function params(g: ConvGeometry, gemm: { m: number; n: number; k: number; nTiles
   };
 }
 
-function launchSubgroup(kind: ConvGemmKind, variant: ConvSubgroupVariant, bindings: Record<string, Tensor>, g: ConvGeometry, m: number, n: number, k: number, zSlices: number, kChunk: number, extra: Epilogue = {}): void {
+function launchSubgroup(variant: ConvSubgroupVariant, bindings: Record<string, Tensor>, g: ConvGeometry, m: number, n: number, k: number, zSlices: number, kChunk: number, extra: Epilogue = {}): void {
   // Row blocks per workgroup: all 8 subgroups on rows unless there are too few rows to fill them.
   const block = SG_SIZE * sgRows(variant);
   let sgM = SG_PER_WG;
@@ -59,25 +59,21 @@ function launchSubgroup(kind: ConvGemmKind, variant: ConvSubgroupVariant, bindin
   const x = Math.min(mTiles, 65535);
   const runtime = Object.values(bindings)[0]!.runtime;
   runtime.launch({
-    name: `conv2d_${kind}`,
-    variant: convSubgroupKey(variant),
-    source: () => convSubgroupWgsl(variant),
+    ...CONV_SUBGROUP.program(variant),
     bindings,
     params: params(g, { m, n, k, nTiles, kChunk, sgM }, extra),
     workgroups: [x, Math.ceil(mTiles / x), nTiles * g.groups * zSlices],
   });
 }
 
-function launchGemm(kind: ConvGemmKind, variant: ConvGemmVariant, bindings: Record<string, Tensor>, g: ConvGeometry, m: number, n: number, k: number, splits: number, kChunk: number, extra: Epilogue = {}): void {
+function launchGemm(variant: ConvGemmVariant, bindings: Record<string, Tensor>, g: ConvGeometry, m: number, n: number, k: number, splits: number, kChunk: number, extra: Epilogue = {}): void {
   const t = variant.tile;
   const nTiles = Math.ceil(n / t.tn);
   const mTiles = Math.ceil(m / t.tm);
   const x = Math.min(mTiles, 65535);
   const runtime = Object.values(bindings)[0]!.runtime;
   runtime.launch({
-    name: `conv2d_${kind}`,
-    variant: convVariantKey(variant),
-    source: () => convGemmWgsl(variant),
+    ...CONV_TILED.program(variant),
     bindings,
     params: params(g, { m, n, k, nTiles, kChunk }, extra),
     workgroups: [x, Math.ceil(mTiles / x), nTiles * g.groups * splits],
@@ -118,14 +114,12 @@ export function conv2dForwardKernel(x: Tensor, w: Tensor, g: ConvGeometry, bias:
       half,
       rows: choice.subgroupRows ?? subgroupRows(m),
     };
-    launchSubgroup('fwd', variant, { x, w, bias: bias ?? w, y }, g, m, g.coutG, k, 1, k, extra);
+    launchSubgroup(variant, { x, w, bias: bias ?? w, y }, g, m, g.coutG, k, 1, k, extra);
     return y;
   }
   if (algorithm === 'direct') {
     x.runtime.launch({
-      name: 'conv2d_fwd_direct',
-      variant: half ? 'f16' : '',
-      source: () => convDirectWgsl('fwd', half),
+      ...CONV_DIRECT.program({ kind: 'fwd', half }),
       bindings: { x, w, bias: bias ?? w, y },
       params: params(g, { m, n: g.coutG, k, nTiles: 1, kChunk: k }, extra),
       workgroups: gridFor(y.size, CONV_DIRECT_WG),
@@ -135,7 +129,7 @@ export function conv2dForwardKernel(x: Tensor, w: Tensor, g: ConvGeometry, bias:
   const vecA = g.cinG % 4 === 0;
   const vecB = g.coutG % 4 === 0;
   const variant: ConvGemmVariant = { kind: 'fwd', tile: choice.tile ?? chooseTile(g.coutG), vecA, vecB, vecC: vecB };
-  launchGemm('fwd', variant, { x, w, bias: bias ?? w, y }, g, m, g.coutG, k, 1, k, extra);
+  launchGemm(variant, { x, w, bias: bias ?? w, y }, g, m, g.coutG, k, 1, k, extra);
   return y;
 }
 
@@ -166,11 +160,10 @@ export function conv2dInputGradKernel(dy: Tensor, w: Tensor, g: ConvGeometry, op
       vecN: pg.cinG % 4 === 0,
       rows: choice.subgroupRows ?? subgroupRows(rows),
     };
-    launchSubgroup('dx', variant, { dy, w, dx }, pg, rows, pg.cinG, k, pg.stride * pg.stride, k);
+    launchSubgroup(variant, { dy, w, dx }, pg, rows, pg.cinG, k, pg.stride * pg.stride, k);
   } else if (algorithm === 'direct') {
     dy.runtime.launch({
-      name: 'conv2d_dx_direct',
-      source: () => convDirectWgsl('dx'),
+      ...CONV_DIRECT.program({ kind: 'dx', half: false }),
       bindings: { dy, w, dx },
       params: params(pg, { m, n: pg.cinG, k, nTiles: 1, kChunk: k }),
       workgroups: gridFor(dx.size, CONV_DIRECT_WG),
@@ -178,7 +171,7 @@ export function conv2dInputGradKernel(dy: Tensor, w: Tensor, g: ConvGeometry, op
   } else {
     const vec = g.coutG % 4 === 0;
     const variant: ConvGemmVariant = { kind: 'dx', tile: choice.tile ?? chooseTile(g.cinG), vecA: vec, vecB: vec, vecC: g.cinG % 4 === 0 };
-    launchGemm('dx', variant, { dy, w, dx }, pg, m, pg.cinG, k, 1, k);
+    launchGemm(variant, { dy, w, dx }, pg, m, pg.cinG, k, 1, k);
   }
   if (!reflect) return dx;
   const folded = pad2dBackward(dx, [g.batch, g.inH, g.inW, g.inC], g.pads, 'reflect');
@@ -225,7 +218,7 @@ export function conv2dFilterGradKernel(x: Tensor, dy: Tensor, g: ConvGeometry, w
     const used = Math.ceil(pixels / chunk);
     const partial = x.runtime.empty([used, wSize]);
     const variant: ConvSubgroupVariant = { kind: 'dw', tn, vecK: g.cinG % 4 === 0, vecN: g.coutG % 4 === 0 };
-    launchSubgroup('dw', variant, { x, dy, dw: partial }, g, m, g.coutG, pixels, used, chunk);
+    launchSubgroup(variant, { x, dy, dw: partial }, g, m, g.coutG, pixels, used, chunk);
     return sumSplits(partial, used, wShape);
   }
   if (algorithm === 'direct') {
@@ -233,8 +226,7 @@ export function conv2dFilterGradKernel(x: Tensor, dy: Tensor, g: ConvGeometry, w
     const chunk = Math.ceil(pixels / splits);
     const partial = x.runtime.empty([splits, wSize]);
     x.runtime.launch({
-      name: 'conv2d_dw_direct',
-      source: () => convDirectWgsl('dw'),
+      ...CONV_DIRECT.program({ kind: 'dw', half: false }),
       bindings: { x, dy, dw: partial },
       // n_tiles carries the split count for the direct kernel.
       params: params(g, { m, n: g.coutG, k: pixels, nTiles: splits, kChunk: chunk }),
@@ -249,7 +241,7 @@ export function conv2dFilterGradKernel(x: Tensor, dy: Tensor, g: ConvGeometry, w
   const used = Math.ceil(pixels / chunk);
   const partial = x.runtime.empty([used, wSize]);
   const variant: ConvGemmVariant = { kind: 'dw', tile, vecA: g.cinG % 4 === 0, vecB: g.coutG % 4 === 0, vecC: g.coutG % 4 === 0 };
-  launchGemm('dw', variant, { x, dy, dw: partial }, g, m, g.coutG, pixels, used, chunk);
+  launchGemm(variant, { x, dy, dw: partial }, g, m, g.coutG, pixels, used, chunk);
   return sumSplits(partial, used, wShape);
 }
 
@@ -263,8 +255,7 @@ export function conv2dBiasGradKernel(dy: Tensor): Tensor {
   const used = Math.max(1, Math.ceil(pixels / chunk));
   const partial = dy.runtime.empty([used, channels]);
   dy.runtime.launch({
-    name: 'conv2d_bias_grad',
-    source: biasGradWgsl,
+    ...CONV_BIAS_GRAD.program({}),
     bindings: { dy, partial },
     params: { pixels, channels, chunk, splits: used },
     workgroups: gridFor(partial.size, BIAS_GRAD_WG),
