@@ -56,6 +56,8 @@ export function canonicalParams(params: object, kernel = 'kernel'): string {
   return text === '()' ? '' : text.slice(1, -1);
 }
 
+const SAFE_STRING = /^[\w.-]*$/;
+
 function canonical(value: unknown, kernel: string, path: string): string {
   switch (typeof value) {
     case 'boolean':
@@ -64,19 +66,27 @@ function canonical(value: unknown, kernel: string, path: string): string {
       if (!Number.isFinite(value)) throw new Error(`${kernel}: variant parameter ${path} is ${value}; use a finite number`);
       return String(value);
     case 'string':
-      return /^[\w.-]*$/.test(value) ? value : JSON.stringify(value);
+      return SAFE_STRING.test(value) ? value : JSON.stringify(value);
     case 'object': {
       if (value === null) return 'null';
-      if (Array.isArray(value)) return `[${value.map((v, i) => canonical(v, kernel, `${path}[${i}]`)).join(',')}]`;
+      if (Array.isArray(value)) {
+        let text = '[';
+        for (let i = 0; i < value.length; i++) text += (i > 0 ? ',' : '') + canonical(value[i], kernel, `${path}[${i}]`);
+        return `${text}]`;
+      }
       const proto = Object.getPrototypeOf(value) as unknown;
       if (proto !== Object.prototype && proto !== null) {
         throw new Error(`${kernel}: variant parameter ${path} is not a plain object; pass plain numbers, strings, booleans, arrays or objects`);
       }
-      const fields = Object.entries(value)
-        .filter(([, v]) => v !== undefined)
-        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-        .map(([k, v]) => `${k}=${canonical(v, kernel, `${path}.${k}`)}`);
-      return `(${fields.join(',')})`;
+      const record = value as Record<string, unknown>;
+      let text = '(';
+      // Launches run this per dispatch: plain loops, keys sorted in place.
+      for (const key of Object.keys(record).sort()) {
+        const field = record[key];
+        if (field === undefined) continue;
+        text += `${text.length > 1 ? ',' : ''}${key}=${canonical(field, kernel, `${path}.${key}`)}`;
+      }
+      return `${text})`;
     }
     default:
       throw new Error(`${kernel}: variant parameter ${path} is a ${typeof value}; pass plain numbers, strings, booleans, arrays or objects`);
