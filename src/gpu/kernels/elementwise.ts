@@ -23,25 +23,24 @@ import type { DType } from '../tensor.ts';
 import { formatShape } from '../tensor.ts';
 import { everyCombination, kernelFamily, STORAGE_DTYPES } from '../kernel-family.ts';
 
-type Dtype = 'f32' | 'f16';
 const UNARY_OPS = Object.keys(UNARY_EXPRESSIONS) as UnaryOp[];
 const BINARY_OPS = Object.keys(BINARY_EXPRESSIONS) as BinaryOp[];
 
 const UNARY = kernelFamily(
   'unary',
-  (p: { op: UnaryOp; dtype: Dtype; vec4: boolean }) => (p.vec4 ? unaryVec4Wgsl(p.op, p.dtype) : unaryWgsl(p.op, p.dtype)),
+  (p: { op: UnaryOp; dtype: DType; vec4: boolean }) => (p.vec4 ? unaryVec4Wgsl(p.op, p.dtype) : unaryWgsl(p.op, p.dtype)),
   () => everyCombination({ op: UNARY_OPS, dtype: STORAGE_DTYPES, vec4: [false, true] }),
 );
-const FILL = kernelFamily('fill', (p: { dtype: Dtype }) => fillWgsl(p.dtype), () => everyCombination({ dtype: STORAGE_DTYPES }));
-const BINARY_VEC4 = kernelFamily('binary_vec4', (p: { op: BinaryOp; dtype: Dtype }) => binaryVec4Wgsl(p.op, p.dtype), () => everyCombination({ op: BINARY_OPS, dtype: STORAGE_DTYPES }));
+const FILL = kernelFamily('fill', (p: { dtype: DType }) => fillWgsl(p.dtype), () => everyCombination({ dtype: STORAGE_DTYPES }));
+const BINARY_VEC4 = kernelFamily('binary_vec4', (p: { op: BinaryOp; dtype: DType }) => binaryVec4Wgsl(p.op, p.dtype), () => everyCombination({ op: BINARY_OPS, dtype: STORAGE_DTYPES }));
 const BINARY = kernelFamily(
   'binary',
-  (p: { op: BinaryOp; dtype: Dtype; broadcast: boolean }) => binaryWgsl(p.op, p.dtype, p.broadcast),
+  (p: { op: BinaryOp; dtype: DType; broadcast: boolean }) => binaryWgsl(p.op, p.dtype, p.broadcast),
   () => everyCombination({ op: BINARY_OPS, dtype: STORAGE_DTYPES, broadcast: [false, true] }),
 );
 interface CollapsedParams {
   op: BinaryOp;
-  dtype: Dtype;
+  dtype: DType;
   rank: number;
   a: RunShape[];
   b: RunShape[];
@@ -60,7 +59,7 @@ function collapsedVariants(): CollapsedParams[] {
           const strides = (mask: number) => d.map((_, axis) => ((mask >> axis) & 1 ? d.slice(axis + 1).reduce((p, v) => p * v, 1) : 0));
           const a = runShapes(indexRuns(d, strides(ma)), rank);
           const b = runShapes(indexRuns(d, strides(mb)), rank);
-          for (const op of ['add', 'mul'] as const) for (const dtype of STORAGE_DTYPES) out.push({ op, dtype: dtype as Dtype, rank, a, b });
+          for (const op of ['add', 'mul'] as const) for (const dtype of STORAGE_DTYPES) out.push({ op, dtype: dtype, rank, a, b });
         }
       }
     }
