@@ -624,7 +624,7 @@ describe('conv2d forward on f16 tensors: f16 storage, f32 accumulation, a tunabl
         let y: Tensor | null = null;
         const launched = launchesOf(rt, () => (y = conv2d(x, w, opts)));
         expect(launched[0], id).toMatch(variantPattern(id));
-        expect(launched[0], id).toMatch(/f16/);
+        expect(launched[0], id).toMatch(/half=true/);
         y = y!;
         expect(y.dtype).toBe('f16');
         expectClose(await y.data(), want, 1e-3, 1e-3, `${id} f16 forward`);
