@@ -48,15 +48,16 @@ export function kernelFamily<P extends object>(name: string, build: (params: P) 
 
 /**
  * The canonical text of a parameter object: keys sorted, undefined fields left out, nested objects
- * and arrays written out, strings quoted only when they hold separator characters. Equal settings
- * give equal text; anything but plain data is refused.
+ * and arrays written out, strings quoted unless they are plain words (so '1' and 1 differ). Equal
+ * settings give equal text; anything but plain data is refused.
  */
 export function canonicalParams(params: object, kernel = 'kernel'): string {
   const text = canonical(params, kernel, 'params');
   return text === '()' ? '' : text.slice(1, -1);
 }
 
-const SAFE_STRING = /^[\w.-]*$/;
+/** Strings written bare: nothing that reads as a separator, a number, a boolean or null. */
+const SAFE_STRING = /^(?!(true|false|null)$)[A-Za-z_][\w.-]*$/;
 
 function canonical(value: unknown, kernel: string, path: string): string {
   switch (typeof value) {

@@ -54,6 +54,10 @@ describe('canonical variant parameters', () => {
     expect(canonicalParams({ s: 'a,b' })).toBe('s="a,b"');
     expect(canonicalParams({ tile: { tm: 64 } })).not.toBe(canonicalParams({ tile: { tm: 128 } }));
     expect(canonicalParams({ half: false })).not.toBe(canonicalParams({ half: true }));
+    // A string never reads as another type.
+    expect(canonicalParams({ n: '1' })).not.toBe(canonicalParams({ n: 1 }));
+    expect(canonicalParams({ b: 'true' })).not.toBe(canonicalParams({ b: true }));
+    expect(canonicalParams({ dtype: 'f16' })).toBe('dtype=f16');
   });
 
   it('refuses what is not plain data, naming the kernel and the field', () => {
