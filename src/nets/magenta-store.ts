@@ -1,6 +1,6 @@
 /**
  * Converted TFLite graphs in the weights cache (Node only). The first load of a .tflite model
- * parses the flatbuffer, lowers it (magenta-graph.ts) and writes, next to the store's other
+ * parses the flatbuffer, lowers it (magenta-graph/lower-tflite.ts) and writes, next to the store's other
  * converted files:
  *   <cache>/<name>.safetensors   the dequantized f32 weights, in pastiche's layouts
  *   <cache>/<name>.graph.json    the graph description
@@ -10,7 +10,8 @@
 import { readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { writeFileAtomic } from '../io/atomic-write.ts';
-import { convertTfliteGraph, GRAPH_VERSION, parseGraphSpec, type ConvertedGraph } from './magenta-graph.ts';
+import { GRAPH_VERSION, parseGraphSpec, type ConvertedGraph } from './magenta-graph/format.ts';
+import { convertTfliteGraph } from './magenta-graph/lower-tflite.ts';
 import { findModel, loadWeightsManifest } from './weights/manifest.ts';
 import { parseSafetensors, serializeSafetensors } from './weights/safetensors.ts';
 import { convertedWeightsPath, defaultCacheDir, ensureModelFiles, type StoreOptions } from './weights/store.ts';

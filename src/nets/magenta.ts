@@ -2,7 +2,7 @@
  * Arbitrary style transfer with a style prediction network (Ghiasi et al. 2017, Magenta): a
  * MobileNet-style predictor turns any style image into a 100-d embedding, which drives the
  * conditional instance norms of a feed-forward transfer net. Both are the pretrained int8 TFLite
- * models, run in float32 on pastiche's engine by the graph interpreter (magenta-graph.ts).
+ * models, run in float32 on pastiche's engine by the graph interpreter (magenta-graph/interpret.ts).
  *
  * Images are RgbImages in 0..255 (pastiche's convention); the models see [0, 1]. The transfer net is
  * fully convolutional: content of any size (at least 5×5) comes back at its own size; content too
@@ -20,7 +20,9 @@ import { scope } from '../gpu/scope.ts';
 import { formatShape, type Tensor } from '../gpu/tensor.ts';
 import { assertRgbImage, type RgbImage } from '../io/image.ts';
 import { resizeImage } from '../io/resize.ts';
-import { convertTfliteGraph, GraphProgram, type ConvertedGraph, type GraphProgramOptions } from './magenta-graph.ts';
+import type { ConvertedGraph } from './magenta-graph/format.ts';
+import { GraphProgram, type GraphProgramOptions } from './magenta-graph/interpret.ts';
+import { convertTfliteGraph } from './magenta-graph/lower-tflite.ts';
 import { applyTiled, assertMinimumSize, bufferLimitOf, largestActivationBytes, largestUntiledLongSide, planTiles, type NetFootprint } from './tiling.ts';
 import { parseTflite } from './weights/tflite.ts';
 import type { StoreOptions } from './weights/store.ts';

@@ -228,8 +228,25 @@ export function indexRuns(dims: readonly number[], strides: readonly number[]): 
 }
 
 /** Which parts of each run the kernel computes, in order: [run][division, modulo, multiply]. */
-function runParts(runs: readonly IndexRun[], rank: number): [boolean, boolean, boolean][] {
+function runParts(runs: readonly { lo: number; hi: number }[], rank: number): [boolean, boolean, boolean][] {
   return runs.map((run, r) => [run.hi < rank - 1, run.lo > 0, r < runs.length - 1]);
+}
+
+/**
+ * What `binaryCollapsedWgsl` reads of a run: its axes, and whether its division and modulo are by
+ * powers of two (false where the kernel leaves that part out, so equal code has equal shapes).
+ */
+export interface RunShape {
+  lo: number;
+  hi: number;
+  pow2Div: boolean;
+  pow2Mod: boolean;
+}
+
+/** The shapes of an operand's runs over a collapsed output of `rank` axes. */
+export function runShapes(runs: readonly IndexRun[], rank: number): RunShape[] {
+  const parts = runParts(runs, rank);
+  return runs.map((run, r) => ({ lo: run.lo, hi: run.hi, pow2Div: parts[r]![0] && isPow2(run.div), pow2Mod: parts[r]![1] && isPow2(run.mod) }));
 }
 
 /**
@@ -240,7 +257,7 @@ export function runUniforms(runs: readonly IndexRun[]): number[] {
   return runs.flatMap((run) => [isPow2(run.div) ? Math.log2(run.div) : run.div, isPow2(run.mod) ? run.mod - 1 : run.mod, run.mul, 0]);
 }
 
-function runIndexExpr(runs: readonly IndexRun[], rank: number, field: string): string {
+function runIndexExpr(runs: readonly RunShape[], rank: number, field: string): string {
   if (runs.length === 0) return '0u';
   const parts = runParts(runs, rank);
   return runs
@@ -248,28 +265,12 @@ function runIndexExpr(runs: readonly IndexRun[], rank: number, field: string): s
       const [div, mod, mul] = parts[r]!;
       const u = `p.${field}[${r}]`;
       let t = 'i';
-      if (div) t = isPow2(run.div) ? `(i >> ${u}.x)` : `(i / ${u}.x)`;
-      if (mod) t = isPow2(run.mod) ? `(${t} & ${u}.y)` : `(${t} % ${u}.y)`;
+      if (div) t = run.pow2Div ? `(i >> ${u}.x)` : `(i / ${u}.x)`;
+      if (mod) t = run.pow2Mod ? `(${t} & ${u}.y)` : `(${t} % ${u}.y)`;
       if (mul) t = `${t} * ${u}.z`;
       return t;
     })
     .join(' + ');
-}
-
-/**
- * Variant key of `binaryCollapsedWgsl`: the collapsed rank, each operand's pattern ('1' along
- * axes where it is not broadcast) and, when any division or modulo is by a power of two, which.
- */
-export function binaryCollapsedKey(rank: number, a: readonly IndexRun[], b: readonly IndexRun[]): string {
-  const pattern = (runs: readonly IndexRun[]) => Array.from({ length: rank }, (_, axis) => (runs.some((r) => r.lo <= axis && axis <= r.hi) ? '1' : '0')).join('');
-  const pow2 = [a, b].flatMap((runs) =>
-    runs.flatMap((run, r) => {
-      const [div, mod] = runParts(runs, rank)[r]!;
-      return [...(div ? [isPow2(run.div)] : []), ...(mod ? [isPow2(run.mod)] : [])];
-    }),
-  );
-  const suffix = pow2.some((p) => p) ? `_p${pow2.map((p) => (p ? '1' : '0')).join('')}` : '';
-  return `r${rank}_${pattern(a)}_${pattern(b)}${suffix}`;
 }
 
 /**
@@ -280,7 +281,7 @@ export function binaryCollapsedKey(rank: number, a: readonly IndexRun[], b: read
  * (`[N·H·W, C] − [C]`) `i % C`, a leading repeat (`[M, K] · [M, 1]`) `i / K`, and
  * `[N, H·W, C] · [N, 1, C]` `(i / (H·W·C)) * C + i % C`.
  */
-export function binaryCollapsedWgsl(op: BinaryOp, dtype: 'f32' | 'f16', rank: number, a: readonly IndexRun[], b: readonly IndexRun[]): string {
+export function binaryCollapsedWgsl(op: BinaryOp, dtype: 'f32' | 'f16', rank: number, a: readonly RunShape[], b: readonly RunShape[]): string {
   const T = storageType(dtype);
   return `${header(dtype)}
 struct Params { n: u32, a: f32, b: f32, a_runs: array<vec4u, 2>, b_runs: array<vec4u, 2> }

@@ -34,10 +34,6 @@ export interface MatmulVariant {
 /** K slice staged per step. */
 export const MATMUL_DEPTH = 16;
 
-export function matmulVariantKey(v: MatmulVariant): string {
-  return `${v.transA ? 't' : 'n'}${v.transB ? 't' : 'n'}_${v.vec4 ? 'v4' : 's'}_${v.tile}x${v.block}${v.symmetric ? '_sym' : ''}`;
-}
-
 /**
  * Loads one operand slice into workgroup memory. `contiguousIsK` says whether the operand's
  * storage rows run along K (A untransposed, B transposed); `rows` is the other (M or N) extent.

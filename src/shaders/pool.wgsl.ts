@@ -1,6 +1,6 @@
 import { FLAT_ENTRY_PARAMS, flatIndexWgsl } from '../gpu/grid.ts';
 import type { DType } from '../gpu/tensor.ts';
-import { nhwcAliases, nhwcCoordsWgsl, type VecWidth } from './structural.wgsl.ts';
+import { nhwcAliases, nhwcCoordsWgsl, type VecWidth } from './common/nhwc.wgsl.ts';
 
 export const POOL_WG = 256;
 export type PoolKind = 'max' | 'avg';

@@ -83,11 +83,6 @@ function decls(ranks?: ReduceRanks): string {
   return PARAMS + unrolledOffset('kept_offset', ranks.kept, 'kept_dims', 'kept_strides') + unrolledOffset('reduced_offset', ranks.reduced, 'red_dims', 'red_strides');
 }
 
-/** Variant key of `decls(ranks)`. */
-export function ranksKey(ranks?: ReduceRanks): string {
-  return ranks ? `k${ranks.kept}r${ranks.reduced}` : 'generic';
-}
-
 /** One thread per output element: for many outputs with few reduced elements each. */
 export function reducePerThreadWgsl(op: ReduceOp, ranks?: ReduceRanks): string {
   return `${decls(ranks)}

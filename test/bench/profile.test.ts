@@ -23,8 +23,8 @@ describe('bench --profile', () => {
     expect(rt.stats().liveTensors).toBe(live); // each iteration ran in a scope
     expect(p.launches).toBe(3);
     expect(p.rows.map((r) => [r.kernel, r.calls]).sort()).toEqual([
-      ['binary_add [f32_vec4] 4x1x1', 1],
-      ['unary_relu [f32_vec4] 4x1x1', 2],
+      ['binary_vec4 [dtype=f32,op=add] 4x1x1', 1],
+      ['unary [dtype=f32,op=relu,vec4=true] 4x1x1', 2],
     ]);
     expect(p.rows.every((r) => r.ms > 0)).toBe(true);
     expect(p.totalMs).toBeCloseTo(p.rows.reduce((s, r) => s + r.ms, 0), 9);

@@ -20,7 +20,10 @@ import {
 } from '../../src/gpu/autotune.ts';
 import { createGpuContext } from '../../src/gpu/device.ts';
 import { float16ToFloat32, float32ToFloat16 } from '../../src/gpu/half.ts';
-import { conv2dGeometry, conv2dInputGradKernel, convCandidateIds, hasEightWideSubgroups } from '../../src/gpu/kernels/conv2d.ts';
+import { conv2dGeometry } from '../../src/gpu/kernels/conv2d/geometry.ts';
+import { convCandidateIds } from '../../src/gpu/kernels/conv2d/candidates.ts';
+import { conv2dInputGradKernel } from '../../src/gpu/kernels/conv2d/launch.ts';
+import { hasEightWideSubgroups } from '../../src/gpu/kernels/conv2d/rules.ts';
 import { gramCandidateIds } from '../../src/gpu/kernels/gram.ts';
 import { launchMatmul, MATMUL_CANDIDATE_IDS } from '../../src/gpu/kernels/matmul.ts';
 import { GpuRuntime, type KernelLaunch, type Runtime } from '../../src/gpu/runtime.ts';
@@ -95,10 +98,15 @@ function launchesOf(rt: Runtime, fn: () => void): string[] {
 
 /** The launch-name/variant pattern of a candidate id, to check that a tuned choice is what runs. */
 function variantPattern(id: string): RegExp {
-  if (id === 'direct') return /^conv2d_(fwd|dx|dw)_direct:/;
-  if (id.startsWith('subgroup/')) return new RegExp(`^conv2d_(fwd|dx|dw):sg${id.split('/')[1]}_`);
+  if (id === 'direct') return /^conv2d_direct:half=\w+,kind=(fwd|dx|dw)$/;
+  if (id.startsWith('subgroup/')) {
+    const [, width, rows = '4'] = /^(\d+)(?:r(\d))?$/.exec(id.split('/')[1]!)!;
+    // The filter gradient has no rows parameter (always 4).
+    const rowsPart = rows === '4' ? '(rows=4,)?' : `rows=${rows},`;
+    return new RegExp(`^conv2d_subgroup:(half=\\w+,)?kind=(fwd|dx|dw),${rowsPart}tn=${width},`);
+  }
   const [tm, tn] = id.split('/')[1]!.split('x');
-  return new RegExp(`^conv2d_(fwd|dx|dw):${tm}x${tn}x`);
+  return new RegExp(`^conv2d_tiled:kind=(fwd|dx|dw),tile=\\(rm=4,rn=4,tk=16,tm=${tm},tn=${tn}\\)`);
 }
 
 beforeEach(() => runtime().tuning.clear());
@@ -239,23 +247,23 @@ describe('autotune: kernels report their shapes and consult the table', () => {
       name: 'fake',
       time(_rt, record) {
         current = launchesOf(rt, record).join(',');
-        return Promise.resolve(current.includes('128x16') ? 1 : 2);
+        return Promise.resolve(current.includes('tm=128,tn=16') ? 1 : 2);
       },
     };
     const results = await tuneWorkload(rt, () => conv2d(x, w, { padding: 'same' }).dispose(), { clock, persist: false });
     expect(results.map((r) => [r.shape, r.choice])).toEqual([['fwd 3x3 s1 8>8 px2^6', 'tiled/128x16']]);
     expect(Object.keys(results[0]!.ms).sort()).toEqual(convCandidateIds(rt).sort());
     const launched = launchesOf(rt, () => conv2d(x, w, { padding: 'same' }).dispose());
-    expect(launched).toEqual([expect.stringMatching(/^conv2d_fwd:128x16x16r4x4/)]);
+    expect(launched).toEqual([expect.stringMatching(/^conv2d_tiled:kind=fwd,tile=\(rm=4,rn=4,tk=16,tm=128,tn=16\)/)]);
     // Another size class is not covered by the choice: the rule applies.
     const big = rt.upload(randomValues(1 * 32 * 32 * 8, 5), [1, 32, 32, 8]);
     const rule = launchesOf(rt, () => conv2d(big, w, { padding: 'same' }).dispose());
-    expect(rule[0]).not.toMatch(/128x16/);
+    expect(rule[0]).not.toMatch(/tm=128,tn=16/);
     // An explicit algorithm always wins over the table.
-    expect(launchesOf(rt, () => conv2d(x, w, { padding: 'same', kernel: { algorithm: 'direct' } }).dispose())).toEqual(['conv2d_fwd_direct:']);
+    expect(launchesOf(rt, () => conv2d(x, w, { padding: 'same', kernel: { algorithm: 'direct' } }).dispose())).toEqual(['conv2d_direct:half=false,kind=fwd']);
     // An unknown id (another version's cache) falls back to the rule.
     rt.tuning.set('conv2d', 'fwd 3x3 s1 8>8 px2^6', { choice: 'warp-speed', ms: {}, clock: 'fake', date: 'now' });
-    expect(launchesOf(rt, () => conv2d(x, w, { padding: 'same' }).dispose())[0]).not.toMatch(/128x16/);
+    expect(launchesOf(rt, () => conv2d(x, w, { padding: 'same' }).dispose())[0]).not.toMatch(/tm=128,tn=16/);
     for (const t of [x, w, big]) t.dispose();
   });
 });
@@ -420,7 +428,7 @@ describe('autotune: every variant a choice can name gives the same results (tfjs
         let c: Tensor | null = null;
         const launched = launchesOf(rt, () => (c = launch()));
         // The tile is in the variant key; '/nosplit' means no split-K sum after the product.
-        expect(launched[0], id).toContain(`_${id.split('/')[0]!.slice(1)}x`);
+        expect(launched[0], id).toContain(`,tile=${id.split('/')[0]!.slice(1)},`);
         if (id.endsWith('/nosplit')) expect(launched, id).toHaveLength(1);
         c = c!;
         expectClose(await c.data(), want, 1e-4, 2e-6 * Math.max(8, k), `${id}`);
@@ -549,7 +557,7 @@ describe('conv2d auto rule without a tuned choice', () => {
     const x = rt.upload(randomValues(1 * 8 * 8 * 3, 41), [1, 8, 8, 3]);
     const w = rt.upload(randomValues(9 * 3 * 16, 42), [3, 3, 3, 16]);
     const launched = launchesOf(rt, () => conv2d(x, w, { padding: 'same' }).dispose());
-    expect(launched[0]).toMatch(hasEightWideSubgroups(rt) ? /^conv2d_fwd:sg/ : /^conv2d_fwd:/);
+    expect(launched[0]).toMatch(hasEightWideSubgroups(rt) ? /^conv2d_subgroup:half=false,kind=fwd,/ : /^conv2d_tiled:kind=fwd,/);
     x.dispose();
     w.dispose();
   });
@@ -561,9 +569,9 @@ describe('conv2d auto rule without a tuned choice', () => {
       expect(hasEightWideSubgroups(rt)).toBe(false);
       const cases: [number[], number[], string, string][] = [
         // x, w, expected forward launch, expected input-gradient launch
-        [[1, 8, 8, 32], [9, 9, 32, 3], 'conv2d_fwd_direct', 'conv2d_dx'],
-        [[1, 8, 8, 3], [3, 3, 3, 32], 'conv2d_fwd', 'conv2d_dx_direct'],
-        [[1, 8, 8, 16], [3, 3, 16, 16], 'conv2d_fwd', 'conv2d_dx'],
+        [[1, 8, 8, 32], [9, 9, 32, 3], 'conv2d_direct:half=false,kind=fwd', 'conv2d_tiled:kind=dx,'],
+        [[1, 8, 8, 3], [3, 3, 3, 32], 'conv2d_tiled:kind=fwd,', 'conv2d_direct:half=false,kind=dx'],
+        [[1, 8, 8, 16], [3, 3, 16, 16], 'conv2d_tiled:kind=fwd,', 'conv2d_tiled:kind=dx,'],
       ];
       for (const [xs, ws, fwd, dx] of cases) {
         const x = rt.upload(randomValues(size(xs), 43), xs);
@@ -572,9 +580,8 @@ describe('conv2d auto rule without a tuned choice', () => {
           const { value, grads } = valueAndGrad((x: Tensor) => sum(conv2d(x, w, { padding: 'same' })))(x);
           for (const t of [value, ...grads]) t.dispose();
         });
-        const names = launched.map((l) => l.split(':')[0]);
-        expect(names).toContain(fwd);
-        expect(names).toContain(dx);
+        expect(launched.some((l) => l.startsWith(fwd)), `${fwd} in ${launched.join(' ')}`).toBe(true);
+        expect(launched.some((l) => l.startsWith(dx)), `${dx} in ${launched.join(' ')}`).toBe(true);
         x.dispose();
         w.dispose();
       }
@@ -618,7 +625,7 @@ describe('conv2d forward on f16 tensors: f16 storage, f32 accumulation, a tunabl
         let y: Tensor | null = null;
         const launched = launchesOf(rt, () => (y = conv2d(x, w, opts)));
         expect(launched[0], id).toMatch(variantPattern(id));
-        expect(launched[0], id).toMatch(/f16/);
+        expect(launched[0], id).toMatch(/half=true/);
         y = y!;
         expect(y.dtype).toBe('f16');
         expectClose(await y.data(), want, 1e-3, 1e-3, `${id} f16 forward`);

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { canonicalParams } from '../../src/gpu/kernel-family.ts';
 import { binary } from '../../src/gpu/kernels/elementwise.ts';
 import { collapseBroadcast } from '../../src/gpu/kernels/shape-utils.ts';
 import type { BinaryOp } from '../../src/shaders/elementwise.wgsl.ts';
@@ -76,12 +77,38 @@ const tfOps: Record<string, (a: tf.Tensor, b: tf.Tensor) => tf.Tensor> = {
   minimum: tf.minimum,
 };
 
-/** Runs `fn`, returning what it returns and the variants of the binary kernels it launched. */
+/**
+ * The launch a case expects, from the tables' compact notation: the dtype, then '_vec4' (flat, four
+ * per invocation), '_bcast' (the general broadcast kernel), or the collapsed kernel's rank, each
+ * operand's pattern ('1' along axes where it is not broadcast) and, after '_p', whether each
+ * division and modulo the kernel computes is by a power of two (all false when absent).
+ */
+function expectedLaunch(notation: string): string {
+  const [dtype, ...rest] = notation.split('_');
+  if (rest.length === 0) return `binary:${canonicalParams({ broadcast: false, dtype })}`;
+  if (rest[0] === 'vec4') return `binary_vec4:${canonicalParams({ dtype })}`;
+  if (rest[0] === 'bcast') return `binary:${canonicalParams({ broadcast: true, dtype })}`;
+  const rank = Number(rest[0]!.slice(1));
+  const flags = (rest[3] ?? 'p').slice(1).split('');
+  const runs = (pattern: string) =>
+    [...pattern.matchAll(/1+/g)].map((m) => {
+      const lo = m.index;
+      const hi = lo + m[0].length - 1;
+      const pow2Div = hi < rank - 1 && flags.shift() === '1';
+      const pow2Mod = lo > 0 && flags.shift() === '1';
+      return { lo, hi, pow2Div, pow2Mod };
+    });
+  const a = runs(rest[1]!);
+  const b = runs(rest[2]!);
+  return `binary_collapsed:${canonicalParams({ a, b, dtype, rank })}`;
+}
+
+/** Runs `fn`, returning what it returns and the binary kernels it launched (name and variant, less the op). */
 function launchedVariants<T>(rt: ReturnType<typeof runtime>, fn: () => T): [T, string[]] {
   const seen: string[] = [];
   const original = rt.launch.bind(rt);
   const spy = vi.spyOn(rt, 'launch').mockImplementation((launch: KernelLaunch) => {
-    if (launch.name.startsWith('binary_')) seen.push(launch.variant ?? '');
+    if (launch.name.startsWith('binary')) seen.push(`${launch.name}:${(launch.variant ?? '').replace(/,?op=\w+/, '')}`);
     original(launch);
   });
   try {
@@ -103,7 +130,7 @@ describe('broadcasting binary ops against tfjs-cpu', () => {
       const a = rt.upload(as, sa);
       const b = rt.upload(bs, sb);
       const [y, seen] = launchedVariants(rt, () => binary(op, a, b));
-      expect(seen).toEqual([variant]);
+      expect(seen).toEqual([expectedLaunch(variant)]);
       const expected = tfOps[op]!(tf.tensor(as, sa), tf.tensor(bs, sb));
       expect([...y.shape]).toEqual(expected.shape);
       expectClose(await y.data(), await tfValues(expected), 1e-5, 1e-6, `${op} ${variant}`);
@@ -122,7 +149,7 @@ describe('broadcasting binary ops against tfjs-cpu', () => {
     const x = rt.upload(xs, sa);
     const g = rt.upload(gs, [3]);
     const [pow, seen] = launchedVariants(rt, () => binary('powGrad', x, g, 2.5));
-    expect(seen).toEqual(['f32_r2_11_01']);
+    expect(seen).toEqual([expectedLaunch('f32_r2_11_01')]);
     expectClose(await pow.data(), Array.from(xs, (v, i) => gs[i % 3]! * 2.5 * Math.pow(v, 1.5)), 1e-5, 1e-6, 'powGrad');
     const clamp = binary('clampGrad', x, g, 0.8, 1.6);
     expectClose(await clamp.data(), Array.from(xs, (v, i) => (v >= Math.fround(0.8) && v <= Math.fround(1.6) ? gs[i % 3]! : 0)), 0, 0, 'clampGrad');
@@ -161,7 +188,7 @@ describe('broadcasting binary ops in f16', () => {
       // The oracle works on the values as rounded to f16 on upload.
       const [av, bv] = [await a.data(), await b.data()];
       const [y, seen] = launchedVariants(rt, () => binary(op, a, b));
-      expect(seen).toEqual([variant]);
+      expect(seen).toEqual([expectedLaunch(variant)]);
       expect(y.dtype).toBe('f16');
       const expected = await tfValues(tfOps[op]!(tf.tensor(av, sa), tf.tensor(bv, sb)));
       // One f16 rounding of the result.
@@ -186,7 +213,7 @@ describe('binary ops reuse one pipeline per broadcast pattern', () => {
         made.push(a, b, binary('mul', a, b));
       }
     });
-    expect(new Set(seen)).toEqual(new Set(['f32_r2_11_01']));
+    expect(new Set(seen)).toEqual(new Set([expectedLaunch('f32_r2_11_01')]));
     made.forEach((t) => t.dispose());
   });
 

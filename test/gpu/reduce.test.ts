@@ -65,38 +65,38 @@ type Case = [shape: number[], axes: number[] | undefined, kernels: RegExp];
  */
 const cases: Case[] = [
   // Reduced axes outer to the kept ones: the column kernel.
-  [[2, 7, 5, 13], [0, 1, 2], /^reduce_\w+_columns:16$/],
-  [[1000, 3], [0], /^reduce_\w+_columns:4$/],
-  [[3, 1000, 2], [1], /^reduce_\w+_columns:4$/],
-  [[3, 70, 41], [1], /^reduce_\w+_columns:64$/],
+  [[2, 7, 5, 13], [0, 1, 2], /^reduce_columns:lanes=16,op=\w+$/],
+  [[1000, 3], [0], /^reduce_columns:lanes=4,op=\w+$/],
+  [[3, 1000, 2], [1], /^reduce_columns:lanes=4,op=\w+$/],
+  [[3, 70, 41], [1], /^reduce_columns:lanes=64,op=\w+$/],
   // ... split over many workgroups, partials merged by a second pass
-  [[3000, 5], [0], /^reduce_\w+_columns:16 reduce_\w+_thread:k1r1$/],
-  [[4096, 20], [0], /^reduce_\w+_columns:64 reduce_\w+_columns:64$/],
-  [[2, 64, 64, 24], [0, 1, 2], /^reduce_\w+_columns:64 reduce_\w+_columns:64$/],
+  [[3000, 5], [0], /^reduce_columns:lanes=16,op=\w+ reduce_thread:op=\w+,ranks=\(kept=1,reduced=1\)$/],
+  [[4096, 20], [0], /^reduce_columns:lanes=64,op=\w+ reduce_columns:lanes=64,op=\w+$/],
+  [[2, 64, 64, 24], [0, 1, 2], /^reduce_columns:lanes=64,op=\w+ reduce_columns:lanes=64,op=\w+$/],
   // ... few rows: one thread per output
-  [[5, 6, 7], [0, 1], /^reduce_\w+_thread:k1r1$/],
-  [[4, 7, 33], [1], /^reduce_\w+_thread:k2r1$/],
+  [[5, 6, 7], [0, 1], /^reduce_thread:op=\w+,ranks=\(kept=1,reduced=1\)$/],
+  [[4, 7, 33], [1], /^reduce_thread:op=\w+,ranks=\(kept=2,reduced=1\)$/],
   // Reduced axes innermost: one workgroup per output (or one thread, for short rows)
-  [[300, 500], [1], /^reduce_\w+_rows_vec4:$/],
-  [[2, 3, 5, 70], [2, 3], /^reduce_\w+_workgroup:k1r1$/],
-  [[1000, 3], [1], /^reduce_\w+_thread:k1r1$/],
-  [[70000, 3], [1], /^reduce_\w+_thread:k1r1$/],
-  [[2, 10000], [1], /^reduce_\w+_rows_vec4: reduce_\w+_thread:k1r1$/],
-  [[2, 10002], [1], /^reduce_\w+_workgroup:k1r1 reduce_\w+_thread:k1r1$/],
+  [[300, 500], [1], /^reduce_rows_vec4:op=\w+$/],
+  [[2, 3, 5, 70], [2, 3], /^reduce_workgroup:op=\w+,ranks=\(kept=1,reduced=1\)$/],
+  [[1000, 3], [1], /^reduce_thread:op=\w+,ranks=\(kept=1,reduced=1\)$/],
+  [[70000, 3], [1], /^reduce_thread:op=\w+,ranks=\(kept=1,reduced=1\)$/],
+  [[2, 10000], [1], /^reduce_rows_vec4:op=\w+ reduce_thread:op=\w+,ranks=\(kept=1,reduced=1\)$/],
+  [[2, 10002], [1], /^reduce_workgroup:op=\w+,ranks=\(kept=1,reduced=1\) reduce_thread:op=\w+,ranks=\(kept=1,reduced=1\)$/],
   // everything
-  [[2, 7, 5, 13], undefined, /^reduce_\w+_workgroup:k0r1$/],
-  [[1000, 1000], undefined, /^reduce_\w+_rows_vec4: reduce_\w+_workgroup:k0r1$/],
-  [[1001, 999], undefined, /^reduce_\w+_workgroup:k0r1 reduce_\w+_workgroup:k0r1$/],
-  [[1, 17], [0, 1], /^reduce_\w+_thread:k0r1$/],
+  [[2, 7, 5, 13], undefined, /^reduce_workgroup:op=\w+,ranks=\(kept=0,reduced=1\)$/],
+  [[1000, 1000], undefined, /^reduce_rows_vec4:op=\w+ reduce_workgroup:op=\w+,ranks=\(kept=0,reduced=1\)$/],
+  [[1001, 999], undefined, /^reduce_workgroup:op=\w+,ranks=\(kept=0,reduced=1\) reduce_workgroup:op=\w+,ranks=\(kept=0,reduced=1\)$/],
+  [[1, 17], [0, 1], /^reduce_thread:op=\w+,ranks=\(kept=0,reduced=1\)$/],
   // Reduced axes in several blocks: one pass per block, innermost first.
-  [[2, 7, 5, 13], [0, 2], /^reduce_\w+_thread:k2r1 reduce_\w+_thread:k1r1$/],
-  [[2, 7, 5, 13], [1, 3], /^reduce_\w+_thread:k1r1 reduce_\w+_thread:k2r1$/],
-  [[60, 35, 130], [0, 2], /^reduce_\w+_workgroup:k1r1 reduce_\w+_columns:64$/],
-  [[2, 3, 4, 5, 6, 7], [0, 2, 4], /^(reduce_\w+:\w+ ?){3}$/],
-  [[2, 1, 3, 1, 2, 2, 1, 3], [0, 2, 5, 6], /^(reduce_\w+:\w+ ?){2}$/],
+  [[2, 7, 5, 13], [0, 2], /^reduce_thread:op=\w+,ranks=\(kept=2,reduced=1\) reduce_thread:op=\w+,ranks=\(kept=1,reduced=1\)$/],
+  [[2, 7, 5, 13], [1, 3], /^reduce_thread:op=\w+,ranks=\(kept=1,reduced=1\) reduce_thread:op=\w+,ranks=\(kept=2,reduced=1\)$/],
+  [[60, 35, 130], [0, 2], /^reduce_workgroup:op=\w+,ranks=\(kept=1,reduced=1\) reduce_columns:lanes=64,op=\w+$/],
+  [[2, 3, 4, 5, 6, 7], [0, 2, 4], /^(reduce_\w+:\S+ ?){3}$/],
+  [[2, 1, 3, 1, 2, 2, 1, 3], [0, 2, 5, 6], /^(reduce_\w+:\S+ ?){2}$/],
   // Only size-1 axes reduced, or a single element: a copy.
-  [[4, 1, 5], [1], /^reduce_\w+_thread:k1r0$/],
-  [[1, 1], [0], /^reduce_\w+_thread:k0r0$/],
+  [[4, 1, 5], [1], /^reduce_thread:op=\w+,ranks=\(kept=1,reduced=0\)$/],
+  [[1, 1], [0], /^reduce_thread:op=\w+,ranks=\(kept=0,reduced=0\)$/],
 ];
 
 describe('reduce against tfjs-cpu', () => {
@@ -127,7 +127,7 @@ describe('reduce against tfjs-cpu', () => {
       const x = rt.upload(xs, [1_000_000]);
       const [y, seen] = asSoftware(rt, software, () => launched(rt, () => reduce('sum', x, undefined, { scale: 1e-6 })));
       // 245 partial sums on a GPU; 4 on a CPU adapter (chunks of 262144), merged by one thread.
-      expect(seen).toEqual(['reduce_sum_rows_vec4:', software ? 'reduce_sum_thread:k0r1' : 'reduce_sum_workgroup:k0r1']);
+      expect(seen).toEqual(['reduce_rows_vec4:op=sum', `reduce_${software ? 'thread' : 'workgroup'}:op=sum,ranks=(kept=0,reduced=1)`]);
       let exact = 0;
       for (const v of xs) exact += v;
       expectClose(await y.data(), [exact * 1e-6], 1e-6, 0, 'mean of 10⁶');

@@ -1,19 +1,12 @@
 import { binary } from '../../gpu/kernels/elementwise.ts';
-import {
-  conv2dBiasGradKernel,
-  conv2dFilterGradKernel,
-  conv2dForwardKernel,
-  conv2dGeometry,
-  conv2dInputGradKernel,
-  type ConvGeometry,
-  type ConvKernelOptions,
-  type ConvPadding,
-} from '../../gpu/kernels/conv2d.ts';
+import { conv2dGeometry, type ConvGeometry, type ConvPadding } from '../../gpu/kernels/conv2d/geometry.ts';
+import { conv2dBiasGradKernel, conv2dFilterGradKernel, conv2dForwardKernel, conv2dInputGradKernel } from '../../gpu/kernels/conv2d/launch.ts';
+import type { ConvKernelOptions } from '../../gpu/kernels/conv2d/rules.ts';
 import type { PadMode } from '../../gpu/kernels/pad.ts';
 import { formatShape, type Tensor } from '../../gpu/tensor.ts';
 import { record } from '../tape.ts';
 
-export type { ConvPadding } from '../../gpu/kernels/conv2d.ts';
+export type { ConvPadding } from '../../gpu/kernels/conv2d/geometry.ts';
 
 export interface Conv2dOptions {
   stride?: 1 | 2;

@@ -1,6 +1,9 @@
 import { gridFor } from '../grid.ts';
 import { formatShape, type DType, type Tensor } from '../tensor.ts';
 import { CAST_WG, castWgsl } from '../../shaders/cast.wgsl.ts';
+import { everyCombination, kernelFamily, STORAGE_DTYPES } from '../kernel-family.ts';
+
+const CAST = kernelFamily('cast', (p: { from: DType; to: DType }) => castWgsl(p.from, p.to), () => everyCombination({ from: STORAGE_DTYPES, to: STORAGE_DTYPES }));
 
 /**
  * A copy of x stored as `dtype` (a raw kernel: no gradient). Converting to the dtype x already has
@@ -14,9 +17,7 @@ export function cast(x: Tensor, dtype: DType): Tensor {
   }
   const out = x.runtime.empty(x.shape, dtype);
   x.runtime.launch({
-    name: 'cast',
-    variant: `${x.dtype}_${dtype}`,
-    source: () => castWgsl(x.dtype, dtype),
+    ...CAST.program({ from: x.dtype, to: dtype }),
     bindings: { src: x, dst: out },
     params: { n: x.size },
     workgroups: gridFor(x.size, CAST_WG),

@@ -1,6 +1,9 @@
 import { gridFor } from '../grid.ts';
-import type { Tensor } from '../tensor.ts';
+import type { DType, Tensor } from '../tensor.ts';
 import { DROPOUT_WG, dropoutWgsl } from '../../shaders/dropout.wgsl.ts';
+import { everyCombination, kernelFamily, STORAGE_DTYPES } from '../kernel-family.ts';
+
+const DROPOUT = kernelFamily('dropout', (p: { dtype: DType }) => dropoutWgsl(p.dtype), () => everyCombination({ dtype: STORAGE_DTYPES }));
 
 /** The shader's pcg_hash in TypeScript (wrapping u32 arithmetic), for keys and CPU references. */
 export function pcgHash(v: number): number {
@@ -41,9 +44,7 @@ export function dropoutKernel(x: Tensor, p: number, seed: number): Tensor {
   const [key0, key1] = dropoutKeys(seed);
   const out = x.runtime.empty(x.shape, x.dtype);
   x.runtime.launch({
-    name: 'dropout',
-    variant: x.dtype,
-    source: () => dropoutWgsl(x.dtype),
+    ...DROPOUT.program({ dtype: x.dtype }),
     bindings: { src: x, dst: out },
     params: { n: x.size, key0, key1, threshold, scale: p === 1 ? 0 : 1 / (1 - p) },
     workgroups: gridFor(x.size, DROPOUT_WG),

@@ -16,9 +16,17 @@ import {
   symmetrizeBlocksWgsl,
   symmetrizeWgsl,
 } from '../../shaders/gram.wgsl.ts';
-import { hasEightWideSubgroups } from './conv2d.ts';
+import { hasEightWideSubgroups } from './conv2d/rules.ts';
 import { launchMatmul, matmulKernel } from './matmul.ts';
 import { assertShape } from './shape-utils.ts';
+import { kernelFamily } from '../kernel-family.ts';
+
+const ONE = () => [{}];
+const GRAM_PARTIAL = kernelFamily('gram_partial', () => gramPartialWgsl(), ONE);
+const GRAM_REDUCE = kernelFamily('gram_reduce', () => gramReduceWgsl(), ONE);
+const SYMMETRIZE_BLOCKS = kernelFamily('symmetrize_blocks', () => symmetrizeBlocksWgsl(), ONE);
+const SYMMETRIZE = kernelFamily('symmetrize', () => symmetrizeWgsl(), ONE);
+const GRAM_BACKWARD = kernelFamily('gram_backward', () => gramBackwardWgsl(), ONE);
 
 /**
  * 'subgroup': kernels sharing operands through subgroupBroadcast (adapters whose subgroups are
@@ -126,8 +134,7 @@ function gramSubgroup(features: Tensor, n: number, pixels: number, c: number, sc
   // One split: the block kernel writes G itself (scaled, mirrored); else partial sums to reduce.
   const partial = runtime.empty(splits === 1 ? [n, c, c] : [n, splits, c, c]);
   runtime.launch({
-    name: 'gram_partial',
-    source: gramPartialWgsl,
+    ...GRAM_PARTIAL.program({}),
     bindings: { f: features, partial },
     params: { pixels, c, chunk, splits, blocks, pairs, tasks, scale: splits === 1 ? scale : 1 },
     workgroups: gridFor(tasks, GRAM_SG_WG / GRAM_SG_SIZE),
@@ -135,8 +142,7 @@ function gramSubgroup(features: Tensor, n: number, pixels: number, c: number, sc
   if (splits === 1) return partial;
   const g = runtime.empty([n, c, c]);
   runtime.launch({
-    name: 'gram_reduce',
-    source: gramReduceWgsl,
+    ...GRAM_REDUCE.program({}),
     bindings: { partial, g },
     params: { total: g.size, c, splits, scale },
     workgroups: gridFor(g.size, GRAM_REDUCE_WG),
@@ -182,8 +188,7 @@ export function symmetrizeKernel(g: Tensor, scale = 1): Tensor {
     // 4×4 blocks: vec4 loads only, the transpose in registers.
     const blocks = g.size / 16;
     g.runtime.launch({
-      name: 'symmetrize_blocks',
-      source: symmetrizeBlocksWgsl,
+      ...SYMMETRIZE_BLOCKS.program({}),
       bindings: { src: g, dst: out },
       params: { blocks, size, scale },
       workgroups: gridFor(blocks, SYMMETRIZE_WG),
@@ -191,8 +196,7 @@ export function symmetrizeKernel(g: Tensor, scale = 1): Tensor {
     return out;
   }
   g.runtime.launch({
-    name: 'symmetrize',
-    source: symmetrizeWgsl,
+    ...SYMMETRIZE.program({}),
     bindings: { src: g, dst: out },
     params: { n: g.size, size, scale },
     workgroups: gridFor(g.size, SYMMETRIZE_WG),
@@ -214,8 +218,7 @@ function gramBackwardSubgroup(features: Tensor, sym: Tensor, n: number, pixels: 
   if (n * nTiles > MAX_GROUPS) throw new Error(`gram backward: features ${formatShape(features.shape)} need more workgroups than a dispatch allows`);
   const df = runtime.empty(features.shape);
   runtime.launch({
-    name: 'gram_backward',
-    source: gramBackwardWgsl,
+    ...GRAM_BACKWARD.program({}),
     bindings: { f: features, s: sym, df },
     params: { pixels, c, sg_m: sgM, n_tiles: nTiles },
     workgroups: [x, Math.ceil(mTiles / x), n * nTiles],

@@ -2,6 +2,14 @@ import { gridFor } from '../grid.ts';
 import { formatShape, type Tensor } from '../tensor.ts';
 import { LOSS_WG, lossGradWgsl, lossReduceWgsl, type LossReduction } from '../../shaders/losses.wgsl.ts';
 import { sameShape } from './shape-utils.ts';
+import { everyCombination, kernelFamily } from '../kernel-family.ts';
+
+const LOSS_REDUCE = kernelFamily(
+  'loss_reduce',
+  (p: { kind: LossReduction; vec4: boolean }) => lossReduceWgsl(p.kind, p.vec4),
+  () => everyCombination<{ kind: LossReduction; vec4: boolean }>({ kind: ['sqdiff', 'squares', 'sum'], vec4: [false, true] }),
+);
+const LOSS_GRAD = kernelFamily('loss_grad', (p: { difference: boolean }) => lossGradWgsl(p.difference), () => everyCombination({ difference: [false, true] }));
 
 /** Elements (or vec4s) one workgroup sums before the work is spread over more workgroups. */
 const MIN_CHUNK = LOSS_WG * 16;
@@ -22,9 +30,7 @@ function reduceStage(kind: LossReduction, a: Tensor, b: Tensor | null, scale: nu
   const chunk = Math.max(1, Math.ceil(n / groups));
   const out = runtime.empty(groups === 1 && outShape ? outShape : [groups]);
   runtime.launch({
-    name: `loss_${kind}`,
-    variant: vec4 ? 'v4' : 's',
-    source: () => lossReduceWgsl(kind, vec4),
+    ...LOSS_REDUCE.program({ kind, vec4 }),
     bindings: b ? { a, b, dst: out } : { a, dst: out },
     params: { n, chunk, scale: groups === 1 ? scale : 1 },
     workgroups: [groups],
@@ -53,9 +59,7 @@ export function squaredErrorGradKernel(dy: Tensor, a: Tensor, b: Tensor | null, 
   checkOperands('squared error backward', a, b);
   const out = a.runtime.empty(a.shape);
   a.runtime.launch({
-    name: 'loss_grad',
-    variant: b ? 'diff' : 'x',
-    source: () => lossGradWgsl(b !== null),
+    ...LOSS_GRAD.program({ difference: b !== null }),
     bindings: b ? { dy, a, b, dst: out } : { dy, a, dst: out },
     params: { n: a.size, scale },
     workgroups: gridFor(a.size, LOSS_WG),

@@ -1,7 +1,8 @@
 import type { TuneJob } from '../autotune.ts';
 import type { Runtime } from '../runtime.ts';
 import { formatShape, type Shape, type Tensor } from '../tensor.ts';
-import { MATMUL_DEPTH, matmulVariantKey, matmulWgsl, type MatmulVariant } from '../../shaders/matmul.wgsl.ts';
+import { MATMUL_DEPTH, matmulWgsl, type MatmulVariant } from '../../shaders/matmul.wgsl.ts';
+import { everyCombination, kernelFamily } from '../kernel-family.ts';
 import { reduce } from './reduce.ts';
 
 export interface MatmulOptions {
@@ -95,6 +96,13 @@ export function matmulCandidate(id: string): { config: MatmulConfig; splits?: nu
 
 export const MATMUL_CANDIDATE_IDS: readonly string[] = Object.keys(MATMUL_CHOICES);
 
+const BOOLS = [false, true] as const;
+const MATMUL = kernelFamily('matmul', (v: MatmulVariant) => matmulWgsl(v), () =>
+  MATMUL_CONFIGS.flatMap((c) =>
+    everyCombination<MatmulVariant>({ transA: BOOLS, transB: BOOLS, vec4: BOOLS, tile: [c.tile], block: [c.block], symmetric: BOOLS }),
+  ),
+);
+
 /** Inputs shaped like launch `l` (same strides) and one launch per candidate, for the tuner. */
 function matmulTuneJob(runtime: Runtime, l: MatmulLaunch): TuneJob {
   const elements = (o: Operand, rows: number, cols: number) => Math.max(o.outer * Math.max(l.outer - 1, 0) + o.inner * Math.max(l.inner - 1, 0) + rows * cols, 1);
@@ -141,12 +149,9 @@ export function launchMatmul(l: MatmulLaunch): Tensor {
     throw new Error(`${l.op}: output ${formatShape(l.outShape)} needs more workgroups than a dispatch allows`);
   }
   const variant: MatmulVariant = { transA: l.transA, transB: l.transB, vec4, tile, block: config.block, symmetric: l.symmetric };
-  const key = matmulVariantKey(variant);
   const target = splits === 1 ? runtime.empty(l.outShape) : runtime.empty([splits, l.outer * l.m * l.n]);
   runtime.launch({
-    name: 'matmul',
-    variant: key,
-    source: () => matmulWgsl(variant),
+    ...MATMUL.program(variant),
     bindings: { a: l.a.tensor, b: l.b.tensor, c: target },
     params: {
       m: l.m,

@@ -4,6 +4,20 @@ import { momentsGradWgsl, momentsMergeWgsl, momentsThreadWgsl, momentsWorkgroupW
 import { binary, fill, unary } from './elementwise.ts';
 import { reduce } from './reduce.ts';
 import { normalizeAxes, sameShape } from './shape-utils.ts';
+import { everyCombination, kernelFamily } from '../kernel-family.ts';
+
+const MOMENTS_THREAD = kernelFamily('moments_thread', () => momentsThreadWgsl(), () => [{}]);
+const MOMENTS_WORKGROUP = kernelFamily(
+  'moments_workgroup',
+  (p: { lanes: number; final: boolean }) => momentsWorkgroupWgsl(p.lanes, p.final),
+  () => everyCombination({ lanes: [1, 4, 16, 64], final: [false, true] }),
+);
+const MOMENTS_MERGE = kernelFamily('moments_merge', () => momentsMergeWgsl(), () => [{}]);
+const MOMENTS_GRAD = kernelFamily(
+  'moments_grad',
+  (p: { kind: 'mean' | 'variance' }) => momentsGradWgsl(p.kind),
+  () => everyCombination<{ kind: 'mean' | 'variance' }>({ kind: ['mean', 'variance'] }),
+);
 
 export interface Moments {
   mean: Tensor;
@@ -73,8 +87,7 @@ function contiguousMoments(x: Tensor, { p, r, q }: MomentsView, outShape: Shape)
   // Few elements per output, or more outputs than a dispatch axis allows workgroups: one thread each.
   if (r <= 2 * rows || p > 65535 || qTiles > 65535) {
     runtime.launch({
-      name: 'moments_thread',
-      source: momentsThreadWgsl,
+      ...MOMENTS_THREAD.program({}),
       bindings: { x, mean_out: mean, var_out: variance },
       params: { p_count: p, r_count: r, q_count: q, chunk: r, splits: 1 },
       workgroups: gridFor(outputs, MOMENTS_WG),
@@ -88,9 +101,7 @@ function contiguousMoments(x: Tensor, { p, r, q }: MomentsView, outShape: Shape)
   const params = { p_count: p, r_count: r, q_count: q, chunk, splits: used };
   if (used === 1) {
     runtime.launch({
-      name: 'moments_workgroup',
-      variant: `${lanes}_final`,
-      source: () => momentsWorkgroupWgsl(lanes, true),
+      ...MOMENTS_WORKGROUP.program({ lanes, final: true }),
       bindings: { x, mean_out: mean, var_out: variance },
       params,
       workgroups: [qTiles, 1, p],
@@ -99,16 +110,13 @@ function contiguousMoments(x: Tensor, { p, r, q }: MomentsView, outShape: Shape)
   }
   const part = runtime.empty([outputs, used, 4]);
   runtime.launch({
-    name: 'moments_workgroup',
-    variant: `${lanes}_partial`,
-    source: () => momentsWorkgroupWgsl(lanes, false),
+    ...MOMENTS_WORKGROUP.program({ lanes, final: false }),
     bindings: { x, part },
     params,
     workgroups: [qTiles, used, p],
   });
   runtime.launch({
-    name: 'moments_merge',
-    source: momentsMergeWgsl,
+    ...MOMENTS_MERGE.program({}),
     bindings: { part, mean_out: mean, var_out: variance },
     params,
     workgroups: gridFor(outputs, MOMENTS_WG),
@@ -164,8 +172,7 @@ export function momentsGradKernel(kind: 'mean' | 'variance', x: Tensor, plan: Mo
     const dx = runtime.empty(x.shape);
     const { r, q } = plan.view;
     runtime.launch({
-      name: `moments_grad_${kind}`,
-      source: () => momentsGradWgsl(kind),
+      ...MOMENTS_GRAD.program({ kind }),
       bindings: kind === 'variance' ? { dy, x, mu: mean!, dx } : { dy, dx },
       params: { n: x.size, r_count: r, q_count: q, scale },
       workgroups: gridFor(x.size, MOMENTS_WG),

@@ -10,6 +10,14 @@ import {
   STATS_WG,
   type StatsMode,
 } from '../../shaders/norm.wgsl.ts';
+import { everyCombination, kernelFamily } from '../kernel-family.ts';
+
+const MODES = () => everyCombination<{ mode: StatsMode }>({ mode: ['moments', 'sums'] });
+const NORM_STATS_PARTIAL = kernelFamily('norm_stats_partial', (p: { mode: StatsMode }) => normStatsPartialWgsl(p.mode), MODES);
+const NORM_STATS_COMBINE = kernelFamily('norm_stats_combine', (p: { mode: StatsMode }) => normStatsCombineWgsl(p.mode), MODES);
+const NORM_APPLY = kernelFamily('norm_apply', (p: { xhat: boolean }) => normApplyWgsl(p.xhat), () => everyCombination({ xhat: [false, true] }));
+const NORM_GRAD = kernelFamily('norm_grad', () => normGradWgsl(), () => [{}]);
+const NORM_RUNNING_UPDATE = kernelFamily('norm_running_update', () => runningUpdateWgsl(), () => [{}]);
 
 /**
  * Raw kernels of the normalisation layers (no autograd). Tensors are [N, ..., C] with channels
@@ -84,16 +92,14 @@ function launchStats(
   }
   const partial = runtime.empty([groups, splits, channels, 4]);
   runtime.launch({
-    name: `norm_stats_partial_${mode}`,
-    source: () => normStatsPartialWgsl(mode),
+    ...NORM_STATS_PARTIAL.program({ mode }),
     bindings: { ...inputs, partial },
     params: { pixels, channels, cb, lanes, chunk, splits },
     workgroups: [blocks, splits, groups],
   });
   const rows = groups * channels;
   runtime.launch({
-    name: `norm_stats_combine_${mode}`,
-    source: () => normStatsCombineWgsl(mode),
+    ...NORM_STATS_COMBINE.program({ mode }),
     bindings: { partial, ...outputs },
     params: { rows, channels, splits, eps },
     workgroups: gridFor(rows, STATS_WG),
@@ -161,9 +167,7 @@ export function normApply(x: Tensor, mean: Tensor, rstd: Tensor, options: NormAp
   const y = runtime.empty(x.shape);
   const xhat = options.saveXhat ? runtime.empty(x.shape) : null;
   runtime.launch({
-    name: 'norm_apply',
-    variant: xhat ? 'xhat' : 'plain',
-    source: () => normApplyWgsl(xhat !== null),
+    ...NORM_APPLY.program({ xhat: xhat !== null }),
     bindings: { src: x, mean, rstd, scale: scale ?? mean, shift: shift ?? mean, dst: y, ...(xhat ? { xhat } : {}) },
     params: {
       count: x.size,
@@ -210,8 +214,7 @@ export function normGrad(dy: Tensor, rstd: Tensor, scale: Tensor | null, full: F
   const runtime = dy.runtime;
   const dx = runtime.empty(dy.shape);
   runtime.launch({
-    name: 'norm_grad',
-    source: normGradWgsl,
+    ...NORM_GRAD.program({}),
     bindings: {
       dy,
       xhat: full?.xhat ?? dy,
@@ -252,8 +255,7 @@ export function updateRunningStats(runningMean: Tensor, runningVariance: Tensor,
   if (runningMean.buffer === runningVariance.buffer) throw new Error(`${op}: the running mean and variance must be different tensors`);
   if (count < 2) throw new Error(`${op}: the unbiased variance needs at least 2 values per channel, got ${count}`);
   runningMean.runtime.launch({
-    name: 'norm_running_update',
-    source: runningUpdateWgsl,
+    ...NORM_RUNNING_UPDATE.program({}),
     bindings: { batch_mean: batchMean, batch_var: batchVariance, running_mean: runningMean, running_var: runningVariance },
     params: { channels, momentum, unbias: count / (count - 1) },
     workgroups: gridFor(channels, STATS_WG),

@@ -1,6 +1,11 @@
 import { gridFor } from '../grid.ts';
 import { formatShape, type Tensor } from '../tensor.ts';
 import { PAD_WG, pad2dBackwardWgsl, pad2dWgsl } from '../../shaders/pad.wgsl.ts';
+import { everyCombination, kernelFamily } from '../kernel-family.ts';
+
+const VEC = () => everyCombination({ vec: [false, true] });
+const PAD2D = kernelFamily('pad2d', (p: { vec: boolean }) => pad2dWgsl(p.vec), VEC);
+const PAD2D_BACKWARD = kernelFamily('pad2d_backward', (p: { vec: boolean }) => pad2dBackwardWgsl(p.vec), VEC);
 
 export type PadMode = 'zeros' | 'reflect';
 /** [top, bottom, left, right] */
@@ -42,9 +47,7 @@ export function pad2dForward(x: Tensor, pads: Pads, mode: PadMode): Tensor {
   const out = x.runtime.empty(outShape);
   const vec = x.shape[3]! % 4 === 0;
   x.runtime.launch({
-    name: 'pad2d',
-    variant: vec ? 'vec4' : 'scalar',
-    source: () => pad2dWgsl(vec),
+    ...PAD2D.program({ vec }),
     bindings: { x, y: out },
     params: params(x.shape, outShape, pads, mode, vec),
     workgroups: gridFor(out.size / (vec ? 4 : 1), PAD_WG),
@@ -64,9 +67,7 @@ export function pad2dBackward(dy: Tensor, inShape: readonly number[], pads: Pads
   const dx = dy.runtime.empty(inShape);
   const vec = inShape[3]! % 4 === 0;
   dy.runtime.launch({
-    name: 'pad2d_backward',
-    variant: vec ? 'vec4' : 'scalar',
-    source: () => pad2dBackwardWgsl(vec),
+    ...PAD2D_BACKWARD.program({ vec }),
     bindings: { dy, dx },
     params: params(inShape, outShape, pads, mode, vec),
     workgroups: gridFor(dx.size / (vec ? 4 : 1), PAD_WG),

@@ -1,8 +1,18 @@
 import { gridFor } from '../grid.ts';
 import { formatShape, type Shape, type Tensor } from '../tensor.ts';
 import { pool2x2BackwardWgsl, pool2x2Wgsl, POOL_WG, type PoolKind } from '../../shaders/pool.wgsl.ts';
-import type { VecWidth } from '../../shaders/structural.wgsl.ts';
+import type { VecWidth } from '../../shaders/common/nhwc.wgsl.ts';
 import { assertRank, assertShape } from './shape-utils.ts';
+import { everyCombination, kernelFamily, STORAGE_DTYPES } from '../kernel-family.ts';
+import type { DType } from '../tensor.ts';
+
+interface PoolParams {
+  kind: PoolKind;
+  dtype: DType;
+  vec: VecWidth;
+}
+const POOL2X2 = kernelFamily('pool2x2', (p: PoolParams) => pool2x2Wgsl(p.kind, p.dtype, p.vec), () => everyCombination<PoolParams>({ kind: ['max', 'avg'], dtype: STORAGE_DTYPES, vec: [1, 4] }));
+const POOL2X2_BACKWARD = kernelFamily('pool2x2_backward', (p: PoolParams) => pool2x2BackwardWgsl(p.kind, p.dtype, p.vec), () => everyCombination<PoolParams>({ kind: ['max', 'avg'], dtype: STORAGE_DTYPES, vec: [1, 4] }));
 
 export type { PoolKind };
 
@@ -33,9 +43,7 @@ export function pool2x2Kernel(kind: PoolKind, x: Tensor): Tensor {
   const out = x.runtime.empty(outShape, x.dtype);
   const vec = vecFor(x.shape[3]!);
   x.runtime.launch({
-    name: `pool2x2_${kind}`,
-    variant: `${x.dtype}_v${vec}`,
-    source: () => pool2x2Wgsl(kind, x.dtype, vec),
+    ...POOL2X2.program({ kind, dtype: x.dtype, vec }),
     bindings: { src: x, dst: out },
     params: uniforms(x.shape, outShape, vec, out.size),
     workgroups: gridFor(out.size / vec, POOL_WG),
@@ -52,9 +60,7 @@ export function pool2x2BackwardKernel(kind: PoolKind, x: Tensor, dy: Tensor): Te
   const dx = x.runtime.empty(x.shape, x.dtype);
   const vec = vecFor(x.shape[3]!);
   x.runtime.launch({
-    name: `pool2x2_${kind}_backward`,
-    variant: `${x.dtype}_v${vec}`,
-    source: () => pool2x2BackwardWgsl(kind, x.dtype, vec),
+    ...POOL2X2_BACKWARD.program({ kind, dtype: x.dtype, vec }),
     bindings: kind === 'max' ? { dy, dx, x } : { dy, dx },
     params: uniforms(x.shape, outShape, vec, x.size),
     workgroups: gridFor(x.size / vec, POOL_WG),

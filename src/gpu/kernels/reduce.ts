@@ -2,7 +2,6 @@ import { gridFor, MAX_RANK, padLanes, stridesOf } from '../grid.ts';
 import { formatShape, type Tensor } from '../tensor.ts';
 import {
   COLUMNS_WG,
-  ranksKey,
   REDUCE_WG,
   reduceColumnsWgsl,
   reducePerThreadWgsl,
@@ -12,6 +11,23 @@ import {
   type ReduceRanks,
 } from '../../shaders/reduce.wgsl.ts';
 import { collapseReduction, normalizeAxes } from './shape-utils.ts';
+import { everyCombination, kernelFamily } from '../kernel-family.ts';
+
+interface RanksParams {
+  op: ReduceOp;
+  /** Unrolled offset ranks, or undefined for the generic kernel. */
+  ranks: ReduceRanks | undefined;
+}
+const OPS: readonly ReduceOp[] = ['sum', 'max', 'min'];
+const RANKS: readonly (ReduceRanks | undefined)[] = [undefined, ...everyCombination<ReduceRanks>({ kept: [0, 1, 2], reduced: [0, 1] })];
+const REDUCE_THREAD = kernelFamily('reduce_thread', (p: RanksParams) => reducePerThreadWgsl(p.op, p.ranks), () => everyCombination<RanksParams>({ op: OPS, ranks: RANKS }));
+const REDUCE_WORKGROUP = kernelFamily('reduce_workgroup', (p: RanksParams) => reducePerWorkgroupWgsl(p.op, p.ranks), () => everyCombination<RanksParams>({ op: OPS, ranks: RANKS }));
+const REDUCE_ROWS_VEC4 = kernelFamily('reduce_rows_vec4', (p: { op: ReduceOp }) => reduceRowsVec4Wgsl(p.op), () => everyCombination({ op: OPS }));
+const REDUCE_COLUMNS = kernelFamily(
+  'reduce_columns',
+  (p: { op: ReduceOp; lanes: number }) => reduceColumnsWgsl(p.op, p.lanes),
+  () => everyCombination({ op: OPS, lanes: [4, 16, 64] }),
+);
 
 /** Reduced elements one workgroup handles before the work is split across more workgroups. */
 const CHUNK = 4096;
@@ -50,13 +66,10 @@ function launchStrided(op: ReduceOp, x: Tensor, keptDims: number[], keptStrides:
     red_dims: padLanes(redDims, 1),
     red_strides: padLanes(redStrides, 0),
   };
-  const variant = ranksKey(ranks);
   if (redCount <= 2 * REDUCE_WG || outCount > 65535) {
     const out = runtime.empty(outShape);
     runtime.launch({
-      name: `reduce_${op}_thread`,
-      variant,
-      source: () => reducePerThreadWgsl(op, ranks),
+      ...REDUCE_THREAD.program({ op, ranks }),
       bindings: { src: x, dst: out },
       params: { ...params, chunk: 0, splits: 1, scale },
       workgroups: gridFor(outCount, REDUCE_WG),
@@ -68,9 +81,7 @@ function launchStrided(op: ReduceOp, x: Tensor, keptDims: number[], keptStrides:
   const partialShape = splits === 1 ? outShape : [outCount, splits];
   const partial = runtime.empty(partialShape);
   runtime.launch({
-    name: `reduce_${op}_workgroup`,
-    variant,
-    source: () => reducePerWorkgroupWgsl(op, ranks),
+    ...REDUCE_WORKGROUP.program({ op, ranks }),
     bindings: { src: x, dst: partial },
     params: { ...params, chunk, splits, scale: splits === 1 ? scale : 1 },
     workgroups: [outCount, splits, 1],
@@ -96,8 +107,7 @@ function reduceRowsVec4(op: ReduceOp, x: Tensor, p: number, r: number, scale: nu
   const used = Math.ceil(row4 / chunk4);
   const partial = x.runtime.empty(used === 1 ? outShape : [p, used]);
   x.runtime.launch({
-    name: `reduce_${op}_rows_vec4`,
-    source: () => reduceRowsVec4Wgsl(op),
+    ...REDUCE_ROWS_VEC4.program({ op }),
     bindings: { src: x, dst: partial },
     params: { row4, chunk4, splits: used, scale: used === 1 ? scale : 1 },
     workgroups: [p, used, 1],
@@ -127,9 +137,7 @@ function reduceColumns(op: ReduceOp, x: Tensor, p: number, r: number, q: number,
     const keptStrides = p > 1 ? [r * q, 1] : [1];
     const out = runtime.empty(outShape);
     runtime.launch({
-      name: `reduce_${op}_thread`,
-      variant: ranksKey({ kept: keptDims.length, reduced: 1 }),
-      source: () => reducePerThreadWgsl(op, { kept: keptDims.length, reduced: 1 }),
+      ...REDUCE_THREAD.program({ op, ranks: { kept: keptDims.length, reduced: 1 } }),
       bindings: { src: x, dst: out },
       params: {
         out_count: p * q,
@@ -152,9 +160,7 @@ function reduceColumns(op: ReduceOp, x: Tensor, p: number, r: number, q: number,
   const used = Math.ceil(r / chunk);
   const dst = runtime.empty(used === 1 ? outShape : [p, used, q]);
   runtime.launch({
-    name: `reduce_${op}_columns`,
-    variant: `${lanes}`,
-    source: () => reduceColumnsWgsl(op, lanes),
+    ...REDUCE_COLUMNS.program({ op, lanes }),
     bindings: { src: x, dst },
     params: { p_count: p, r_count: r, q_count: q, chunk, splits: used, scale: used === 1 ? scale : 1 },
     workgroups: [qTiles, used, p],

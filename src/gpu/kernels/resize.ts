@@ -1,8 +1,13 @@
 import { gridFor } from '../grid.ts';
 import { formatShape, type Shape, type Tensor } from '../tensor.ts';
 import { RESIZE_WG, resizeNearestBackwardWgsl, resizeNearestWgsl } from '../../shaders/resize.wgsl.ts';
-import type { VecWidth } from '../../shaders/structural.wgsl.ts';
+import type { VecWidth } from '../../shaders/common/nhwc.wgsl.ts';
 import { assertRank, assertShape } from './shape-utils.ts';
+import { everyCombination, kernelFamily, STORAGE_DTYPES } from '../kernel-family.ts';
+import type { DType } from '../tensor.ts';
+
+const RESIZE_NEAREST = kernelFamily('resize_nearest', (p: { dtype: DType; vec: VecWidth }) => resizeNearestWgsl(p.dtype, p.vec), () => everyCombination<{ dtype: DType; vec: VecWidth }>({ dtype: STORAGE_DTYPES, vec: [1, 4] }));
+const RESIZE_NEAREST_BACKWARD = kernelFamily('resize_nearest_backward', (p: { dtype: DType; vec: VecWidth }) => resizeNearestBackwardWgsl(p.dtype, p.vec), () => everyCombination<{ dtype: DType; vec: VecWidth }>({ dtype: STORAGE_DTYPES, vec: [1, 4] }));
 
 /**
  * Along one axis, output index r reads input index min(⌊(a·r + b) / d⌋, in − 1), all in integers.
@@ -86,9 +91,7 @@ function launchForward(op: string, x: Tensor, outShape: number[], maps: [AxisMap
   const out = x.runtime.empty(outShape, x.dtype);
   const vec = vecFor(x.shape[3]!);
   x.runtime.launch({
-    name: 'resize_nearest',
-    variant: `${x.dtype}_v${vec}`,
-    source: () => resizeNearestWgsl(x.dtype, vec),
+    ...RESIZE_NEAREST.program({ dtype: x.dtype, vec }),
     bindings: { src: x, dst: out },
     params: uniforms(x.shape, outShape, maps, vec, out.size),
     workgroups: gridFor(out.size / vec, RESIZE_WG),
@@ -102,9 +105,7 @@ function launchBackward(op: string, dy: Tensor, inShape: Shape, outShape: number
   const dx = dy.runtime.empty(inShape, dy.dtype);
   const vec = vecFor(inShape[3]!);
   dy.runtime.launch({
-    name: 'resize_nearest_backward',
-    variant: `${dy.dtype}_v${vec}`,
-    source: () => resizeNearestBackwardWgsl(dy.dtype, vec),
+    ...RESIZE_NEAREST_BACKWARD.program({ dtype: dy.dtype, vec }),
     bindings: { dy, dx },
     params: uniforms(inShape, outShape, maps, vec, dx.size),
     workgroups: gridFor(dx.size / vec, RESIZE_WG),

@@ -1,7 +1,13 @@
 import { gridFor, MAX_RANK, padLanes, stridesOf } from '../grid.ts';
 import { formatShape, sizeOf, type Shape, type Tensor } from '../tensor.ts';
-import { sliceBackwardWgsl, STRUCTURAL_WG, stridedCopyWgsl, type VecWidth } from '../../shaders/structural.wgsl.ts';
+import { sliceBackwardWgsl, STRUCTURAL_WG, stridedCopyWgsl } from '../../shaders/structural.wgsl.ts';
+import type { VecWidth } from '../../shaders/common/nhwc.wgsl.ts';
 import { sameShape } from './shape-utils.ts';
+import { everyCombination, kernelFamily, STORAGE_DTYPES } from '../kernel-family.ts';
+import type { DType } from '../tensor.ts';
+
+const STRIDED_COPY = kernelFamily('strided_copy', (p: { dtype: DType; vec: VecWidth }) => stridedCopyWgsl(p.dtype, p.vec), () => everyCombination<{ dtype: DType; vec: VecWidth }>({ dtype: STORAGE_DTYPES, vec: [1, 4] }));
+const SLICE_BACKWARD = kernelFamily('slice_backward', (p: { dtype: DType; vec: VecWidth }) => sliceBackwardWgsl(p.dtype, p.vec), () => everyCombination<{ dtype: DType; vec: VecWidth }>({ dtype: STORAGE_DTYPES, vec: [1, 4] }));
 
 /**
  * Raw structural kernels (no autograd): concat, slice, transpose and slice's backward. They are all
@@ -64,9 +70,7 @@ function launchCopy(src: Tensor, dst: Tensor, plan: CopyPlan): void {
   const n = sizeOf(s.dims);
   if (n === 0) return;
   src.runtime.launch({
-    name: 'strided_copy',
-    variant: `${src.dtype}_v${s.vec}`,
-    source: () => stridedCopyWgsl(src.dtype, s.vec),
+    ...STRIDED_COPY.program({ dtype: src.dtype, vec: s.vec }),
     bindings: { src, dst },
     params: {
       n,
@@ -218,9 +222,7 @@ export function sliceBackwardKernel(dy: Tensor, inputShape: Shape, begin: readon
   const size = scaleInner(dy.shape);
   const n = sizeOf(dims);
   dy.runtime.launch({
-    name: 'slice_backward',
-    variant: `${dy.dtype}_v${vec}`,
-    source: () => sliceBackwardWgsl(dy.dtype, vec),
+    ...SLICE_BACKWARD.program({ dtype: dy.dtype, vec }),
     bindings: { src: dy, dst: out },
     params: {
       n,

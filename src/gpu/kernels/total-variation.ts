@@ -8,6 +8,12 @@ import {
   type TotalVariationKind,
 } from '../../shaders/total-variation.wgsl.ts';
 import { assertRank } from './shape-utils.ts';
+import { everyCombination, kernelFamily } from '../kernel-family.ts';
+
+const TV_KINDS = () => everyCombination<{ kind: TotalVariationKind }>({ kind: ['squared', 'abs'] });
+const TV_PARTIAL = kernelFamily('total_variation', (p: { kind: TotalVariationKind }) => totalVariationPartialWgsl(p.kind), TV_KINDS);
+const TV_SUM = kernelFamily('total_variation_sum', () => sumPartialsWgsl(), () => [{}]);
+const TV_BACKWARD = kernelFamily('total_variation_backward', (p: { kind: TotalVariationKind }) => totalVariationBackwardWgsl(p.kind), TV_KINDS);
 
 export type { TotalVariationKind };
 
@@ -39,16 +45,14 @@ export function totalVariationKernel(x: Tensor, kind: TotalVariationKind): Tenso
   const chunk = groups === 0 ? 0 : Math.ceil(x.size / groups);
   const partials = runtime.empty([Math.max(groups, 1)]);
   runtime.launch({
-    name: `total_variation_${kind}`,
-    source: () => totalVariationPartialWgsl(kind),
+    ...TV_PARTIAL.program({ kind }),
     bindings: { src: x, partials },
     params: { n: x.size, c, w, h, chunk },
     workgroups: [groups],
   });
   const out = runtime.empty([]);
   runtime.launch({
-    name: 'total_variation_sum',
-    source: sumPartialsWgsl,
+    ...TV_SUM.program({}),
     bindings: { partials, dst: out },
     params: { m: groups },
     workgroups: [1],
@@ -64,8 +68,7 @@ export function totalVariationBackwardKernel(x: Tensor, dy: Tensor, kind: TotalV
   if (dy.size !== 1 || dy.dtype !== 'f32') throw new Error(`${op}: dy must be an f32 scalar, got ${dy.dtype} ${formatShape(dy.shape)}`);
   const dx = x.runtime.empty(x.shape);
   x.runtime.launch({
-    name: `total_variation_${kind}_backward`,
-    source: () => totalVariationBackwardWgsl(kind),
+    ...TV_BACKWARD.program({ kind }),
     bindings: { src: x, dy, dx },
     params: { n: x.size, c, w, h },
     workgroups: gridFor(x.size, TV_WG),

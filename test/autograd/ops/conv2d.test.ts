@@ -3,8 +3,8 @@ import { conv2d, conv2dTranspose, depthwiseConv2d, type Conv2dOptions } from '..
 import { mul } from '../../../src/autograd/ops/elementwise.ts';
 import { sum } from '../../../src/autograd/ops/reduce.ts';
 import { valueAndGrad } from '../../../src/autograd/grad.ts';
-import type { ConvAlgorithm } from '../../../src/gpu/kernels/conv2d.ts';
-import type { ConvTile } from '../../../src/shaders/conv2d.wgsl.ts';
+import type { ConvAlgorithm } from '../../../src/gpu/kernels/conv2d/rules.ts';
+import type { ConvTile } from '../../../src/shaders/conv2d/tiled.wgsl.ts';
 import type { Tensor } from '../../../src/gpu/tensor.ts';
 import { useRuntime } from '../../helpers/gpu.ts';
 import { expectClose, randomValues, tf, tfValues } from '../../helpers/oracle.ts';

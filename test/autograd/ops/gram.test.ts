@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { gram, type GramAlgorithm } from '../../../src/autograd/ops/gram.ts';
-import { hasEightWideSubgroups } from '../../../src/gpu/kernels/conv2d.ts';
+import { hasEightWideSubgroups } from '../../../src/gpu/kernels/conv2d/rules.ts';
 import { mul } from '../../../src/autograd/ops/elementwise.ts';
 import { sum } from '../../../src/autograd/ops/reduce.ts';
 import { valueAndGrad } from '../../../src/autograd/grad.ts';

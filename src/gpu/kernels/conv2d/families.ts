@@ -1,0 +1,47 @@
+import { biasGradWgsl, convDirectWgsl } from '../../../shaders/conv2d/direct.wgsl.ts';
+import type { ConvGemmKind } from '../../../shaders/conv2d/common.wgsl.ts';
+import { convSubgroupWgsl, type ConvSubgroupVariant } from '../../../shaders/conv2d/subgroup.wgsl.ts';
+import { convGemmWgsl, type ConvGemmVariant, type ConvTile } from '../../../shaders/conv2d/tiled.wgsl.ts';
+import { everyCombination, kernelFamily } from '../../kernel-family.ts';
+import { CONV_CANDIDATE_IDS, convCandidateOptions } from './candidates.ts';
+import { chooseTile } from './rules.ts';
+
+/*
+ * The convolution kernel families: the WGSL of each as a function of its parameters, and the
+ * parameter combinations the launching code produces.
+ */
+
+const KINDS: readonly ConvGemmKind[] = ['fwd', 'dx', 'dw'];
+const BOOLS = [false, true] as const;
+
+/** The tiles the rules and the tuning candidates use (benchmarks may force others). */
+function convTiles(): ConvTile[] {
+  const tiles = [1, 17, 64].map(chooseTile);
+  for (const id of CONV_CANDIDATE_IDS) {
+    const tile = convCandidateOptions(id).tile;
+    if (tile) tiles.push(tile);
+  }
+  return tiles.filter((t, i) => tiles.findIndex((u) => JSON.stringify(u) === JSON.stringify(t)) === i);
+}
+
+export const CONV_TILED = kernelFamily('conv2d_tiled', (v: ConvGemmVariant) => convGemmWgsl(v), () =>
+  everyCombination<ConvGemmVariant>({ kind: KINDS, tile: convTiles(), vecA: BOOLS, vecB: BOOLS, vecC: BOOLS }),
+);
+
+export const CONV_SUBGROUP = kernelFamily('conv2d_subgroup', (v: ConvSubgroupVariant) => convSubgroupWgsl(v), () => [
+  ...everyCombination<ConvSubgroupVariant>({ kind: ['fwd'], tn: [8, 32], vecK: BOOLS, vecN: BOOLS, half: BOOLS, rows: [1, 2, 4] }),
+  ...everyCombination<ConvSubgroupVariant>({ kind: ['dx'], tn: [8, 32], vecK: BOOLS, vecN: BOOLS, rows: [1, 2, 4] }),
+  ...everyCombination<ConvSubgroupVariant>({ kind: ['dw'], tn: [8, 32], vecK: BOOLS, vecN: BOOLS }),
+]);
+
+interface DirectParams {
+  kind: ConvGemmKind;
+  /** f16 storage (forward only). */
+  half: boolean;
+}
+export const CONV_DIRECT = kernelFamily('conv2d_direct', (p: DirectParams) => convDirectWgsl(p.kind, p.half), (): DirectParams[] => [
+  { kind: 'fwd', half: true },
+  ...everyCombination<DirectParams>({ kind: KINDS, half: [false] }),
+]);
+
+export const CONV_BIAS_GRAD = kernelFamily('conv2d_bias_grad', () => biasGradWgsl(), () => [{}]);

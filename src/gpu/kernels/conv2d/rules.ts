@@ -1,0 +1,87 @@
+import type { ConvGemmKind } from '../../../shaders/conv2d/common.wgsl.ts';
+import { SG_SIZE } from '../../../shaders/conv2d/subgroup.wgsl.ts';
+import type { ConvTile } from '../../../shaders/conv2d/tiled.wgsl.ts';
+import type { Runtime } from '../../runtime.ts';
+import type { ConvGeometry } from './geometry.ts';
+
+/*
+ * Which convolution kernel runs a shape when nothing was tuned for it: the untuned rules, by
+ * adapter features and shape alone.
+ */
+
+/**
+ * 'subgroup': register-blocked kernels sharing filter values through subgroupBroadcast (adapters
+ * whose subgroups are exactly 8 wide, such as llvmpipe); 'tiled': implicit GEMM staged in
+ * workgroup memory (any adapter); 'direct': one thread per output value (depthwise, baseline).
+ */
+export type ConvAlgorithm = 'auto' | 'subgroup' | 'tiled' | 'direct';
+
+export interface ConvKernelOptions {
+  /**
+   * 'auto': the variant `runtime.autotune` measured fastest for this shape on this adapter; without
+   * one, 'direct' for depthwise-like convolutions, else 'subgroup' where supported, else 'tiled'
+   * ('direct' for GEMMs of fewer than 4 columns).
+   */
+  algorithm?: ConvAlgorithm;
+  /** Overrides the tile of the 'tiled' kernels (benchmarks; tm, tn, tk, rm, rn multiples of 4). */
+  tile?: ConvTile;
+  /** Overrides the column width of the 'subgroup' kernels. */
+  subgroupWidth?: 8 | 32;
+  /** Overrides the rows per lane of the 'subgroup' forward and input-gradient kernels. */
+  subgroupRows?: 1 | 2 | 4;
+}
+
+export type ConvKind = ConvGemmKind;
+
+/** A resolved choice: the algorithm and, where the rule would pick them by shape, its tile or width. */
+export interface ConvChoice {
+  algorithm: Exclude<ConvAlgorithm, 'auto'>;
+  tile?: ConvTile;
+  subgroupWidth?: 8 | 32;
+  subgroupRows?: 1 | 2 | 4;
+}
+
+/** Tiles by the number of GEMM columns: wide tiles for many channels, tall ones for few. */
+export function chooseTile(cols: number): ConvTile {
+  if (cols > 32) return { tm: 64, tn: 64, tk: 16, rm: 4, rn: 4 };
+  if (cols > 16) return { tm: 128, tn: 32, tk: 16, rm: 4, rn: 4 };
+  return { tm: 128, tn: 16, tk: 16, rm: 4, rn: 4 };
+}
+
+const subgroupSupport = new WeakMap<Runtime, boolean>();
+
+/** Whether the device runs the subgroup kernels: the feature is on and subgroups are exactly 8 wide. */
+export function hasEightWideSubgroups(runtime: Runtime): boolean {
+  let known = subgroupSupport.get(runtime);
+  if (known === undefined) {
+    const info = runtime.device.adapterInfo as (GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number }) | undefined;
+    known = runtime.device.features.has('subgroups') && info?.subgroupMinSize === 8 && info?.subgroupMaxSize === 8;
+    subgroupSupport.set(runtime, known);
+  }
+  return known;
+}
+
+/** The rule used when nothing was tuned for a shape. */
+export function ruleChoice(runtime: Runtime, kind: ConvKind, g: ConvGeometry, half: boolean): ConvChoice {
+  if (g.groups > 1 && (g.cinG < 4 || g.coutG < 4)) return { algorithm: 'direct' };
+  // Subgroup kernels win on every dense shape measured, RGB in or out included (lavapipe: 4-8× over direct).
+  if (hasEightWideSubgroups(runtime)) return { algorithm: 'subgroup' };
+  if (half) return { algorithm: 'direct' }; // the tiled kernels have no f16 variant
+  // A GEMM with fewer than 4 columns (Cout; Cin for the input gradient) fills at most 3/16 of a
+  // tile's columns: one thread per output is 2-3× faster (lavapipe, 9×9 32 → 3 and 3×3 3 → 64 at 128 px).
+  const columns = kind === 'dx' ? g.cinG : g.coutG;
+  return { algorithm: columns < 4 ? 'direct' : 'tiled' };
+}
+
+/** Subgroup tile width for a column count (two widths keep the number of pipelines down). */
+export function subgroupWidth(cols: number): number {
+  return cols > 8 ? 32 : 8;
+}
+
+/**
+ * Rows per lane for a GEMM of `rows` rows: 4 unless a subgroup (8 lanes) would then cover mostly
+ * rows past the end (VGG's conv4/conv5 at 2×2 and 4×4 px: lavapipe, 1.5-2× faster with 1 or 2).
+ */
+export function subgroupRows(rows: number): 1 | 2 | 4 {
+  return rows <= SG_SIZE ? 1 : rows <= 2 * SG_SIZE ? 2 : 4;
+}
