@@ -8,6 +8,6 @@ export default defineConfig({
     pool: 'forks',
     testTimeout: 120_000,
     hookTimeout: 120_000,
-    setupFiles: ['test/helpers/setup-env.ts'],
+    setupFiles: ['test/helpers/setup-env.ts', 'test/helpers/setup-assertions.ts'],
   },
 });

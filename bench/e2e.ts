@@ -76,6 +76,8 @@ export const e2eBenches: E2EDef[] = [
           },
         };
       },
+      peerWork:
+        'Gatys iteration: same layers and loss terms, but pastiche computes each Gram matrix as a half product in one kernel (tfjs: a full matMul and a separate scale, forward and backward)',
       // The same loss written in tfjs, its gradient by tfjs autodiff, and tfjs's own Adam step
       // (optimizer.minimize = valueAndGrad + applyGradients), as a tfjs Gatys loop does it.
       async peer(tf) {
@@ -131,6 +133,8 @@ export const e2eBenches: E2EDef[] = [
         const { onnxTransformerNetWorkload } = await import('./peers/onnx-transformer-net.ts');
         return onnxTransformerNetWorkload(ort, await randomTransformerNetWeights(), hostImage(s, 1));
       },
+      peerWork:
+        'feed-forward image: pastiche reflects the borders inside each convolution and normalises in one kernel after the moments; tfjs writes a padded copy per conv (mirrorPad) and runs moments plus batchNorm',
       async peer(tf) {
         const { tfTransformerNet, uploadWeights } = await import('./peers/tfjs-nets.ts');
         const params = uploadWeights(tf, await randomTransformerNetWeights());

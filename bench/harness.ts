@@ -15,6 +15,7 @@ import { median, ratePerSecond, repsFor, summarize, wantsAnotherSample, type Sam
 import type { BenchDef, CpuWorkload, Tier, Workload } from './types.ts';
 import type { TfjsPeer } from './peers/tfjs-webgpu.ts';
 import type { OnnxPeer } from './peers/onnx-runtime.ts';
+import { adapterName, assertSameAdapter, tunedShapeCount } from './comparison.ts';
 
 const now = () => performance.now();
 
@@ -256,8 +257,11 @@ async function cpuPeerWorkload(def: Pick<BenchDef, 'name' | 'onnx'>, onnx: OnnxP
 }
 
 /** Sets a line up, measures pastiche (and its peers), frees everything, and returns the result. */
-export async function runBench(def: Pick<BenchDef, 'name' | 'group' | 'flops' | 'bytes' | 'setup' | 'peer' | 'onnx'>, ctx: RunContext): Promise<BenchResult> {
+export async function runBench(def: Pick<BenchDef, 'name' | 'group' | 'flops' | 'bytes' | 'setup' | 'peer' | 'peerWork' | 'onnx'>, ctx: RunContext): Promise<BenchResult> {
   const { runtime } = ctx;
+  const adapter = runtime.context.adapterInfo;
+  // Before any work: a ratio between two devices is not a comparison of the libraries.
+  if (def.peer && ctx.peer) assertSameAdapter(def.name, adapter, ctx.peer.name, ctx.peer.adapter);
   const liveBefore = runtime.stats().liveTensors;
   const tfBefore = ctx.peer?.tf.memory().numTensors ?? 0;
   const workload = await def.setup(runtime);
@@ -272,6 +276,7 @@ export async function runBench(def: Pick<BenchDef, 'name' | 'group' | 'flops' | 
   }
   const cpu = def.onnx && ctx.onnx ? await cpuPeerWorkload(def, ctx.onnx, workload) : null;
   try {
+    const tunedShapes = await tunedShapeCount(runtime, workload);
     await runtime.sync();
     runtime.pool.resetPeak();
     const targets: Target[] = [pasticheTarget(runtime, workload, ctx.timestamps)];
@@ -300,6 +305,8 @@ export async function runBench(def: Pick<BenchDef, 'name' | 'group' | 'flops' | 
       reps: ours.reps,
       timing,
       wallMs: ours.wall.median,
+      adapter: adapterName(adapter),
+      tunedShapes,
     };
     const gflops = ratePerSecond(def.flops, mine.median);
     const gbps = ratePerSecond(def.bytes, mine.median);
@@ -312,6 +319,8 @@ export async function runBench(def: Pick<BenchDef, 'name' | 'group' | 'flops' | 
       result.peerSpreadMs = theirsSummary.mad;
       result.peerWallMs = peer.wall.median;
       result.ratio = theirsSummary.median / mine.median;
+      result.peerAdapter = adapterName(ctx.peer.adapter);
+      if (def.peerWork !== undefined) result.peerWork = def.peerWork;
     }
     if (peerError !== undefined) result.peerError = peerError;
     if (cpu && ctx.onnx) {

@@ -36,6 +36,13 @@ export interface BenchResult {
   peakBytes?: number;
   /** Why the peer has no number although the line defines one. */
   peerError?: string;
+  /** The adapter pastiche ran on, and the GPU peer's (a line whose two differ fails instead). */
+  adapter?: string;
+  peerAdapter?: string;
+  /** How the GPU peer's work differs from pastiche's (absent: the same operations). */
+  peerWork?: string;
+  /** How many of the line's kernel shapes ran a choice from the tuning table (0: built-in rules only). */
+  tunedShapes?: number;
   /**
    * A CPU peer ('onnxruntime-cpu', feed-forward lines, when installed): its wall-clock median and
    * spread per iteration, and cpuRatio = cpuPeerMs / wallMs (pastiche's wall clock, whatever `ms`
@@ -86,10 +93,10 @@ export function resultProblems(r: unknown, where = 'result'): string[] {
   const problems: string[] = [];
   if (typeof o.name !== 'string' || o.name === '') problems.push(`${where}: 'name' must be a non-empty string`);
   if (!isNum(o.ms) || o.ms < 0) problems.push(`${where}: 'ms' must be a non-negative number`);
-  for (const key of ['spreadMs', 'p10Ms', 'p90Ms', 'wallMs', 'gflops', 'gbps', 'peerMs', 'peerSpreadMs', 'peerWallMs', 'ratio', 'peakBytes', 'samples', 'reps', 'cpuPeerMs', 'cpuPeerSpreadMs', 'cpuRatio', 'cpuPeerMaxDiff', 'cpuPeerRelL2']) {
+  for (const key of ['spreadMs', 'p10Ms', 'p90Ms', 'wallMs', 'gflops', 'gbps', 'peerMs', 'peerSpreadMs', 'peerWallMs', 'ratio', 'peakBytes', 'samples', 'reps', 'cpuPeerMs', 'cpuPeerSpreadMs', 'cpuRatio', 'cpuPeerMaxDiff', 'cpuPeerRelL2', 'tunedShapes']) {
     if (o[key] !== undefined && !isNum(o[key])) problems.push(`${where}: '${key}' must be a number when present`);
   }
-  for (const key of ['group', 'peer', 'timing', 'peerError', 'cpuPeer', 'cpuPeerError']) {
+  for (const key of ['group', 'peer', 'timing', 'peerError', 'cpuPeer', 'cpuPeerError', 'adapter', 'peerAdapter', 'peerWork']) {
     if (o[key] !== undefined && typeof o[key] !== 'string') problems.push(`${where}: '${key}' must be a string when present`);
   }
   return problems;
@@ -189,10 +196,13 @@ export function textTable(headers: string[], rows: string[][]): string {
 
 /**
  * The results as a table. The CPU peer's columns (`ort ms`, wall clock, and `ort/ours`, against
- * pastiche's wall clock) appear only when some line has a CPU peer.
+ * pastiche's wall clock) appear only when some line has a CPU peer. `tuned` counts the kernel shapes
+ * that ran a tuning-table choice; `peer work` points to a numbered note below the table when the
+ * peer computes the result with different work. The notes also name both sides' adapters.
  */
 export function resultsTable(results: readonly BenchResult[]): string {
   const withCpuPeer = results.some((r) => r.cpuPeer !== undefined);
+  const workNotes = [...new Set(results.flatMap((r) => (r.peer !== undefined && r.peerWork !== undefined ? [r.peerWork] : [])))];
   const rows = results.map((r) => [
     r.name,
     formatMs(r.ms),
@@ -204,10 +214,22 @@ export function resultsTable(results: readonly BenchResult[]): string {
     r.peerMs !== undefined ? formatMs(r.peerMs) : r.peerError ? 'failed' : '',
     r.ratio !== undefined ? `${r.ratio.toFixed(2)}x` : '',
     formatBytes(r.peakBytes),
+    r.tunedShapes === undefined ? '' : r.tunedShapes > 0 ? String(r.tunedShapes) : 'no',
+    r.peer === undefined ? '' : r.peerWork !== undefined ? `differs [${workNotes.indexOf(r.peerWork) + 1}]` : 'same',
     ...(withCpuPeer ? [r.cpuPeerMs !== undefined ? formatMs(r.cpuPeerMs) : r.cpuPeerError ? 'failed' : '', r.cpuRatio !== undefined ? `${r.cpuRatio.toFixed(2)}x` : ''] : []),
   ]);
-  const headers = ['benchmark', '>ms', '>spread', 'clock', '>wall ms', '>GFLOP/s', '>GB/s', '>tfjs ms', '>tfjs/ours', '>peak mem'];
-  return textTable(withCpuPeer ? [...headers, '>ort ms', '>ort/ours'] : headers, rows);
+  const headers = ['benchmark', '>ms', '>spread', 'clock', '>wall ms', '>GFLOP/s', '>GB/s', '>tfjs ms', '>tfjs/ours', '>peak mem', '>tuned', 'peer work'];
+  const table = textTable(withCpuPeer ? [...headers, '>ort ms', '>ort/ours'] : headers, rows);
+  const notes = [...adapterNotes(results), ...workNotes.map((note, i) => `[${i + 1}] ${note}`)];
+  return notes.length ? `${table}\n\n${notes.join('\n')}` : table;
+}
+
+/** Which adapters pastiche and the GPU peer ran on (one line; a line whose two differ has failed). */
+function adapterNotes(results: readonly BenchResult[]): string[] {
+  const ours = [...new Set(results.flatMap((r) => (r.adapter !== undefined ? [r.adapter] : [])))];
+  const peers = [...new Set(results.flatMap((r) => (r.peer !== undefined && r.peerAdapter !== undefined ? [`${r.peer} on ${r.peerAdapter}`] : [])))];
+  if (ours.length === 0) return [];
+  return [`adapters: pastiche on ${ours.join(', ')}${peers.length ? `; ${peers.join(', ')}` : ''}`];
 }
 
 export function compareTable(rows: readonly CompareRow[]): string {

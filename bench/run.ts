@@ -9,6 +9,7 @@ import { tuneWorkload } from '../src/gpu/autotune.ts';
 import { initRuntime, type Runtime } from '../src/gpu/runtime.ts';
 import { scope } from '../src/gpu/scope.ts';
 import { writeFileAtomic } from '../src/io/atomic-write.ts';
+import { adapterName } from './comparison.ts';
 import { e2eBenches } from './e2e.ts';
 import { MEASURE_PRESETS, runBench, type MeasureOptions, type RunContext } from './harness.ts';
 import { createTfjsPeer, type TfjsPeer } from './peers/tfjs-webgpu.ts';
@@ -154,7 +155,7 @@ async function main(): Promise<void> {
   if (opts.peer && lines.some((l) => l.def.peer && !l.pending)) {
     try {
       peer = await createTfjsPeer(runtime);
-      log(`peer: tfjs-webgpu ${peer.version} on the same adapter`);
+      log(`peer: tfjs-webgpu ${peer.version} on ${adapterName(peer.adapter)}`);
     } catch (err) {
       log(`note: no tfjs-webgpu peer: ${(err as Error).message}`);
     }

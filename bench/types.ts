@@ -55,6 +55,12 @@ export interface BenchDef {
    */
   peer?: (tf: Tfjs) => Workload | Promise<Workload>;
   /**
+   * How the peer's work differs from pastiche's when the two compute the same result differently
+   * (a fused kernel against separate ones, a half product against a full one). Reported with the
+   * line, so a ratio is read as "same result", not "same kernels". Absent: the same operations.
+   */
+  peerWork?: string;
+  /**
    * The same computation on onnxruntime-node's CPU provider, when that optional package is
    * installed (the peer kind 'onnxruntime-cpu'; its numbers go in the result's cpuPeer* fields).
    */

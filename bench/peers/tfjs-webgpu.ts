@@ -25,6 +25,7 @@
  *    (tf.tidy / pastiche scope()).
  */
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
+import type { AdapterIdentity } from '../../src/gpu/autotune.ts';
 import type { Runtime } from '../../src/gpu/runtime.ts';
 import type { PassTimestamps } from '../../src/gpu/pass-timestamps.ts';
 import type { Target } from '../harness.ts';
@@ -37,6 +38,8 @@ export interface TfjsPeer {
   readonly tf: Tfjs;
   readonly backend: WebGPUBackend;
   readonly version: string;
+  /** The adapter tfjs's device came from (it requests its own from the same GPU entry object). */
+  readonly adapter: AdapterIdentity;
   /** Builds a peer workload (inside no tidy: its tensors live until `release`). */
   workload(make: (tf: Tfjs) => Workload | Promise<Workload>): Promise<Workload>;
   release(workload: Workload): void;
@@ -94,6 +97,7 @@ export async function createTfjsPeer(runtime: Runtime): Promise<TfjsPeer> {
     tf,
     backend,
     version: tf.version_core,
+    adapter: deviceAdapter(device),
     workload: async (make) => make(tf),
     release: (w) => w.dispose(),
     sync,
@@ -117,4 +121,10 @@ export async function createTfjsPeer(runtime: Runtime): Promise<TfjsPeer> {
       };
     },
   };
+}
+
+/** The identity of the adapter a device was created from (`GPUDevice.adapterInfo`; empty fields where absent). */
+function deviceAdapter(device: GPUDevice): AdapterIdentity {
+  const info = (device as Partial<Pick<GPUDevice, 'adapterInfo'>>).adapterInfo;
+  return { vendor: info?.vendor ?? '', architecture: info?.architecture ?? '', device: info?.device ?? '', description: info?.description ?? '' };
 }

@@ -125,6 +125,7 @@ function nineByNine(label: string, s: number, tiers: readonly Tier[], cin: numbe
     tiers,
     flops: 2 * s * s * 81 * cin * cout,
     bytes: 4 * (s * s * (cin + cout) + 81 * cin * cout),
+    peerWork: 'reflect-pad conv: pastiche reflects the borders inside the convolution; tfjs first writes a padded copy (mirrorPad), then convolves it',
     setup(rt) {
       const x = randomTensor(rt, xShape, 1);
       const wt = randomTensor(rt, wShape, 2, scale);

@@ -35,6 +35,7 @@ export const gramBenches: BenchDef[] = IMAGES.flatMap(([image, tiers]) =>
         // FᵀF as a full product (pastiche computes only the upper triangle: about half of this)
         flops: 2 * pixels * c * c,
         bytes: 4 * (pixels * c + c * c),
+        peerWork: 'Gram forward: pastiche computes the upper triangle of FᵀF in one kernel (about half the multiply-adds), scales and mirrors it there; tfjs runs a full matMul, then a separate multiply by the scale',
         setup(rt) {
           const f = randomTensor(rt, shape, 1);
           return { run: () => void gram(f), dispose: () => f.dispose() };
@@ -57,6 +58,7 @@ export const gramBenches: BenchDef[] = IMAGES.flatMap(([image, tiers]) =>
         // dF = F·(dG + dGᵀ)·scale
         flops: 2 * pixels * c * c,
         bytes: 4 * (2 * pixels * c + c * c),
+        peerWork: 'Gram backward: pastiche computes F·(dG + dGᵀ)·scale in one kernel; tfjs runs transpose, add, matMul and multiply as four passes',
         setup(rt) {
           const f = randomTensor(rt, shape, 1);
           return backwardWorkload(rt, () => gram(f), [f]);

@@ -26,6 +26,7 @@ export const normBenches: BenchDef[] = [
     // mean (1), variance (3), normalise (2), scale and shift (2) per element
     flops: 8 * N,
     bytes: 2 * 4 * N,
+    peerWork: 'instance norm: pastiche computes the per-channel moments, then normalises, scales and shifts in one kernel; tfjs runs tf.moments, then six elementwise ops, each a separate kernel',
     setup(rt) {
       const x = randomTensor(rt, SHAPE, 1);
       const scale = randomTensor(rt, [C], 2);
@@ -61,6 +62,7 @@ export const normBenches: BenchDef[] = [
     // content and style statistics (4 each), apply (4) per element
     flops: 12 * N,
     bytes: 3 * 4 * N,
+    peerWork: 'AdaIN: pastiche computes both inputs\' moments, then applies them in one kernel; tfjs runs tf.moments twice, then eight elementwise ops, each a separate kernel',
     setup(rt) {
       const content = randomTensor(rt, SHAPE, 4);
       const style = randomTensor(rt, SHAPE, 5);

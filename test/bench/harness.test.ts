@@ -116,8 +116,9 @@ describe('bench JSON', () => {
     date: '2025-01-01T00:00:00.000Z',
     tier: 'quick',
     results: [
-      line('matmul 256', 12.5, { wallMs: 13.25, gflops: 2.7, peer: 'tfjs-webgpu', peerMs: 15, ratio: 1.2, peakBytes: 1 << 20, timing: 'gpu-timestamp' }),
-      line('add 1M', 5, { gbps: 2.4 }),
+      line('matmul 256', 12.5, { wallMs: 13.25, gflops: 2.7, peer: 'tfjs-webgpu', peerMs: 15, ratio: 1.2, peakBytes: 1 << 20, timing: 'gpu-timestamp', adapter: 'llvmpipe', peerAdapter: 'llvmpipe', tunedShapes: 2 }),
+      line('add 1M', 5, { gbps: 2.4, adapter: 'llvmpipe', tunedShapes: 0 }),
+      line('gram 8x8x64', 3, { peer: 'tfjs-webgpu', peerMs: 6, ratio: 2, adapter: 'llvmpipe', peerAdapter: 'llvmpipe', peerWork: 'half product against a full matMul', tunedShapes: 0 }),
     ],
   };
 
@@ -140,6 +141,8 @@ describe('bench JSON', () => {
     expect(() => parseReport([{ name: 'a' }])).toThrow(/results\[0\]: 'ms'/);
     expect(() => parseReport([{ name: '', ms: 1 }])).toThrow(/name/);
     expect(() => parseReport([{ name: 'a', ms: 1, gflops: 'fast' }])).toThrow(/gflops/);
+    expect(() => parseReport([{ name: 'a', ms: 1, tunedShapes: 'yes' }])).toThrow(/tunedShapes/);
+    expect(() => parseReport([{ name: 'a', ms: 1, peerAdapter: 3 }])).toThrow(/peerAdapter/);
   });
 
   it('checks every line of a written report', () => {
@@ -147,11 +150,18 @@ describe('bench JSON', () => {
     expect(resultProblems(42)).toHaveLength(1);
   });
 
-  it('prints a table with one row per result', () => {
+  it('prints a table with one row per result, then the adapters and how the peer\'s work differs', () => {
     const text = resultsTable(report.results);
-    const rows = text.split('\n');
+    const [table, notes] = text.split('\n\n');
+    const rows = table!.split('\n');
     expect(rows).toHaveLength(2 + report.results.length);
-    expect(rows[2]).toMatch(/^matmul 256\s+12\.50\s+±0\.625\s+gpu\s+13\.25\s+2\.70\s+15\.00\s+1\.20x\s+1\.0 MiB$/);
+    expect(rows[0]).toMatch(/tfjs\/ours\s+peak mem\s+tuned\s+peer work$/);
+    expect(rows[2]).toMatch(/^matmul 256\s+12\.50\s+±0\.625\s+gpu\s+13\.25\s+2\.70\s+15\.00\s+1\.20x\s+1\.0 MiB\s+2\s+same$/);
+    expect(rows[3]).toMatch(/^add 1M\s+5\.000\s+±0\.250\s+2\.40\s+no$/); // no peer: nothing to compare
+    expect(rows[4]).toMatch(/\s2\.00x\s+no\s+differs \[1\]$/);
+    expect(notes!.split('\n')).toEqual(['adapters: pastiche on llvmpipe; tfjs-webgpu on llvmpipe', '[1] half product against a full matMul']);
+    // Results without these fields (older reports) print no notes.
+    expect(resultsTable([line('x', 1)])).not.toMatch(/adapters|\[1\]/);
     expect(textTable(['a', '>b'], [['xx', '1']])).toBe('a   b\n--  -\nxx  1');
   });
 });

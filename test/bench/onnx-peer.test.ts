@@ -60,7 +60,7 @@ describe('onnxruntime-cpu peer in the bench', () => {
   it('adds the ort columns only when a line has the CPU peer; its ratio is against pastiche’s wall clock', () => {
     expect(resultsTable([line])).not.toContain('ort');
     const table = resultsTable([withOrt, { name: 'matmul 256x256x256', ms: 1, spreadMs: 0 }]).split('\n');
-    expect(table[0]).toMatch(/tfjs\/ours\s+peak mem\s+ort ms\s+ort\/ours$/);
+    expect(table[0]).toMatch(/tfjs\/ours\s+peak mem\s+tuned\s+peer work\s+ort ms\s+ort\/ours$/);
     expect(table[2]).toMatch(/30\.00\s+0\.15x$/);
     const failed = resultsTable([{ ...line, cpuPeer: 'onnxruntime-cpu', cpuPeerError: 'output differs' }]).split('\n');
     expect(failed[2]).toMatch(/failed$/);

@@ -2,7 +2,9 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { Command } from 'commander';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { registerStylizeCommand, STYLIZE_METHODS } from '../../src/cli/commands/stylize.ts';
 import { divergedFailure, gatysOptionsFrom, runGatysMethod, snapshotPath } from '../../src/cli/stylize/gatys.ts';
 import type { StylizeContext, StylizeOptions } from '../../src/cli/stylize/context.ts';
 import { StylizeBatch } from '../../src/cli/stylize/batch.ts';
@@ -20,43 +22,59 @@ afterAll(async () => {
   for (const f of folders) await rm(f, { recursive: true, force: true });
 });
 
-/** The options `pastiche stylize` parses, with its defaults. */
-function cliOptions(overrides: Partial<StylizeOptions>): StylizeOptions {
-  return {
-    method: 'gatys',
-    iterations: 300,
-    optimizer: 'lbfgs',
-    contentWeight: 1,
-    styleWeightScale: NaN,
-    tvWeight: 1e-3,
-    init: 'content',
-    seed: 0,
-    scales: 1,
-    styleScale: 1,
-    pooling: 'max',
-    alpha: 1,
-    strength: 1,
-    ...overrides,
-  };
+const CONTENT = join(IMAGES, 'content_chelsea.png');
+const STYLE = join(IMAGES, 'starry_night_vangogh.jpg');
+
+/** What `pastiche stylize CONTENT -s STYLE --method gatys ARGS...` hands the Gatys runner, parsed by the command itself. */
+async function parseStylize(args: string[] = []): Promise<StylizeContext> {
+  let captured: StylizeContext | undefined;
+  const runner = vi.spyOn(STYLIZE_METHODS, 'gatys').mockImplementation(async (ctx) => {
+    captured = ctx;
+  });
+  // The command destroys its runtime when done; here that is the runtime the other tests share.
+  const destroy = vi.spyOn(runtime(), 'destroy').mockImplementation(() => {});
+  try {
+    const program = new Command().exitOverride();
+    registerStylizeCommand(program);
+    await program.parseAsync(['stylize', CONTENT, '-s', STYLE, '--method', 'gatys', ...args], { from: 'user' });
+  } finally {
+    runner.mockRestore();
+    destroy.mockRestore();
+  }
+  if (!captured) throw new Error('the stylize command did not reach the gatys runner');
+  return captured;
 }
 
-function context(output: string, overrides: Partial<StylizeOptions>, styles = [join(IMAGES, 'starry_night_vangogh.jpg')], styleWeights = [1]): StylizeContext {
-  const content = join(IMAGES, 'content_chelsea.png');
-  const batch = new StylizeBatch([{ content, output }]);
-  return { runtime: runtime(), contents: [content], styles, styleWeights, output, batch, options: cliOptions(overrides), store: testStoreOptions() };
+/** The command's own defaults (no option given), parsed once. */
+let parsedDefaults: StylizeOptions;
+beforeAll(async () => {
+  parsedDefaults = (await parseStylize()).options;
+});
+
+function context(output: string, overrides: Partial<StylizeOptions>, styles = [STYLE], styleWeights = [1]): StylizeContext {
+  const batch = new StylizeBatch([{ content: CONTENT, output }]);
+  return { runtime: runtime(), contents: [CONTENT], styles, styleWeights, output, batch, options: { ...parsedDefaults, ...overrides }, store: testStoreOptions() };
 }
 
 describe('pastiche stylize --method gatys', () => {
-  it('maps the command-line options onto the library options', () => {
-    const o = gatysOptionsFrom(context('out.png', { saveEvery: 50, preserveColor: true as unknown as string, scales: 3 }, ['a.png', 'b.png'], [0.7, 0.3]));
-    expect(o.styleWeight).toBe(DEFAULT_GATYS_WEIGHTS.styleWeight); // no --style-weight given
+  it('maps the command-line options onto the library options', async () => {
+    const o = gatysOptionsFrom(await parseStylize(['-s', STYLE, '--style-weight', '0.7,0.3', '--save-every', '50', '--preserve-color', '--scales', '3']));
+    expect(o.styleWeight).toBe(DEFAULT_GATYS_WEIGHTS.styleWeight); // no style-loss weight given
     expect(o.styleBlend).toEqual([0.7, 0.3]);
     expect(o.preserveColor).toBe('luminance'); // a bare --preserve-color
     expect(o.previewEvery).toBe(50);
     expect(o.scales).toBe(3);
-    expect(gatysOptionsFrom(context('out.png', { styleWeightScale: 42, preserveColor: 'histogram' })).styleWeight).toBe(42);
-    expect(() => gatysOptionsFrom(context('out.png', { preserveColor: 'sepia' }))).toThrow(/luminance or histogram/);
+    expect(gatysOptionsFrom(await parseStylize(['--style-weight', '42', '--preserve-color', 'histogram'])).styleWeight).toBe(42);
+    expect(gatysOptionsFrom(await parseStylize(['--style-loss', '7'])).styleWeight).toBe(7);
+    await expect(parseStylize(['--preserve-color', 'sepia']).then(gatysOptionsFrom)).rejects.toThrow(/luminance or histogram/);
     expect(snapshotPath('/x/out.png', 50)).toBe('/x/out.0050.png');
+  });
+
+  it("gives the library's default loss weights and colour handling when no option is given", async () => {
+    const o = gatysOptionsFrom(await parseStylize());
+    expect({ contentWeight: o.contentWeight, styleWeight: o.styleWeight, tvWeight: o.tvWeight }).toEqual(DEFAULT_GATYS_WEIGHTS);
+    expect(o.preserveColor).toBe('none');
+    expect(o.styleBlend).toEqual([1]);
   });
 
   it('writes the result, --save-every snapshots and a summary line', async () => {

@@ -233,10 +233,20 @@ describe('Magenta arbitrary stylization', () => {
     expect((await loadTfliteGraph('magenta-transfer', store)).converted).toBe(false);
   });
 
-  it('fuses the 13 conditional instance norms and the reflection pads', () => {
-    expect(magenta.transferNet.fusion).toEqual({ instanceNorms: 13, reflectPadConvs: 16, identityResizes: 1 });
-    expect(magenta.transferNet.compiledOps.filter((op) => op === 'instanceNorm')).toHaveLength(13);
-    expect(magenta.transferNet.compiledOps).not.toContain('mirrorPad');
+  it('fuses every instance norm, reflection pad and same-size resize of the converted graph', () => {
+    // Counted in the graph as converted from the .tflite (one RSQRT per instance norm), not in the fusion's output.
+    const { spec, fusion, compiledOps } = magenta.transferNet;
+    const inSpec = (test: (node: GraphSpec['nodes'][number]) => boolean) => spec.nodes.filter(test).length;
+    const rsqrts = inSpec((n) => n.op === 'rsqrt');
+    const pads = inSpec((n) => n.op === 'mirrorPad');
+    const identityResizes = inSpec((n) => n.op === 'resizeNearest' && n.scale[0] === 1 && n.scale[1] === 1);
+    expect(rsqrts * pads * identityResizes, 'the converted graph has all three patterns').toBeGreaterThan(0);
+    expect(fusion).toEqual({ instanceNorms: rsqrts, reflectPadConvs: pads, identityResizes });
+    expect(compiledOps.filter((op) => op === 'instanceNorm')).toHaveLength(rsqrts);
+    expect(compiledOps).not.toContain('rsqrt');
+    expect(compiledOps).not.toContain('mirrorPad');
+    // Each instance norm replaces 10 nodes; each pad and identity resize disappears.
+    expect(compiledOps).toHaveLength(spec.nodes.length - 9 * rsqrts - pads - identityResizes);
   });
 
   it('predicts the reference style vector', async () => {

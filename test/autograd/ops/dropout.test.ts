@@ -7,6 +7,7 @@ import { dropoutKeeps } from '../../../src/gpu/kernels/dropout.ts';
 import { float16ToFloat32, float32ToFloat16 } from '../../../src/gpu/half.ts';
 import type { Tensor } from '../../../src/gpu/tensor.ts';
 import { useRuntime } from '../../helpers/gpu.ts';
+import { hasShaderF16 } from '../../helpers/adapter-features.ts';
 import { expectClose, randomValues } from '../../helpers/oracle.ts';
 
 const runtime = useRuntime();
@@ -110,9 +111,8 @@ describe('dropout (training)', () => {
     }
   });
 
-  it('works on f16 tensors with the same mask', async () => {
+  it.skipIf(!hasShaderF16)('works on f16 tensors with the same mask (needs shader-f16)', async () => {
     const rt = runtime();
-    if (!rt.hasF16) return;
     const xs = float16ToFloat32(float32ToFloat16(positive(1001, 8)));
     const y = await dropout(rt.upload(xs, [7, 11, 13], 'f16'), 0.5, { seed: 3, training: true }).data();
     const expected = Array.from(xs, (v, i) => (dropoutKeeps(3, 0.5, i) ? v * 2 : 0));

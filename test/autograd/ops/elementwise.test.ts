@@ -5,6 +5,7 @@ import { valueAndGrad } from '../../../src/autograd/grad.ts';
 import { unary } from '../../../src/gpu/kernels/elementwise.ts';
 import type { Tensor } from '../../../src/gpu/tensor.ts';
 import { useRuntime } from '../../helpers/gpu.ts';
+import { hasShaderF16 } from '../../helpers/adapter-features.ts';
 import { expectClose, randomValues, tf, tfValues } from '../../helpers/oracle.ts';
 
 const runtime = useRuntime();
@@ -151,9 +152,8 @@ describe('autodiff bookkeeping', () => {
 describe('unary maps on f16 tensors', () => {
   // [3, 5] takes the one-per-invocation kernel, [4, 6] the vec4 one.
   for (const shape of [[3, 5], [4, 6]]) {
-    it(`affine and relu ${JSON.stringify(shape)}`, async (ctx) => {
+    it.skipIf(!hasShaderF16)(`affine and relu ${JSON.stringify(shape)} (needs shader-f16)`, async () => {
       const rt = runtime();
-      if (!rt.hasF16) ctx.skip();
       const n = shape.reduce((a, b) => a * b);
       const x = rt.upload(randomValues(n, 41), shape, 'f16');
       const xv = await x.data(); // the values as rounded to f16 on upload

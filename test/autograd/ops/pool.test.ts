@@ -6,6 +6,7 @@ import { valueAndGrad } from '../../../src/autograd/grad.ts';
 import { float16ToFloat32, float32ToFloat16 } from '../../../src/gpu/half.ts';
 import type { Tensor } from '../../../src/gpu/tensor.ts';
 import { useRuntime } from '../../helpers/gpu.ts';
+import { hasShaderF16 } from '../../helpers/adapter-features.ts';
 import { expectClose, randomValues, seededRandom, tf, tfValues } from '../../helpers/oracle.ts';
 
 const runtime = useRuntime();
@@ -74,9 +75,8 @@ describe('2×2 stride-2 pooling: forward and gradient against tfjs-cpu', () => {
     expect([...(await grads[0]!.data())]).toEqual(new Array(30).fill(0));
   });
 
-  it('pools f16 tensors (f32 arithmetic, f16 storage)', async () => {
+  it.skipIf(!hasShaderF16)('pools f16 tensors (f32 arithmetic, f16 storage; needs shader-f16)', async () => {
     const rt = runtime();
-    if (!rt.hasF16) return;
     for (const shape of [
       [2, 7, 5, 3],
       [2, 6, 4, 8],

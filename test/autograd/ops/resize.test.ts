@@ -7,6 +7,7 @@ import { nearestAxisMap, nearestSourceIndex, resizeNearestBackwardKernel, resize
 import { float16ToFloat32, float32ToFloat16 } from '../../../src/gpu/half.ts';
 import type { Tensor } from '../../../src/gpu/tensor.ts';
 import { useRuntime } from '../../helpers/gpu.ts';
+import { hasShaderF16 } from '../../helpers/adapter-features.ts';
 import { expectClose, randomValues, tf, tfValues } from '../../helpers/oracle.ts';
 
 const runtime = useRuntime();
@@ -116,9 +117,8 @@ describe('resizeNearest: forward and gradient against tfjs-cpu', () => {
     expect(theirs[49]).toBe(10);
   });
 
-  it('resizes f16 tensors', async () => {
+  it.skipIf(!hasShaderF16)('resizes f16 tensors (needs shader-f16)', async () => {
     const rt = runtime();
-    if (!rt.hasF16) return;
     const shape: Shape4 = [2, 7, 5, 8];
     const xs = float16ToFloat32(float32ToFloat16(randomValues(count(shape), 3)));
     const y = resizeNearest(rt.upload(xs, shape, 'f16'), [9, 11], { halfPixelCenters: true });

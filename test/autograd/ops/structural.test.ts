@@ -6,6 +6,7 @@ import { valueAndGrad } from '../../../src/autograd/grad.ts';
 import { float32ToFloat16, float16ToFloat32 } from '../../../src/gpu/half.ts';
 import type { Tensor } from '../../../src/gpu/tensor.ts';
 import { useRuntime } from '../../helpers/gpu.ts';
+import { hasShaderF16 } from '../../helpers/adapter-features.ts';
 import { expectClose, randomValues, tf, tfValues } from '../../helpers/oracle.ts';
 
 const runtime = useRuntime();
@@ -117,9 +118,8 @@ describe('structural ops: composition, f16, errors and memory', () => {
       ([a, b]) => tf.concat([tf.transpose(tf.slice(a!, [0, 1, 0, 0], [2, 5, 5, 3]), [0, 3, 1, 2]), tf.slice(b!, [0, 0, 1, 0], [2, 3, 5, 2])], 3),
     ));
 
-  it('copies f16 tensors exactly (scalar and vec4 paths)', async () => {
+  it.skipIf(!hasShaderF16)('copies f16 tensors exactly (scalar and vec4 paths; needs shader-f16)', async () => {
     const rt = runtime();
-    if (!rt.hasF16) return;
     const shape = [2, 3, 5, 8];
     const values = float16ToFloat32(float32ToFloat16(randomValues(count(shape), 7)));
     const x = rt.upload(values, shape, 'f16');
