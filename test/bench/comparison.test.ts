@@ -6,7 +6,7 @@ import type { BenchDef, Workload } from '../../bench/types.ts';
 import { conv2d } from '../../src/autograd/ops/conv2d.ts';
 import { unary } from '../../src/gpu/kernels/elementwise.ts';
 import type { AdapterIdentity } from '../../src/gpu/autotune.ts';
-import { convCandidateIds } from '../../src/gpu/kernels/conv2d.ts';
+import { convCandidateIds } from '../../src/gpu/kernels/conv2d/candidates.ts';
 import { useRuntime } from '../helpers/gpu.ts';
 import { randomValues } from '../helpers/oracle.ts';
 

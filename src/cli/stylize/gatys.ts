@@ -120,7 +120,7 @@ async function stylizeOne(ctx: StylizeContext, vgg: Vgg, contentPath: string, ou
 /** The run's failure when the loss diverged: the best image before it is written to `out` when one improved on the start. */
 export async function divergedFailure(err: OptimizationDivergedError<RgbImage>, out: string, learningRate: number | undefined): Promise<Error> {
   const kept = err.best ? `; the best image before it is written to ${out}` : '; no image improved on the start, nothing is written';
-  if (err.best) await writePngFile(out, err.best);
+  if (err.best) await writeImageFile(out, err.best);
   const now = learningRate !== undefined ? ` (now ${learningRate >= 1e6 ? learningRate.toExponential() : learningRate})` : '';
   return new Error(`${err.message.replace(/^gatys: /, '').replace('lower the learning rate', `lower --learning-rate${now}`)}${kept}`);
 }
