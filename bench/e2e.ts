@@ -55,7 +55,7 @@ export const e2eBenches: E2EDef[] = [
       name: `e2e Gatys iteration (VGG19, ${s} px)`,
       tiers: [],
       async setup(rt) {
-        const { GatysLoss } = await import('../src/nets/gatys.ts');
+        const { GatysLoss } = await import('../src/nets/methods/gatys/gatys.ts');
         const { Adam } = await import('../src/nets/optim/adam.ts');
         const vgg = await randomVgg(rt);
         const loss = await GatysLoss.create(vgg, hostImage(s, 1), [hostImage(s, 2)]);
@@ -157,8 +157,8 @@ export const e2eBenches: E2EDef[] = [
       name: `e2e AdaIN (VGG19 encoder + decoder, ${s} px)`,
       tiers: [],
       async setup(rt) {
-        const { adainEncode, adainTarget, ADAIN_CONTENT_TAP } = await import('../src/nets/adain.ts');
-        const { AdainDecoder, ADAIN_FEATURE_CHANNELS } = await import('../src/nets/adain-decoder.ts');
+        const { adainEncode, adainTarget, ADAIN_CONTENT_TAP } = await import('../src/nets/methods/adain/adain.ts');
+        const { AdainDecoder, ADAIN_FEATURE_CHANNELS } = await import('../src/nets/models/adain-decoder.ts');
         const { noGrad } = await import('../src/autograd/tape.ts');
         const vgg = await randomVgg(rt);
         const decoder = AdainDecoder.initialize(rt, 5);
@@ -191,7 +191,7 @@ export const e2eBenches: E2EDef[] = [
       name: `e2e Magenta embedding + stylization (${s} px)`,
       tiers: [],
       async setup(rt) {
-        const { Magenta } = await import('../src/nets/magenta.ts');
+        const { Magenta } = await import('../src/nets/methods/magenta/magenta.ts');
         const mirror = process.env.PASTICHE_WEIGHTS_MIRROR;
         const magenta = await Magenta.load(rt, mirror ? { mirrorDir: mirror } : {});
         const style = randomImage(rt, 256, 2);
@@ -221,7 +221,7 @@ export const e2eBenches: E2EDef[] = [
       tiers: [],
       async setup(rt) {
         const { FeedForwardTraining, createFeedForwardNet } = await import('../src/nets/train/feed-forward.ts');
-        const { PerceptualLoss } = await import('../src/nets/perceptual-loss.ts');
+        const { PerceptualLoss } = await import('../src/nets/losses/perceptual-loss.ts');
         const { valueAndGradOf } = await import('../src/autograd/grad.ts');
         const { Adam } = await import('../src/nets/optim/adam.ts');
         const vgg = await randomVgg(rt);

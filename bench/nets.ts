@@ -28,7 +28,7 @@ let vggHost: Promise<HostTensorMap> | null = null;
 /** VGG19 (all 16 convs, HWIO kernels), the same values for every caller in this process. */
 export function randomVggWeights(): Promise<HostTensorMap> {
   vggHost ??= (async () => {
-    const { vggLayers } = await import('../src/nets/vgg.ts');
+    const { vggLayers } = await import('../src/nets/models/vgg.ts');
     const weights: HostTensorMap = new Map();
     vggLayers('vgg19').forEach((l, i) => {
       const shape = [3, 3, l.inChannels, l.outChannels];
@@ -42,7 +42,7 @@ export function randomVggWeights(): Promise<HostTensorMap> {
 
 /** The bench's VGG19: random weights, average pooling (as Gatys et al. prefer), Caffe preprocessing. */
 export async function randomVgg(rt: Runtime) {
-  const { Vgg } = await import('../src/nets/vgg.ts');
+  const { Vgg } = await import('../src/nets/models/vgg.ts');
   return Vgg.fromHost(rt, await randomVggWeights(), { arch: 'vgg19', pooling: 'avg' }, 'bench vgg19 (random)');
 }
 
@@ -51,7 +51,7 @@ let transformerHost: Promise<HostTensorMap> | null = null;
 /** TransformerNet with instance norm (PyTorch fast_neural_style names, HWIO kernels). */
 export function randomTransformerNetWeights(): Promise<HostTensorMap> {
   transformerHost ??= (async () => {
-    const { transformerNetConvSpecs } = await import('../src/nets/transformer-net.ts');
+    const { transformerNetConvSpecs } = await import('../src/nets/models/transformer-net.ts');
     const weights: HostTensorMap = new Map();
     transformerNetConvSpecs().forEach((spec, i) => {
       const shape = [spec.k, spec.k, spec.cin, spec.cout];
@@ -68,8 +68,8 @@ export function randomTransformerNetWeights(): Promise<HostTensorMap> {
 }
 
 export async function randomTransformerNet(rt: Runtime) {
-  const { TransformerNet } = await import('../src/nets/transformer-net.ts');
-  const { ParamStore } = await import('../src/nets/params.ts');
+  const { TransformerNet } = await import('../src/nets/models/transformer-net.ts');
+  const { ParamStore } = await import('../src/nets/models/params.ts');
   return new TransformerNet(ParamStore.fromHost(rt, await randomTransformerNetWeights(), 'bench transformer-net (random)'), { norm: 'instance' });
 }
 

@@ -5,7 +5,7 @@
  * Input and output are RGB 0..255, [1, 3, H, W]. Weights come from pastiche's host arrays
  * (bench/nets.ts: HWIO kernels), transposed to ONNX's OIHW.
  */
-import { transformerNetConvSpecs } from '../../src/nets/transformer-net.ts';
+import { transformerNetConvSpecs } from '../../src/nets/models/transformer-net.ts';
 import type { HostTensorMap } from '../../src/nets/weights/host-tensor.ts';
 import type { CpuWorkload } from '../types.ts';
 import { attr, encodeOnnxModel, type OnnxGraph, type OnnxInitializer, type OnnxNode } from './onnx-model.ts';

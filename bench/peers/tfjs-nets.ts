@@ -6,10 +6,10 @@
  * the same values.
  */
 import type { Scalar, Tensor, Tensor1D, Tensor4D } from '@tensorflow/tfjs-core';
-import { DEFAULT_GATYS_WEIGHTS } from '../../src/nets/gatys.ts';
-import { DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, type LayerWeights } from '../../src/nets/style-losses.ts';
+import { DEFAULT_GATYS_WEIGHTS } from '../../src/nets/methods/gatys/gatys.ts';
+import { DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, type LayerWeights } from '../../src/nets/losses/style-losses.ts';
 import type { HostTensorMap } from '../../src/nets/weights/host-tensor.ts';
-import { VGG19_CAFFE_MEAN_RGB } from '../../src/nets/weights/vgg19-uint8.ts';
+import { VGG19_CAFFE_MEAN_RGB } from '../../src/nets/weights/formats/vgg19-uint8.ts';
 import type { Tfjs } from '../types.ts';
 
 /** Uploads host weights as tfjs tensors, by name. */

@@ -3,7 +3,7 @@
 // /weights/index.json. Methods use these helpers to check what is installed and to download with
 // progress.
 
-import { parseSafetensors, type SafetensorsContents } from '../nets/weights/safetensors.ts';
+import { parseSafetensors, type SafetensorsContents } from '../nets/weights/formats/safetensors.ts';
 import type { ProgressFn } from './methods.ts';
 
 export const WEIGHTS_BASE = new URL('weights/', new URL(import.meta.env.BASE_URL, location.href)).href;

@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import { DEFAULT_AUGMENT, type AugmentOptions } from '../nets/train/augment.ts';
-import type { StoreOptions } from '../nets/weights/store.ts';
+import type { StoreOptions } from '../nets/weights/node/store.ts';
 import { parseInteger, parseNumber, parseScaleRange } from './options.ts';
 
 export interface RawRunOptions {

@@ -4,7 +4,7 @@
  * and `train adain` read alike.
  */
 import type { IterationReport, TrainResult } from '../nets/train/loop.ts';
-import type { TrainingRunHooks } from '../nets/train/run-files.ts';
+import type { TrainingRunHooks } from '../nets/train/node/run-files.ts';
 import { createProgressBar, isInteractive, type ProgressBar } from './progress.ts';
 
 /** A loss for a progress line: four significant digits, exponent form for the very large and small. */

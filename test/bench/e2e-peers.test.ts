@@ -9,7 +9,7 @@ import { createTfjsPeer, type TfjsPeer } from '../../bench/peers/tfjs-webgpu.ts'
 import { TfGatysLoss, disposeTfVgg, tfImage, tfTransformerNet, tfVgg, uploadWeights } from '../../bench/peers/tfjs-nets.ts';
 import { hostImage, randomTransformerNet, randomTransformerNetWeights, randomVgg, randomVggWeights } from '../../bench/nets.ts';
 import { noGrad } from '../../src/autograd/tape.ts';
-import { GatysLoss } from '../../src/nets/gatys.ts';
+import { GatysLoss } from '../../src/nets/methods/gatys/gatys.ts';
 import { useRuntime } from '../helpers/gpu.ts';
 
 const runtime = useRuntime();

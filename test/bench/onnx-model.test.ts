@@ -12,7 +12,7 @@ import { hostImage, randomTransformerNet, randomTransformerNetWeights } from '..
 import { attr, encodeOnnxModel, ProtoWriter } from '../../bench/peers/onnx-model.ts';
 import { hwioToOihw, nchwToNhwc, nhwcToNchw, transformerNetOnnx } from '../../bench/peers/onnx-transformer-net.ts';
 import { noGrad } from '../../src/autograd/tape.ts';
-import { transformerNetConvSpecs } from '../../src/nets/transformer-net.ts';
+import { transformerNetConvSpecs } from '../../src/nets/models/transformer-net.ts';
 import { useRuntime } from '../helpers/gpu.ts';
 import { relativeL2, tf } from '../helpers/oracle.ts';
 

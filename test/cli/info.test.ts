@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { installedState } from '../../src/cli/commands/info.ts';
-import type { InstalledModel } from '../../src/nets/weights/store.ts';
+import type { InstalledModel } from '../../src/nets/weights/node/store.ts';
 
 const candy = (change: Partial<InstalledModel>): InstalledModel => ({
   name: 'candy',

@@ -3,7 +3,7 @@
 import { getRuntime } from '../../gpu/runtime.ts';
 import type { RgbImage } from '../../io/image.ts';
 import { resizeToLongSide } from '../../io/resize.ts';
-import { Vgg } from '../../nets/vgg.ts';
+import { Vgg } from '../../nets/models/vgg.ts';
 import type { ProgressFn } from '../methods.ts';
 import { fetchSafetensors } from '../weights.ts';
 

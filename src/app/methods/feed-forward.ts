@@ -3,7 +3,7 @@
 // the webcam: live mode restyles camera frames continuously.
 
 import { getRuntime } from '../../gpu/runtime.ts';
-import { feedForwardFromWeights, stylizeFeedForward, type FeedForwardNet } from '../../nets/feed-forward.ts';
+import { feedForwardFromWeights, stylizeFeedForward, type FeedForwardNet } from '../../nets/methods/feed-forward/feed-forward.ts';
 import type { GalleryControl, ProgressFn, StyleMethod } from '../methods.ts';
 import { numberValue, sizeControl, stringValue, throwIfAborted } from '../methods.ts';
 import { loadSamples } from '../samples.ts';

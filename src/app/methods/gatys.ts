@@ -2,8 +2,8 @@
 // image itself optimised on the GPU by L-BFGS or Adam (src/nets/gatys.ts). The page shows the image
 // evolving and the loss curves; Stop keeps the best image so far, Resume continues from it.
 
-import type { ColorPreservation } from '../../nets/color.ts';
-import { DEFAULT_GATYS_WEIGHTS, stylizeGatys, type GatysOptions } from '../../nets/gatys.ts';
+import type { ColorPreservation } from '../../nets/image/color.ts';
+import { DEFAULT_GATYS_WEIGHTS, stylizeGatys, type GatysOptions } from '../../nets/methods/gatys/gatys.ts';
 import type { StyleMethod } from '../methods.ts';
 import { numberValue, stringValue, throwIfAborted, yieldToBrowser } from '../methods.ts';
 import { weightsAvailable } from '../weights.ts';

@@ -9,7 +9,7 @@
 
 import { getRuntime } from '../../gpu/runtime.ts';
 import type { RgbImage } from '../../io/image.ts';
-import { Magenta, MAGENTA_MIN_CONTENT_SIZE } from '../../nets/magenta.ts';
+import { Magenta, MAGENTA_MIN_CONTENT_SIZE } from '../../nets/methods/magenta/magenta.ts';
 import type { ControlValues, MethodInputs, ProgressFn, StyleMethod } from '../methods.ts';
 import { numberValue, sizeControl, throwIfAborted } from '../methods.ts';
 import { fetchWeights, weightsAvailable } from '../weights.ts';

@@ -9,10 +9,10 @@ import { initRuntime, type Runtime } from '../../gpu/runtime.ts';
 import { writeFileAtomic } from '../../io/atomic-write.ts';
 import { readImageFile } from '../../io/image-file.ts';
 import { resizeToLongSide } from '../../io/resize.ts';
-import { Vgg, vggFromTorchvision, vggTapNames, type VggArch } from '../../nets/vgg.ts';
+import { Vgg, vggFromTorchvision, vggTapNames, type VggArch } from '../../nets/models/vgg.ts';
 import type { HostTensorMap } from '../../nets/weights/host-tensor.ts';
-import { convOihwToHwio, readPth } from '../../nets/weights/pth.ts';
-import { parseSafetensors, serializeSafetensors } from '../../nets/weights/safetensors.ts';
+import { convOihwToHwio, readPth } from '../../nets/weights/formats/pth.ts';
+import { parseSafetensors, serializeSafetensors } from '../../nets/weights/formats/safetensors.ts';
 
 interface FeaturesOptions {
   net: VggArch;

@@ -1,7 +1,7 @@
 /** `pastiche info`: the WebGPU adapter, its features and limits, and which models are installed. */
 import type { Command } from 'commander';
 import { initRuntime } from '../../gpu/runtime.ts';
-import { listInstalledModels, type InstalledModel } from '../../nets/weights/store.ts';
+import { listInstalledModels, type InstalledModel } from '../../nets/weights/node/store.ts';
 
 const SHOWN_LIMITS = [
   'maxBufferSize',

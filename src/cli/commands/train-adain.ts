@@ -6,9 +6,9 @@
  */
 import type { Command } from 'commander';
 import { initRuntime } from '../../gpu/runtime.ts';
-import { ADAIN_TRAIN_DEFAULTS, adainTrainConfig, defaultAdainDecoderPath, trainAdainDecoder, type AdainRunStart, type AdainTrainConfig } from '../../nets/adain-training.ts';
-import { readCheckpoint, type TrainingCheckpoint } from '../../nets/train/checkpoint.ts';
-import { defaultCacheDir } from '../../nets/weights/store.ts';
+import { ADAIN_TRAIN_DEFAULTS, adainTrainConfig, defaultAdainDecoderPath, trainAdainDecoder, type AdainRunStart, type AdainTrainConfig } from '../../nets/train/node/adain-decoder.ts';
+import { readCheckpoint, type TrainingCheckpoint } from '../../nets/train/node/checkpoint.ts';
+import { defaultCacheDir } from '../../nets/weights/node/store.ts';
 import { parseInteger, parseNumber } from '../options.ts';
 import { addRunOptions, augmentFrom, checkAugmentOnResume, flagOf, storeFrom, type RawRunOptions } from '../training-options.ts';
 import { stopOnCtrlC, TrainingProgress, trainingSummary } from '../training-progress.ts';

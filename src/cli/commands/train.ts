@@ -5,12 +5,12 @@
  */
 import { InvalidArgumentError, type Command } from 'commander';
 import { initRuntime } from '../../gpu/runtime.ts';
-import { DEFAULT_CONTENT_LAYER, DEFAULT_PERCEPTUAL_WEIGHTS, DEFAULT_STYLE_LAYERS } from '../../nets/perceptual-loss.ts';
-import { readCheckpoint, type TrainingCheckpoint } from '../../nets/train/checkpoint.ts';
+import { DEFAULT_CONTENT_LAYER, DEFAULT_PERCEPTUAL_WEIGHTS, DEFAULT_STYLE_LAYERS } from '../../nets/losses/perceptual-loss.ts';
+import { readCheckpoint, type TrainingCheckpoint } from '../../nets/train/node/checkpoint.ts';
 import { FEED_FORWARD_ARCHS, type FeedForwardArch } from '../../nets/train/feed-forward.ts';
-import { trainFeedForward, type FeedForwardRunStart, type FeedForwardTrainConfig } from '../../nets/train/run-feed-forward.ts';
-import type { NormKind } from '../../nets/transformer-net.ts';
-import { vggTapNames } from '../../nets/vgg.ts';
+import { trainFeedForward, type FeedForwardRunStart, type FeedForwardTrainConfig } from '../../nets/train/node/run-feed-forward.ts';
+import type { NormKind } from '../../nets/models/transformer-net.ts';
+import { vggTapNames } from '../../nets/models/vgg.ts';
 import { choice, parseInteger, parseNumber } from '../options.ts';
 import { addRunOptions, augmentFrom, checkAugmentOnResume, flagOf, storeFrom, type RawRunOptions } from '../training-options.ts';
 import { stopOnCtrlC, TrainingProgress, trainingSummary } from '../training-progress.ts';

@@ -15,12 +15,12 @@ import { defaultTuneStore, describeResult, fileTuneStore, tuneWorkload, type Tun
 import { initRuntime, type Runtime } from '../../gpu/runtime.ts';
 import { scope } from '../../gpu/scope.ts';
 import type { Tensor } from '../../gpu/tensor.ts';
-import { AdainDecoder } from '../../nets/adain-decoder.ts';
-import { AdainDecoderTraining } from '../../nets/adain-training.ts';
-import { JohnsonNet } from '../../nets/johnson-net.ts';
-import { TransformerNet } from '../../nets/transformer-net.ts';
-import type { ImageBatch } from '../../nets/train/dataset.ts';
-import { Vgg, vggLayers } from '../../nets/vgg.ts';
+import { AdainDecoder } from '../../nets/models/adain-decoder.ts';
+import { AdainDecoderTraining } from '../../nets/train/node/adain-decoder.ts';
+import { JohnsonNet } from '../../nets/models/johnson-net.ts';
+import { TransformerNet } from '../../nets/models/transformer-net.ts';
+import type { ImageBatch } from '../../nets/train/node/dataset.ts';
+import { Vgg, vggLayers } from '../../nets/models/vgg.ts';
 import type { HostTensorMap } from '../../nets/weights/host-tensor.ts';
 import { choice, parseInteger } from '../options.ts';
 

@@ -5,7 +5,7 @@
  * records, and damaged ones are replaced: the summary says "repaired" for those and "ok" for the rest.
  */
 import type { Command } from 'commander';
-import { loadTfliteGraph } from '../../nets/magenta-store.ts';
+import { loadTfliteGraph } from '../../nets/methods/magenta/node/store.ts';
 import { createProgressBar, isInteractive } from '../progress.ts';
 import { findModel, loadWeightsManifest, type ModelEntry } from '../../nets/weights/manifest.ts';
 import {
@@ -17,7 +17,7 @@ import {
   type ConvertedOutcome,
   type FileProgress,
   type StoreOptions,
-} from '../../nets/weights/store.ts';
+} from '../../nets/weights/node/store.ts';
 
 interface WeightsCommandOptions {
   mirror?: string;

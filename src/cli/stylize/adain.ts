@@ -9,12 +9,12 @@ import type { Runtime } from '../../gpu/runtime.ts';
 import { readImageFile, writeImageFile } from '../../io/image-file.ts';
 import type { RgbImage } from '../../io/image.ts';
 import { resizeToLongSide } from '../../io/resize.ts';
-import { AdainStylizer, resolveAdainOptions } from '../../nets/adain.ts';
-import { AdainDecoder, adainDecoderWeightsFromBytes } from '../../nets/adain-decoder.ts';
-import { defaultAdainDecoderPath } from '../../nets/adain-training.ts';
-import { combineLuminance } from '../../nets/color.ts';
-import { Vgg } from '../../nets/vgg.ts';
-import { defaultCacheDir } from '../../nets/weights/store.ts';
+import { AdainStylizer, resolveAdainOptions } from '../../nets/methods/adain/adain.ts';
+import { AdainDecoder, adainDecoderWeightsFromBytes } from '../../nets/models/adain-decoder.ts';
+import { defaultAdainDecoderPath } from '../../nets/train/node/adain-decoder.ts';
+import { combineLuminance } from '../../nets/image/color.ts';
+import { Vgg } from '../../nets/models/vgg.ts';
+import { defaultCacheDir } from '../../nets/weights/node/store.ts';
 import type { StylizeContext } from './context.ts';
 
 /** Style images are resized so their long side is this (× --style-scale) when --size is not given. */

@@ -1,5 +1,5 @@
 import type { Runtime } from '../../gpu/runtime.ts';
-import type { StoreOptions } from '../../nets/weights/store.ts';
+import type { StoreOptions } from '../../nets/weights/node/store.ts';
 import type { StylizeBatch } from './batch.ts';
 
 /** Everything a method's command runner gets from `pastiche stylize`. */

@@ -1,7 +1,7 @@
 import { readImageFile, writeImageFile } from '../../io/image-file.ts';
 import { resizeToLongSide } from '../../io/resize.ts';
-import { stylizeFeedForward } from '../../nets/feed-forward.ts';
-import { loadFeedForwardModel } from '../../nets/feed-forward-loader.ts';
+import { stylizeFeedForward } from '../../nets/methods/feed-forward/feed-forward.ts';
+import { loadFeedForwardModel } from '../../nets/methods/feed-forward/node/load-model.ts';
 import type { StylizeContext } from './context.ts';
 
 /** `--method transformer`: one forward pass of a pretrained (or trained) feed-forward net per image. */

@@ -7,10 +7,10 @@ import { dirname, extname, basename, join } from 'node:path';
 import { readImageFile, writeImageFile } from '../../io/image-file.ts';
 import type { RgbImage } from '../../io/image.ts';
 import { resizeToLongSide } from '../../io/resize.ts';
-import type { ColorPreservation } from '../../nets/color.ts';
-import { DEFAULT_GATYS_WEIGHTS, stylizeGatys, type GatysLosses, type GatysOptions, type GatysProgress, type GatysResult } from '../../nets/gatys.ts';
+import type { ColorPreservation } from '../../nets/image/color.ts';
+import { DEFAULT_GATYS_WEIGHTS, stylizeGatys, type GatysLosses, type GatysOptions, type GatysProgress, type GatysResult } from '../../nets/methods/gatys/gatys.ts';
 import { OptimizationDivergedError } from '../../nets/optim/diverged.ts';
-import { Vgg } from '../../nets/vgg.ts';
+import { Vgg } from '../../nets/models/vgg.ts';
 import { createProgressBar, isInteractive } from '../progress.ts';
 import type { StylizeContext, StylizeOptions } from './context.ts';
 

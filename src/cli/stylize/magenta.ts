@@ -1,6 +1,6 @@
 import { readImageFile, writeImageFile } from '../../io/image-file.ts';
 import { resizeToLongSide } from '../../io/resize.ts';
-import { blendEmbeddings, Magenta } from '../../nets/magenta.ts';
+import { blendEmbeddings, Magenta } from '../../nets/methods/magenta/magenta.ts';
 import type { StylizeContext } from './context.ts';
 
 const seconds = (since: number): string => ((performance.now() - since) / 1000).toFixed(2);

@@ -5,12 +5,12 @@
  */
 import type { Runtime } from '../../gpu/runtime.ts';
 import type { Tensor } from '../../gpu/tensor.ts';
-import { JohnsonNet } from '../johnson-net.ts';
-import type { PerceptualLoss } from '../perceptual-loss.ts';
-import { TransformerNet, type NormKind } from '../transformer-net.ts';
+import { JohnsonNet } from '../models/johnson-net.ts';
+import type { PerceptualLoss } from '../losses/perceptual-loss.ts';
+import { TransformerNet, type NormKind } from '../models/transformer-net.ts';
 import type { HostTensorMap } from '../weights/host-tensor.ts';
-import { serializeSafetensors } from '../weights/safetensors.ts';
-import type { ImageBatch } from './dataset.ts';
+import { serializeSafetensors } from '../weights/formats/safetensors.ts';
+import type { ImageBatch } from './node/dataset.ts';
 import type { LossContext, LossResult, TrainableModel } from './trainable.ts';
 
 export type FeedForwardArch = 'transformer-net' | 'johnson';

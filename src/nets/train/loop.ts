@@ -13,8 +13,8 @@ import type { Tensor } from '../../gpu/tensor.ts';
 import { Adam, type AdamOptions } from '../optim/adam.ts';
 import { PlateauDetector } from '../optim/plateau.ts';
 import type { HostTensor, HostTensorMap } from '../weights/host-tensor.ts';
-import { emptyHistory, writeCheckpoint, type TrainingCheckpoint, type TrainingHistory } from './checkpoint.ts';
-import { mixSeed } from './dataset.ts';
+import { emptyHistory, writeCheckpoint, type TrainingCheckpoint, type TrainingHistory } from './node/checkpoint.ts';
+import { mixSeed } from './node/dataset.ts';
 import type { BatchSource, JsonValue, LossContext, TrainableModel, Validator } from './trainable.ts';
 
 export interface IterationReport {

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { encodePng, type RgbImage } from '../../../src/io/image.ts';
 import { SeededRandom } from '../../../src/nets/random.ts';
 import { augmentImage, centerSquare } from '../../../src/nets/train/augment.ts';
-import { AugmentedBatches, combineSources, ImageFolder, listImageFiles, loadValidationBatches, splitValidation } from '../../../src/nets/train/dataset.ts';
+import { AugmentedBatches, combineSources, ImageFolder, listImageFiles, loadValidationBatches, splitValidation } from '../../../src/nets/train/node/dataset.ts';
 
 /** A w×h test image with a different smooth pattern per `seed`. */
 function pattern(width: number, height: number, seed: number): RgbImage {

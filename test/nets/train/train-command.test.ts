@@ -2,8 +2,8 @@ import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { registerTrainCommand, resumeConfig } from '../../../src/cli/commands/train.ts';
 import { DEFAULT_AUGMENT } from '../../../src/nets/train/augment.ts';
-import { emptyHistory, type TrainingCheckpoint } from '../../../src/nets/train/checkpoint.ts';
-import type { FeedForwardTrainConfig } from '../../../src/nets/train/run-feed-forward.ts';
+import { emptyHistory, type TrainingCheckpoint } from '../../../src/nets/train/node/checkpoint.ts';
+import type { FeedForwardTrainConfig } from '../../../src/nets/train/node/run-feed-forward.ts';
 import type { JsonValue } from '../../../src/nets/train/trainable.ts';
 
 const run: FeedForwardTrainConfig = {

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { checksumRecordPath, readChecksummedFile, sha256Hex, writeChecksummedFile } from '../../../src/nets/weights/checksummed-file.ts';
+import { checksumRecordPath, readChecksummedFile, sha256Hex, writeChecksummedFile } from '../../../src/nets/weights/node/checksummed-file.ts';
 
 const temporaryDirs: string[] = [];
 function tempDir(): string {

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { parseNcnnTransformerNet } from '../../../src/nets/weights/ncnn-transformer-net.ts';
+import { parseNcnnTransformerNet } from '../../../src/nets/weights/formats/ncnn-transformer-net.ts';
 import {
   checkConvertedWeights,
   convertedWeightsPath,
@@ -12,7 +12,7 @@ import {
   prepareModelWeights,
   type FetchLike,
   type StoreOptions,
-} from '../../../src/nets/weights/store.ts';
+} from '../../../src/nets/weights/node/store.ts';
 import { sharedWeightsPath, testStoreOptions } from '../../helpers/shared-data.ts';
 
 const temporaryDirs: string[] = [];

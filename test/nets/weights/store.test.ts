@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadWeightsManifest } from '../../../src/nets/weights/manifest.ts';
-import { parseNcnnTransformerNet } from '../../../src/nets/weights/ncnn-transformer-net.ts';
+import { parseNcnnTransformerNet } from '../../../src/nets/weights/formats/ncnn-transformer-net.ts';
 import {
   convertedWeightsPath,
   defaultCacheDir,
@@ -13,7 +13,7 @@ import {
   loadModelWeights,
   type FetchLike,
   type FileProgress,
-} from '../../../src/nets/weights/store.ts';
+} from '../../../src/nets/weights/node/store.ts';
 import { SHARED_WEIGHTS_DIR, sharedWeightsPath } from '../../helpers/shared-data.ts';
 
 const CANDY_URL_SUFFIX = '/app/src/main/assets/candy.bin';
