@@ -4,9 +4,9 @@ import { buildProgram } from '../../src/cli/program.ts';
 import { readImageFile, writeImageFile } from '../../src/io/image-file.ts';
 import { resizeToLongSide } from '../../src/io/resize.ts';
 import { join } from 'node:path';
-import { REPO_ROOT } from '../helpers/shared-data.ts';
+import { SHARED_IMAGES_DIR } from '../helpers/shared-data.ts';
 
-export const IMAGES = join(REPO_ROOT, '..', 'shared', 'images');
+export const IMAGES = SHARED_IMAGES_DIR;
 
 export interface StylizeRun {
   stderr: string;

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const SHARED_WEIGHTS_DIR = join(REPO_ROOT, '..', 'shared', 'weights');
 export const SHARED_REFERENCE_DIR = join(REPO_ROOT, '..', 'shared', 'reference');
+export const SHARED_IMAGES_DIR = join(REPO_ROOT, '..', 'shared', 'images');
 
 /** Absolute path of `relative` inside ../shared/weights, or a clear error if the data is not there. */
 export function sharedWeightsPath(...relative: string[]): string {

@@ -11,7 +11,7 @@ import { TransformerNet } from '../../../src/nets/models/transformer-net.ts';
 import { useRuntime } from '../../helpers/gpu.ts';
 import { largestBufferDuring, maxColumnJump } from '../../helpers/tiling-probes.ts';
 import { relativeL2 } from '../../helpers/oracle.ts';
-import { REPO_ROOT, testStoreOptions } from '../../helpers/shared-data.ts';
+import { SHARED_IMAGES_DIR, testStoreOptions } from '../../helpers/shared-data.ts';
 
 const runtime = useRuntime();
 const MiB = 2 ** 20;
@@ -77,7 +77,7 @@ describe('tile planning from the nets\' real footprints', () => {
 describe('feed-forward stylization under a small buffer limit', () => {
   it('tiles a 96×64 image so every buffer fits, and matches the whole-image result', async () => {
     const rt = runtime();
-    const content = resizeImage(await readImageFile(join(REPO_ROOT, '..', 'shared', 'images', 'content_chelsea.png')), 96, 64);
+    const content = resizeImage(await readImageFile(join(SHARED_IMAGES_DIR, 'content_chelsea.png')), 96, 64);
     const net = await loadFeedForwardModel(rt, 'candy', testStoreOptions());
     const limit = 1.2 * MiB;
     const plan = planTiles(transformerNetFootprint(), 96, 64, limit);

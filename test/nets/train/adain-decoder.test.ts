@@ -20,10 +20,10 @@ import { AugmentedBatches, ImageFolder } from '../../../src/nets/train/node/data
 import { Vgg } from '../../../src/nets/models/vgg.ts';
 import { parseSafetensors } from '../../../src/nets/weights/formats/safetensors.ts';
 import { useRuntime } from '../../helpers/gpu.ts';
-import { testStoreOptions } from '../../helpers/shared-data.ts';
+import { SHARED_IMAGES_DIR, testStoreOptions } from '../../helpers/shared-data.ts';
 
 const runtime = useRuntime();
-const IMAGES = join(import.meta.dirname, '..', '..', '..', 'shared', 'images');
+const IMAGES = SHARED_IMAGES_DIR;
 let vgg: Vgg;
 let contentDir: string;
 let styleDir: string;

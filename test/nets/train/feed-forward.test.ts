@@ -25,10 +25,10 @@ import { TransformerNet } from '../../../src/nets/models/transformer-net.ts';
 import { Vgg } from '../../../src/nets/models/vgg.ts';
 import { parseSafetensors } from '../../../src/nets/weights/formats/safetensors.ts';
 import { useRuntime } from '../../helpers/gpu.ts';
-import { testStoreOptions } from '../../helpers/shared-data.ts';
+import { SHARED_IMAGES_DIR, testStoreOptions } from '../../helpers/shared-data.ts';
 
 const runtime = useRuntime();
-const IMAGES = join(import.meta.dirname, '..', '..', '..', '..', 'shared', 'images');
+const IMAGES = SHARED_IMAGES_DIR;
 let vgg: Vgg;
 let photos: string;
 let broken: string;
@@ -180,7 +180,9 @@ describe('feed-forward training', () => {
     const x = image(1, 1, 32);
     const y = await runFeedForward(net, x).data();
     expect(y).toEqual(await runFeedForward(reference, x).data());
-    expect(y.every((v) => v >= 0 && v <= 255)).toBe(true);
+    // Raw net outputs are not clamped (Johnson's tanh head spans −22.5…277.5; pixels clamp on encoding): finite is the property.
+    expect(y.every(Number.isFinite)).toBe(true);
+    expect(new Set(y).size).toBeGreaterThan(1);
     x.dispose();
     net.dispose();
     reference.dispose();

@@ -37,10 +37,10 @@ import { parseSafetensors } from '../../../../src/nets/weights/formats/safetenso
 import { useRuntime } from '../../../helpers/gpu.ts';
 import { relativeL2 } from '../../../helpers/oracle.ts';
 import { buildPth, stateDictPickle, type EntrySpec } from '../../../helpers/pth-builder.ts';
-import { sharedReferencePath, testStoreOptions } from '../../../helpers/shared-data.ts';
+import { SHARED_IMAGES_DIR, sharedReferencePath, testStoreOptions } from '../../../helpers/shared-data.ts';
 
 const runtime = useRuntime();
-const IMAGES = join(import.meta.dirname, '..', '..', '..', 'shared', 'images');
+const IMAGES = SHARED_IMAGES_DIR;
 let vgg: Vgg;
 let decoder: AdainDecoder;
 let content: RgbImage;
