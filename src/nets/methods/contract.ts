@@ -182,6 +182,8 @@ export interface MethodDefinition {
   /** Why a style is not taken, for the error when one is given (`styles: 'none'`). */
   styleHint?: string;
   options: readonly OptionSpec[];
+  /** Cheap checks of a run's inputs before anything loads (e.g. a mask blends at most two styles). */
+  checkInputs?(styleCount: number, options: OptionValues): void;
   /**
    * Loads what the method needs (weights, pipelines) for these options; the result serves many images.
    * Options that pick weights (e.g. `model`) are read here; the rest per `stylize` call.

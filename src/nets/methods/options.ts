@@ -130,7 +130,7 @@ export function parseOptionText(method: MethodDefinition, spec: OptionSpec, text
 export function optionHelp(spec: OptionSpec): string {
   const parts = [spec.description];
   if (spec.kind === 'number' || spec.kind === 'integer' || spec.kind === 'number-list') parts.push(`${spec.min}..${spec.max}`);
-  if (spec.kind === 'choice' && !spec.description.includes('|')) parts.push(spec.choices.map((c) => c.value).join(' | '));
+  if (spec.kind === 'choice' && !spec.open && !spec.description.includes('|')) parts.push(spec.choices.map((c) => c.value).join(' | '));
   if ('default' in spec && spec.default !== undefined) parts.push(`default ${String(spec.default)}`);
   return parts.join('; ');
 }

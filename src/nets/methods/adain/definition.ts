@@ -17,6 +17,8 @@ export const ADAIN_DEFAULT_STYLE_SIDE = 512;
 /** The name a trained decoder has in the weights (`pastiche train adain` writes it there). */
 export const ADAIN_DECODER_MODEL = 'adain-decoder';
 
+const MASK_STYLES = 'the mask blends two styles: give one or two style images (white = first style, black = second style, or the content with one)';
+
 export const adainMethod: MethodDefinition = {
   id: 'adain',
   label: 'AdaIN',
@@ -44,6 +46,9 @@ export const adainMethod: MethodDefinition = {
     { id: 'decoder', label: 'Decoder', description: 'decoder weights: a .safetensors from pastiche train adain, or the reference PyTorch decoder.pth', kind: 'text', example: 'decoder.pth' },
     SIZE_OPTION,
   ],
+  checkInputs(styleCount, options) {
+    if (options.mask !== undefined && styleCount > 2) throw new Error(MASK_STYLES);
+  },
   async load(env, options, control) {
     const path = options.decoder as string | undefined;
     let weights: HostTensorMap;
@@ -88,7 +93,7 @@ export const adainMethod: MethodDefinition = {
       async stylize(content: RgbImage, styles: readonly StyleInput[], values: OptionValues, run?: RunControl) {
         if (styles.length === 0) throw new Error('adain needs at least one style image');
         const mask = (values.mask as RgbImage | undefined) ?? null;
-        if (mask && styles.length > 2) throw new Error('the mask blends two styles: give one or two style images (white = first style, black = second style, or the content with one)');
+        if (mask && styles.length > 2) throw new Error(MASK_STYLES);
         throwIfAborted(run);
         const size = values.size as number | undefined;
         const input = fitContent(content, size);

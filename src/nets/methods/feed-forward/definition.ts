@@ -12,6 +12,12 @@ export const DEFAULT_FEED_FORWARD_MODEL = 'mathura';
 
 const isNamedModel = (model: string): boolean => (FEED_FORWARD_MODELS as readonly string[]).includes(model);
 
+function checkModelName(model: string): void {
+  if (!isNamedModel(model) && !/\.(safetensors|pth|pt)$/i.test(model)) {
+    throw new Error(`unknown feed-forward model '${model}': choose one of ${FEED_FORWARD_MODELS.join(', ')}, or give a .safetensors or .pth file`);
+  }
+}
+
 export const feedForwardMethod: MethodDefinition = {
   id: 'feed-forward',
   aliases: ['transformer'],
@@ -34,12 +40,13 @@ export const feedForwardMethod: MethodDefinition = {
     SIZE_OPTION,
     PRESERVE_COLOR_POST,
   ],
+  checkInputs(_styleCount, options) {
+    checkModelName(String(options.model ?? DEFAULT_FEED_FORWARD_MODEL));
+  },
   async load(env, options, control) {
     const model = String(options.model ?? DEFAULT_FEED_FORWARD_MODEL);
+    checkModelName(model);
     report(control, { stage: 'weights', message: `loading '${model}'` });
-    if (!isNamedModel(model) && !/\.(safetensors|pth|pt)$/i.test(model)) {
-      throw new Error(`unknown feed-forward model '${model}': choose one of ${FEED_FORWARD_MODELS.join(', ')}, or give a .safetensors or .pth file`);
-    }
     let weights;
     if (isNamedModel(model) || !env.weights.file) {
       weights = await env.weights.tensors(model, control?.onProgress);
