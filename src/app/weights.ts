@@ -3,7 +3,9 @@
 // /weights/index.json. Methods use these helpers to check what is installed and to download with
 // progress.
 
+import { WeightsNotFoundError, type WeightSource } from '../index.browser.ts';
 import { parseSafetensors, type SafetensorsContents } from '../nets/weights/formats/safetensors.ts';
+import { DEFAULT_RAW_FILES } from '../nets/weights/fetch-weight-source.ts';
 import type { ProgressFn } from './methods.ts';
 
 export const WEIGHTS_BASE = new URL('weights/', new URL(import.meta.env.BASE_URL, location.href)).href;
@@ -102,3 +104,20 @@ export async function fetchSafetensors(model: string, onProgress?: ProgressFn): 
   const bytes = await fetchWeights(`${model}.safetensors`, onProgress, model);
   return parseSafetensors(bytes, `${model}.safetensors`);
 }
+
+/**
+ * The method definitions' WeightSource on the page: the same downloads (shared, with progress) as
+ * above. A model the server does not have is a WeightsNotFoundError, so a method can say how to get it.
+ */
+export const pageWeights: WeightSource = {
+  async tensors(name, onProgress) {
+    const index = await weightsIndex();
+    if (index.size > 0 && !index.has(`${name}.safetensors`)) throw new WeightsNotFoundError(name, `${name}.safetensors is not in the weights cache`);
+    return (await fetchSafetensors(name, onProgress)).tensors;
+  },
+  bytes(name, onProgress) {
+    const path = DEFAULT_RAW_FILES[name];
+    if (!path) throw new WeightsNotFoundError(name, `no file is known for '${name}'`);
+    return fetchWeights(path, onProgress, name);
+  },
+};
