@@ -53,6 +53,16 @@ describe('pastiche stylize runs every method through its definition', () => {
     tested.add('feed-forward');
   });
 
+  it('feed-forward: --model takes an ml5 checkpoint folder, giving the same pixels as the named model', async () => {
+    const named = join(dir, 'named.png');
+    const folder = join(dir, 'folder.png');
+    expect((await runStylize([photo, '--model', 'mathura', '--size', '32', '--mirror', mirror, '-o', named])).error).toBeUndefined();
+    expect((await runStylize([photo, '--model', join(mirror, 'lengstrom', 'mathura') + '/', '--size', '32', '-o', folder])).error).toBeUndefined();
+    expect(Array.from((await readImageFile(folder)).data)).toEqual(Array.from((await readImageFile(named)).data));
+    const missing = await runStylize([photo, '--model', join(dir, 'no-such-folder'), '-o', join(dir, 'x.png')]);
+    expect(missing.error?.message).toMatch(/file not found: .*no-such-folder\/manifest\.json/);
+  });
+
   it('magenta: with no method and two styles, blended by --blend, at a strength', async () => {
     const out = join(dir, 'magenta.png');
     const run = await runStylize([photo, '-s', STARRY, '-s', SCREAM, '--blend', '3,1', '--strength', '0.7', '--mirror', mirror, '-o', out]);

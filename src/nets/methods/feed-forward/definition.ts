@@ -1,5 +1,7 @@
 /** Johnson et al.'s feed-forward style transfer as a method: one forward pass of a net trained for one style. */
-import type { MethodDefinition, OptionValues, RunControl, StyleInput, Stylizer } from '../contract.ts';
+import type { MethodDefinition, OptionValues, RunControl, StyleInput, Stylizer, WeightSource } from '../contract.ts';
+import type { HostTensorMap } from '../../weights/host-tensor.ts';
+import { lengstromToCanonical, readMl5Checkpoint } from '../../weights/formats/ml5-checkpoint.ts';
 import { fitContent, PRESERVE_COLOR_POST, preserveColorPost, report, SIZE_OPTION, throwIfAborted } from '../common-options.ts';
 import { feedForwardFromWeights, stylizeFeedForward } from './feed-forward.ts';
 import { feedForwardWeightsFromBytes } from './model-file.ts';
@@ -12,10 +14,23 @@ export const DEFAULT_FEED_FORWARD_MODEL = 'mathura';
 
 const isNamedModel = (model: string): boolean => (FEED_FORWARD_MODELS as readonly string[]).includes(model);
 
+const isModelFile = (model: string): boolean => /\.(safetensors|pth|pt)$/i.test(model);
+/** Anything else with a slash is an ml5 checkpoint folder (manifest.json and its variables). */
+const isModelFolder = (model: string): boolean => !isModelFile(model) && model.includes('/');
+
 function checkModelName(model: string): void {
-  if (!isNamedModel(model) && !/\.(safetensors|pth|pt)$/i.test(model)) {
-    throw new Error(`unknown feed-forward model '${model}': choose one of ${FEED_FORWARD_MODELS.join(', ')}, or give a .safetensors or .pth file`);
+  if (!isNamedModel(model) && !isModelFile(model) && !isModelFolder(model)) {
+    throw new Error(`unknown feed-forward model '${model}': choose one of ${FEED_FORWARD_MODELS.join(', ')}, or give a .safetensors or .pth file, or an ml5 checkpoint folder (as ./${model}/ if it is one here)`);
   }
+}
+
+async function readModel(weights: WeightSource, model: string, onProgress: RunControl['onProgress']): Promise<HostTensorMap> {
+  if (isNamedModel(model)) return weights.tensors(model, onProgress);
+  const file = weights.file?.bind(weights);
+  if (!file) throw new Error(`feed-forward: model files cannot be read here; choose one of ${FEED_FORWARD_MODELS.join(', ')}`);
+  if (isModelFile(model)) return feedForwardWeightsFromBytes(await file(model), model);
+  const folder = model.replace(/\/+$/, '');
+  return lengstromToCanonical(await readMl5Checkpoint((relative) => file(`${folder}/${relative}`), folder), folder);
 }
 
 export const feedForwardMethod: MethodDefinition = {
@@ -29,7 +44,7 @@ export const feedForwardMethod: MethodDefinition = {
     {
       id: 'model',
       label: 'Style',
-      description: `a pretrained style (${FEED_FORWARD_MODELS.join(', ')}) or a .safetensors/.pth file`,
+      description: `a pretrained style (${FEED_FORWARD_MODELS.join(', ')}), a .safetensors/.pth file, or an ml5 checkpoint folder`,
       kind: 'choice',
       choices: FEED_FORWARD_MODELS.map((value) => ({ value, label: value.replace(/_/g, ' ') })),
       default: DEFAULT_FEED_FORWARD_MODEL,
@@ -47,12 +62,7 @@ export const feedForwardMethod: MethodDefinition = {
     const model = String(options.model ?? DEFAULT_FEED_FORWARD_MODEL);
     checkModelName(model);
     report(control, { stage: 'weights', message: `loading '${model}'` });
-    let weights;
-    if (isNamedModel(model) || !env.weights.file) {
-      weights = await env.weights.tensors(model, control?.onProgress);
-    } else {
-      weights = await feedForwardWeightsFromBytes(await env.weights.file(model), model);
-    }
+    const weights = await readModel(env.weights, model, control?.onProgress);
     const net = feedForwardFromWeights(env.runtime, weights, isNamedModel(model) ? `${model} weights` : model);
     return {
       async stylize(content: RgbImage, _styles: readonly StyleInput[], values: OptionValues, run?: RunControl) {
