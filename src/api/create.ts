@@ -6,7 +6,6 @@
  */
 import type { Runtime } from '../gpu/runtime.ts';
 import type { RgbImage } from '../io/image.ts';
-import { checkStyleCount } from '../nets/methods/common-options.ts';
 import type { MethodDefinition, OptionValues, Progress, RunControl, StyleInput, Stylizer, WeightSource } from '../nets/methods/contract.ts';
 import { resolveOptions } from '../nets/methods/options.ts';
 import { defaultMethodId, methodById } from '../nets/methods/registry.ts';
@@ -97,7 +96,8 @@ export function createPastiche<Input>(platform: Platform<Input>): Pastiche<Input
       if (blend.length !== count) throw new Error(`option 'blend' needs one weight per style: ${count} style${count === 1 ? '' : 's'}, ${blend.length} weight${blend.length === 1 ? '' : 's'}`);
       if (!blend.every((w) => typeof w === 'number' && Number.isFinite(w) && w >= 0)) throw new Error(`option 'blend' takes numbers ≥ 0, got [${blend.join(', ')}]`);
     }
-    checkStyleCount(method, Array.from({ length: count }, () => ({ image: { width: 1, height: 1, data: new Float32Array(3) }, name: '', weight: 1 })));
+    if (method.styles !== 'none' && count === 0) throw new Error(`${method.id} needs at least one style image`);
+    if (method.styles === 'one' && count > 1) throw new Error(`${method.id} takes one style image, got ${count}`);
   };
 
   const styleInputs = async (method: MethodDefinition, style: RunOptions<Input>['style'], blend: readonly number[] | undefined): Promise<StyleInput[]> => {
