@@ -66,7 +66,7 @@ export function pageMethod(definition: MethodDefinition, adapter: PageAdapter | 
   const frame = camera?.frame?.(run) ?? run;
   const live: LiveMode | undefined = camera && {
     frameSize: (values) => camera.frameSize(withValues(values)),
-    frame: (inputs, values, onProgress, signal) => frame(inputs, withValues(values), onProgress, signal),
+    frame: async (inputs, values, onProgress, signal) => frame(inputs, withValues(values), onProgress, signal),
     ...(camera.stop ? { stop: camera.stop } : {}),
   };
   return {
@@ -79,7 +79,7 @@ export function pageMethod(definition: MethodDefinition, adapter: PageAdapter | 
     ...(adapter?.resumable ? { resumable: true } : {}),
     ...(adapter?.weightsFile ? { weightsFile: adapter.weightsFile } : {}),
     available: adapter?.available ? () => adapter.available!(controls) : async () => true,
-    run: (inputs, values, onProgress, signal) => run(inputs, withValues(values), onProgress, signal),
+    run: async (inputs, values, onProgress, signal) => run(inputs, withValues(values), onProgress, signal),
     ...(live ? { live } : {}),
   };
 }

@@ -8,7 +8,8 @@ import { parseSafetensors, type SafetensorsContents } from '../nets/weights/form
 import { DEFAULT_RAW_FILES } from '../nets/weights/fetch-weight-source.ts';
 import type { ProgressFn } from './methods.ts';
 
-export const WEIGHTS_BASE = new URL('weights/', new URL(import.meta.env.BASE_URL, location.href)).href;
+/** The weights folder's URL (read when first needed, so the module loads outside a page too). */
+const weightsBase = (): string => new URL('weights/', new URL(import.meta.env.BASE_URL, location.href)).href;
 
 export interface WeightsFile {
   path: string;
@@ -19,7 +20,7 @@ let indexPromise: Promise<Map<string, WeightsFile>> | null = null;
 
 /** Files the server has under /weights/ (empty when it serves none, e.g. a static build). */
 export function weightsIndex(): Promise<Map<string, WeightsFile>> {
-  indexPromise ??= fetch(new URL('index.json', WEIGHTS_BASE))
+  indexPromise ??= fetch(new URL('index.json', weightsBase()))
     .then(async (res) => {
       if (!res.ok) return new Map<string, WeightsFile>();
       const body = (await res.json()) as { files?: WeightsFile[] };
@@ -63,7 +64,7 @@ export function fetchWeights(path: string, onProgress?: ProgressFn, label = path
 }
 
 async function download(path: string, onProgress: ProgressFn | undefined, label: string): Promise<Uint8Array> {
-  const url = new URL(path, WEIGHTS_BASE);
+  const url = new URL(path, weightsBase());
   const res = await fetch(url);
   if (!res.ok) {
     throw new Error(`Could not download weights ${path} (HTTP ${res.status}). Run \`npx pastiche weights\` and reload.`);

@@ -18,6 +18,8 @@ const gatys: PageAdapter = {
   summary: 'Optimises the image itself to match the style’s VGG19 textures. Slow, but works with any painting — watch it paint.',
   resumable: true,
   controls: {
+    // One by one: a quick look at two iterations on a software adapter is as useful as 1000 on a GPU.
+    iterations: { ui: { control: 'slider', scale: 'linear', step: 1 } },
     styleWeight: { label: 'Style weight', hint: 'How strongly textures win over the photo’s structure.', format: exponent },
     // The definition leaves these to the command line; the page shows them over the useful decades.
     contentWeight: { label: 'Content weight', ui: { control: 'slider', scale: 'log', min: 0.1, max: 100 }, format: exponent },
