@@ -531,7 +531,7 @@ describe('demo page with WebGPU', () => {
     expect(meanAbsDiff(starryOnly.rgb, blend.rgb)).toBeGreaterThan(3);
     await nudgeSlider('.style-weight[data-style-weight="1"]', 'ArrowRight', 20);
     await waitForResult(before + 1, 'done', 120_000);
-  });
+  }, 420_000); // its own waits add up to more than the default test timeout
 
   it('shows the Magenta blend from the history, for the README screenshot', async () => {
     // The two-style Magenta result (256 px): picking it in the history brings back its tab, settings
