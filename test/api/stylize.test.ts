@@ -3,7 +3,7 @@
  * cancellation, option checking against the definitions, and GPU memory freed by `dispose()`.
  * Small images, weights from the mirror as the CLI tests take them.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +11,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeImage, load, methods, stylize, toRgba8, type Progress } from 'pastiche';
 import { initRuntime, type Runtime } from '../../src/gpu/runtime.ts';
 import { readImageFile } from '../../src/io/image-file.ts';
+import { AdainDecoder, serializeAdainDecoder } from '../../src/nets/models/adain-decoder.ts';
 import { testStoreOptions } from '../helpers/shared-data.ts';
 import { IMAGES, writeSmallPhoto } from '../cli/stylize-helpers.ts';
 
@@ -154,6 +155,29 @@ describe('stylize and load from pastiche', () => {
     await expect(stylize(new Uint8Array([1, 2, 3]))).rejects.toThrow(/content: .*not a PNG or JPEG|content: .*Supported formats/);
     await expect(load('magenta', { style: STARRY })).rejects.toThrow("load() takes the method's options; give 'style' to stylize() instead");
     expect(liveBytes()).toBe(before);
+  });
+
+  it('reads an image option (an AdaIN mask) like any input, and takes a decoder file by path', async () => {
+    // A randomly initialised decoder: checks the plumbing, not the quality.
+    const decoder = AdainDecoder.initialize(runtime, 7);
+    const decoderPath = join(photo, '..', 'decoder.safetensors');
+    await writeFile(decoderPath, serializeAdainDecoder(await decoder.toHost()));
+    decoder.dispose();
+    const white = { width: 2, height: 2, data: new Uint8ClampedArray(16).fill(255) };
+    const model = await load('adain', { decoder: decoderPath });
+    try {
+      const common = { style: [STARRY, SCREAM], size: 24 };
+      const masked = await model.stylize(photo, { ...common, mask: white });
+      // White everywhere is the first style alone, whether the mask comes as RGBA bytes or RGB floats.
+      const first = await model.stylize(photo, { ...common, blend: [1, 0] });
+      expect([masked.width, masked.height]).toEqual([24, 16]);
+      expect(masked.data).toEqual(first.data);
+      const fromBytes = await model.stylize(photo, { ...common, mask: { width: 2, height: 2, data: new Float32Array(12).fill(255) } });
+      expect(fromBytes.data).toEqual(masked.data);
+      await expect(model.stylize(photo, { ...common, style: [STARRY, SCREAM, STARRY], mask: white })).rejects.toThrow(/the mask blends two styles/);
+    } finally {
+      model.dispose();
+    }
   });
 
   it('lists the methods of the registry, with their options', () => {
