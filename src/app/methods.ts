@@ -35,6 +35,8 @@ export interface SliderControl extends ControlBase {
   step: number;
   default: number;
   scale?: 'linear' | 'log';
+  /** Whole numbers only (a log slider rounds to them). */
+  integer?: boolean;
   /** How to print the value (default: the number, trimmed). */
   format?: (value: number) => string;
 }

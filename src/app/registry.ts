@@ -1,9 +1,13 @@
-// Finds the style-transfer methods: every `methods/<id>.ts` whose default export is a StyleMethod.
-// Files whose name starts with `_` are helpers, not methods. Each method loads as its own chunk, so a
-// method that fails to load (say, while someone is halfway through writing it) shows up as a
-// disabled tab with the error instead of taking the page down.
+// The page's tabs: one per method of the registry (src/nets/methods/registry.ts), each made from its
+// definition (page-method.ts) with the page adapter `methods/<id>.ts` when there is one, plus the
+// page's own demos (a `methods/<name>.ts` whose default export is a whole StyleMethod). Files whose
+// name starts with `_` are helpers. Each file loads as its own chunk, so one that fails to load (say,
+// while someone is halfway through writing it) shows up as a disabled tab with the error instead of
+// taking the page down.
 
+import { methods as definitions } from '../index.browser.ts';
 import type { StyleMethod } from './methods.ts';
+import { pageMethod, type PageAdapter } from './page-method.ts';
 
 const loaders = import.meta.glob<{ default?: unknown }>(['./methods/*.ts', '!./methods/_*.ts', '!./methods/*.d.ts']);
 
@@ -26,16 +30,20 @@ function isStyleMethod(value: unknown): value is StyleMethod {
   );
 }
 
+function isPageAdapter(value: unknown): value is PageAdapter {
+  const a = value as Partial<PageAdapter> | null;
+  return typeof a === 'object' && a !== null && typeof a.method === 'string' && typeof a.order === 'number';
+}
+
 function idFromPath(file: string): string {
   return file.replace(/^.*\//, '').replace(/\.ts$/, '');
 }
 
 /** A stand-in for a method file that failed to load, so the failure is visible on the page. */
-function brokenMethod(file: string, reason: string): StyleMethod {
-  const id = idFromPath(file);
+function brokenMethod(id: string, label: string, reason: string): StyleMethod {
   return {
     id,
-    label: id,
+    label,
     summary: `methods/${id}.ts could not be loaded.`,
     order: 1000,
     styleInputs: 'none',
@@ -58,20 +66,35 @@ export async function availabilityOf(method: StyleMethod): Promise<true | string
   }
 }
 
-/** Loads every method and asks each whether it can run; sorted by `order`, then label. */
+type Loaded = { file: string; adapter: PageAdapter } | { file: string; method: StyleMethod };
+
+/** Every tab, each asked whether it can run; sorted by `order`, then label. */
 export async function loadMethods(): Promise<RegisteredMethod[]> {
-  const entries = await Promise.all(
-    Object.entries(loaders).map(async ([file, load]): Promise<StyleMethod> => {
+  const loaded = await Promise.all(
+    Object.entries(loaders).map(async ([file, load]): Promise<Loaded> => {
       try {
         const mod = await load();
-        if (isStyleMethod(mod.default)) return mod.default;
-        return brokenMethod(file, `methods/${idFromPath(file)}.ts has no default export of a StyleMethod.`);
+        if (isPageAdapter(mod.default)) return { file, adapter: mod.default };
+        if (isStyleMethod(mod.default)) return { file, method: mod.default };
+        return { file, method: brokenMethod(idFromPath(file), idFromPath(file), `methods/${idFromPath(file)}.ts has no default export of a page adapter or a StyleMethod.`) };
       } catch (err) {
         console.error(`pastiche: failed to load ${file}`, err);
-        return brokenMethod(file, `Failed to load: ${(err as Error).message}`);
+        const id = idFromPath(file);
+        return { file, method: brokenMethod(id, definitions.find((d) => d.id === id)?.label ?? id, `Failed to load: ${(err as Error).message}`) };
       }
     }),
   );
-  const methods = entries.sort((a, b) => a.order - b.order || a.label.localeCompare(b.label));
-  return Promise.all(methods.map(async (method) => ({ method, availability: await availabilityOf(method) })));
+  const adapters = new Map<string, PageAdapter>();
+  const tabs: StyleMethod[] = [];
+  for (const entry of loaded) {
+    if ('adapter' in entry) adapters.set(entry.adapter.method, entry.adapter);
+    else tabs.push(entry.method);
+  }
+  definitions.forEach((definition, i) => {
+    // A page-only file of the same name (a broken adapter) stands in for the tab.
+    if (tabs.some((t) => t.id === definition.id)) return;
+    tabs.push(pageMethod(definition, adapters.get(definition.id), 100 + i));
+  });
+  const sorted = tabs.sort((a, b) => a.order - b.order || a.label.localeCompare(b.label));
+  return Promise.all(sorted.map(async (method) => ({ method, availability: await availabilityOf(method) })));
 }

@@ -3,10 +3,13 @@
 // /weights/index.json. Methods use these helpers to check what is installed and to download with
 // progress.
 
+import { WeightsNotFoundError, type WeightSource } from '../index.browser.ts';
 import { parseSafetensors, type SafetensorsContents } from '../nets/weights/formats/safetensors.ts';
+import { DEFAULT_RAW_FILES } from '../nets/weights/fetch-weight-source.ts';
 import type { ProgressFn } from './methods.ts';
 
-export const WEIGHTS_BASE = new URL('weights/', new URL(import.meta.env.BASE_URL, location.href)).href;
+/** The weights folder's URL (read when first needed, so the module loads outside a page too). */
+const weightsBase = (): string => new URL('weights/', new URL(import.meta.env.BASE_URL, location.href)).href;
 
 export interface WeightsFile {
   path: string;
@@ -17,7 +20,7 @@ let indexPromise: Promise<Map<string, WeightsFile>> | null = null;
 
 /** Files the server has under /weights/ (empty when it serves none, e.g. a static build). */
 export function weightsIndex(): Promise<Map<string, WeightsFile>> {
-  indexPromise ??= fetch(new URL('index.json', WEIGHTS_BASE))
+  indexPromise ??= fetch(new URL('index.json', weightsBase()))
     .then(async (res) => {
       if (!res.ok) return new Map<string, WeightsFile>();
       const body = (await res.json()) as { files?: WeightsFile[] };
@@ -61,7 +64,7 @@ export function fetchWeights(path: string, onProgress?: ProgressFn, label = path
 }
 
 async function download(path: string, onProgress: ProgressFn | undefined, label: string): Promise<Uint8Array> {
-  const url = new URL(path, WEIGHTS_BASE);
+  const url = new URL(path, weightsBase());
   const res = await fetch(url);
   if (!res.ok) {
     throw new Error(`Could not download weights ${path} (HTTP ${res.status}). Run \`npx pastiche weights\` and reload.`);
@@ -102,3 +105,20 @@ export async function fetchSafetensors(model: string, onProgress?: ProgressFn): 
   const bytes = await fetchWeights(`${model}.safetensors`, onProgress, model);
   return parseSafetensors(bytes, `${model}.safetensors`);
 }
+
+/**
+ * The method definitions' WeightSource on the page: the same downloads (shared, with progress) as
+ * above. A model the server does not have is a WeightsNotFoundError, so a method can say how to get it.
+ */
+export const pageWeights: WeightSource = {
+  async tensors(name, onProgress) {
+    const index = await weightsIndex();
+    if (index.size > 0 && !index.has(`${name}.safetensors`)) throw new WeightsNotFoundError(name, `${name}.safetensors is not in the weights cache`);
+    return (await fetchSafetensors(name, onProgress)).tensors;
+  },
+  bytes(name, onProgress) {
+    const path = DEFAULT_RAW_FILES[name];
+    if (!path) throw new WeightsNotFoundError(name, `no file is known for '${name}'`);
+    return fetchWeights(path, onProgress, name);
+  },
+};

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { batchSummary, stylizeExitCode } from '../../src/cli/stylize/batch.ts';
-import { checkOptionsForMethod } from '../../src/cli/stylize/option-methods.ts';
+import { stylizePlanFor } from '../../src/cli/commands/stylize.ts';
 import { planOutputs } from '../../src/cli/stylize/output-plan.ts';
 import { readImageHeader } from '../../src/io/image-file.ts';
 import { runStylize, writeSmallPhoto } from './stylize-helpers.ts';
@@ -68,18 +68,32 @@ describe('pastiche stylize refuses before any work', () => {
   });
 
   it('an option the method does not use, naming the methods that take it', async () => {
-    expect((await runStylize([photo, '--model', 'mosaic', '-s', style, '-o', join(dir, 'o.png')])).error?.message).toMatch(
-      /--style is not used by --method transformer \(the transformer's style is fixed by its --model.*\); it is taken by gatys, adain, magenta/,
+    expect((await runStylize([photo, '--model', 'mosaic', '-m', 'feed-forward', '-s', style, '-o', join(dir, 'o.png')])).error?.message).toMatch(
+      /--style is not used by --method feed-forward \(the feed-forward net's style is fixed by its --model.*\); it is taken by magenta, adain, gatys/,
     );
     expect((await runStylize([photo, '-m', 'magenta', '-s', style, '--alpha', '0.5'])).error?.message).toMatch(/--alpha is not used by --method magenta; it is taken by adain/);
-    expect((await runStylize([photo, '-m', 'feed-forward', '--model', 'mosaic', '--iterations', '5'])).error?.message).toMatch(/--iterations is not used by --method transformer; it is taken by gatys/);
-    expect(() => checkOptionsForMethod('gatys', ['iterations', 'styleScale', 'preserveColor'])).not.toThrow();
+    expect((await runStylize([photo, '-m', 'transformer', '--model', 'mosaic', '--iterations', '5'])).error?.message).toMatch(/--iterations is not used by --method feed-forward; it is taken by gatys/);
+    // With no --method, the default for the styles given is named.
+    expect((await runStylize([photo, '-s', style, '--model', 'mosaic'])).error?.message).toMatch(/--model is not used by --method magenta \(the default with --style\); it is taken by feed-forward/);
+    expect((await runStylize([photo, '--strength', '0.5'])).error?.message).toMatch(/--strength is not used by --method feed-forward \(the default without --style\); it is taken by magenta/);
+    await expect(stylizePlanFor([photo, '-m', 'gatys', '-s', style, '--iterations', '5', '--style-scale', '2', '--preserve-color'])).resolves.toBeDefined();
   });
 
-  it('one --style-weight value for two styles, explaining blend weights', async () => {
-    const run = await runStylize([photo, '-m', 'magenta', '-s', style, '-s', style, '--style-weight', '0.9']);
-    expect(run.error?.message).toMatch(/--style-weight has 1 value\(s\) for 2 --style images: blend weights need one value per style \(for example --style-weight 0\.7,0\.30\)/);
-    expect((await runStylize([photo, '-m', 'adain', '-s', style, '--style-weight', '0.9'])).error?.message).toMatch(/with one --style there is nothing to blend/);
+  it('--blend weights that do not fit the styles, and --style-weight as blend weights', async () => {
+    const run = await runStylize([photo, '-m', 'magenta', '-s', style, '-s', style, '--blend', '0.9']);
+    expect(run.error?.message).toMatch(/--blend has 1 value\(s\) for 2 --style images: give one weight per style \(for example --blend 0\.7,0\.30\)/);
+    expect((await runStylize([photo, '-m', 'adain', '-s', style, '--blend', '0.9'])).error?.message).toMatch(/with one --style there is nothing to blend/);
+    expect((await runStylize([photo, '-m', 'magenta', '-s', style, '-s', style, '--blend', '0,0'])).error?.message).toMatch(/--blend: the weights must not all be zero/);
+    expect((await runStylize([photo, '-m', 'magenta', '-s', style, '-s', style, '--blend', '1,x'])).error?.message).toMatch(/--blend takes non-negative numbers/);
+    // --style-weight means Gatys' β only.
+    expect((await runStylize([photo, '-m', 'magenta', '-s', style, '-s', style, '--style-weight', '0.6,0.4'])).error?.message).toMatch(/--style-weight is not used by --method magenta; it is taken by gatys/);
+  });
+
+  it('a value out of its range, before any work', async () => {
+    expect((await runStylize([photo, '-m', 'magenta', '-s', style, '--strength', '2'])).error?.message).toMatch(/--strength must be a number in \[0, 1\], got 2/);
+    expect((await runStylize([photo, '--size', '12.5'])).error?.message).toMatch(/--size must be an integer in \[16, 8192\], got 12\.5/);
+    expect((await runStylize([photo, '-m', 'nope'])).error?.message).toMatch(/unknown method 'nope'; available: feed-forward \(or transformer\), magenta, adain, gatys/);
+    expect((await runStylize([photo, '--model', 'mosiac', '-o', join(dir, 'm.png')])).error?.message).toMatch(/unknown feed-forward model 'mosiac': choose one of mathura, candy/);
   });
 
   it('content images that are all unreadable, with each reason', async () => {
@@ -91,8 +105,8 @@ describe('pastiche stylize refuses before any work', () => {
   });
 
   it('a value the method does not accept', async () => {
-    expect((await runStylize([photo, '-m', 'gatys', '-s', style, '--preserve-color', 'sepia'])).error?.message).toMatch(/--preserve-color for --method gatys takes luminance \| histogram \| none/);
-    expect((await runStylize([photo, '-m', 'adain', '-s', style, '-s', style, '-s', style, '--mask', photo])).error?.message).toMatch(/--mask blends two styles/);
+    expect((await runStylize([photo, '-m', 'gatys', '-s', style, '--preserve-color', 'sepia'])).error?.message).toMatch(/--preserve-color for --method gatys takes none \| luminance \| histogram \(or no value\)/);
+    expect((await runStylize([photo, '-m', 'adain', '-s', style, '-s', style, '-s', style, '--mask', photo])).error?.message).toMatch(/the mask blends two styles/);
   });
 
   it('a bad style image', async () => {

@@ -484,7 +484,7 @@ describe('demo page with WebGPU', () => {
       const { loadUrl } = await import('/images.ts');
       const { fetchWeights } = await import('/weights.ts');
       const { getRuntime } = await import(${src('gpu/runtime.ts')});
-      const { Magenta } = await import(${src('nets/magenta.ts')});
+      const { Magenta } = await import(${src('nets/methods/magenta/magenta.ts')});
       const { resizeToLongSide } = await import(${src('io/resize.ts')});
       const photo = (await loadUrl('/samples/content_chelsea.png')).image;
       const m = Magenta.fromTflite(getRuntime(), await fetchWeights('magenta/style_predict_int8_256.tflite'), await fetchWeights('magenta/style_transfer_int8_384.tflite'));
@@ -531,7 +531,7 @@ describe('demo page with WebGPU', () => {
     expect(meanAbsDiff(starryOnly.rgb, blend.rgb)).toBeGreaterThan(3);
     await nudgeSlider('.style-weight[data-style-weight="1"]', 'ArrowRight', 20);
     await waitForResult(before + 1, 'done', 120_000);
-  });
+  }, 420_000); // its own waits add up to more than the default test timeout
 
   it('shows the Magenta blend from the history, for the README screenshot', async () => {
     // The two-style Magenta result (256 px): picking it in the history brings back its tab, settings

@@ -1,5 +1,7 @@
-// Arbitrary style transfer with adaptive instance normalisation (Huang & Belongie 2017): the VGG19
-// encoder (to relu4_1), AdaIN, and a trained decoder (src/nets/adain.ts). The decoder is a file the
+// Arbitrary style transfer with adaptive instance normalisation (Huang & Belongie 2017) on the page:
+// the controls are the options of src/nets/methods/adain/definition.ts; the run is the page's own,
+// because the page keeps the photo's encoder features on the GPU between re-renders. The VGG19
+// encoder (to relu4_1), AdaIN, and a trained decoder (src/nets/methods/adain/adain.ts). The decoder is a file the
 // user loads on the tab (what `npx pastiche train adain` writes, or the reference `decoder.pth`), or
 // `adain-decoder.safetensors` from the weights cache; a loaded file wins.
 //
@@ -17,11 +19,13 @@ import type { Tensor } from '../../gpu/tensor.ts';
 import type { RgbImage } from '../../io/image.ts';
 import { AdainDecoder, adainDecoderWeightsFromBytes, checkAdainDecoderWeights } from '../../nets/models/adain-decoder.ts';
 import { adainPadAmounts, adainTarget, AdainStylizer, type AdainStyleStats } from '../../nets/methods/adain/adain.ts';
-import { matchColorHistogram } from '../../nets/image/color.ts';
+import { combineLuminance, matchColorHistogram } from '../../nets/image/color.ts';
+import type { OptionValues } from '../../index.browser.ts';
 import type { HostTensorMap } from '../../nets/weights/host-tensor.ts';
 import { parseSafetensors } from '../../nets/weights/formats/safetensors.ts';
-import type { ControlValues, MethodInputs, ProgressFn, StyleMethod, WeightsFileInput } from '../methods.ts';
-import { booleanValue, numberValue, sizeControl, throwIfAborted } from '../methods.ts';
+import type { MethodInputs, ProgressFn, WeightsFileInput } from '../methods.ts';
+import { throwIfAborted } from '../methods.ts';
+import type { PageAdapter } from '../page-method.ts';
 import { fetchWeights, weightsAvailable } from '../weights.ts';
 import { fitLongSide, loadVgg19 } from './_shared.ts';
 
@@ -177,12 +181,16 @@ async function styleStats(stylizer: AdainStylizer, style: RgbImage, content: Rgb
   return stats;
 }
 
-async function stylize(inputs: MethodInputs, controls: ControlValues, onProgress: ProgressFn, signal: AbortSignal): Promise<RgbImage> {
+async function stylize(inputs: MethodInputs, options: OptionValues, onProgress: ProgressFn, signal: AbortSignal): Promise<RgbImage> {
   const stylizer = await loadStylizer(onProgress);
   throwIfAborted(signal);
-  const size = numberValue(controls, 'size');
-  const preserve = booleanValue(controls, 'preserveColour');
-  const alpha = numberValue(controls, 'alpha');
+  const size = Number(options.size ?? 512);
+  const styleSize = Math.max(16, Math.round(size * Number(options.styleScale ?? 1)));
+  // As the definition reads it: statistics (histogram is the same) recolours the styles first,
+  // luminance keeps the photo's chroma in the result.
+  const preserveColor = String(options.preserveColor ?? 'none');
+  const preserve = preserveColor === 'statistics' || preserveColor === 'histogram';
+  const alpha = Number(options.alpha ?? 1);
   const encodesBefore = stylizer.counters.styleEncodes;
   const cached = contentCache?.source === inputs.content && contentCache.size === size;
   onProgress({ stage: 'run', message: cached ? 'Re-using the photo’s features' : 'Encoding the photo with VGG19' });
@@ -190,7 +198,7 @@ async function stylize(inputs: MethodInputs, controls: ControlValues, onProgress
   const stats: AdainStyleStats[] = [];
   for (const style of inputs.styles) {
     throwIfAborted(signal);
-    stats.push(await styleStats(stylizer, styleAtSize(style.image, size), content.image, preserve));
+    stats.push(await styleStats(stylizer, styleAtSize(style.image, styleSize), content.image, preserve));
   }
   throwIfAborted(signal);
   const fresh = stylizer.counters.styleEncodes - encodesBefore;
@@ -207,24 +215,25 @@ async function stylize(inputs: MethodInputs, controls: ControlValues, onProgress
       return clamp(cropped, 0, 255);
     }),
   );
+  let image: RgbImage;
   try {
-    return { width, height, data: await out.data() };
+    image = { width, height, data: await out.data() };
   } finally {
     out.dispose();
   }
+  return preserveColor === 'luminance' ? combineLuminance(image, content.image) : image;
 }
 
-const adain: StyleMethod = {
-  id: 'adain',
-  label: 'AdaIN',
-  summary: 'Any style in one pass: aligns the photo’s VGG features with the style’s statistics, then decodes. Mix several styles.',
+const adain: PageAdapter = {
+  method: 'adain',
   order: 30,
-  styleInputs: 'many',
-  controls: [
-    { kind: 'slider', id: 'alpha', label: 'Style strength (α)', hint: 'Re-renders from cached features.', min: 0, max: 1, step: 0.05, default: 1, live: true, format: (v) => v.toFixed(2) },
-    { kind: 'toggle', id: 'preserveColour', label: 'Preserve colours', hint: 'Keep the photo’s colours, take only the texture.', default: false, live: true },
-    sizeControl([64, 128, 256, 512, 768], 512),
-  ],
+  summary: 'Any style in one pass: aligns the photo’s VGG features with the style’s statistics, then decodes. Mix several styles.',
+  controls: {
+    alpha: { label: 'Style strength (α)', hint: 'Re-renders from cached features.', ui: { control: 'slider', step: 0.05, live: true }, format: (v) => v.toFixed(2) },
+    preserveColor: { label: 'Preserve colours', hint: 'Keep the photo’s colours, take only the texture.', ui: { control: 'select', live: true } },
+    size: { label: 'Working size', ui: { control: 'select', default: 512 }, values: [64, 128, 256, 512, 768], hint: 'Longer side in pixels. Smaller is faster.' },
+  },
+  run: () => stylize,
   weightsFile: decoderFile,
   async available() {
     const vgg = await weightsAvailable(['vgg19.safetensors']);
@@ -233,7 +242,6 @@ const adain: StyleMethod = {
     if (userDecoder || cachedDecoder) return true;
     return `No decoder weights yet: AdaIN needs a trained decoder. Train one with \`npx pastiche train adain\` and load the file below (or put ${ADAIN_DECODER_FILE} in the weights cache and reload).`;
   },
-  run: stylize,
 };
 
 export default adain;

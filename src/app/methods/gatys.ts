@@ -1,103 +1,55 @@
-// Optimisation-based style transfer (Gatys et al. 2016): VGG19 features, Gram-matrix style loss, the
-// image itself optimised on the GPU by L-BFGS or Adam (src/nets/gatys.ts). The page shows the image
-// evolving and the loss curves; Stop keeps the best image so far, Resume continues from it.
+// Optimisation-based style transfer (Gatys et al. 2016) on the page: the controls are the options of
+// src/nets/methods/gatys/definition.ts, and their values become the library's options the same way
+// the definition makes them (gatysLibraryOptions). The run is the page's own so that Stop keeps the
+// best image so far and Resume continues from it, with previews and the loss curves as it goes.
 
-import type { ColorPreservation } from '../../nets/image/color.ts';
-import { DEFAULT_GATYS_WEIGHTS, stylizeGatys, type GatysOptions } from '../../nets/methods/gatys/gatys.ts';
-import type { StyleMethod } from '../methods.ts';
-import { numberValue, stringValue, throwIfAborted, yieldToBrowser } from '../methods.ts';
+import { gatysLibraryOptions } from '../../nets/methods/gatys/definition.ts';
+import { stylizeGatys, type GatysOptions } from '../../nets/methods/gatys/gatys.ts';
+import { throwIfAborted, yieldToBrowser } from '../methods.ts';
+import type { PageAdapter } from '../page-method.ts';
 import { weightsAvailable } from '../weights.ts';
 import { fitLongSide, loadVgg19 } from './_shared.ts';
 
 const exponent = (v: number) => v.toExponential(0).replace('e+', 'e');
 
-const gatys: StyleMethod = {
-  id: 'gatys',
-  label: 'Gatys',
-  summary: 'Optimises the image itself to match the style’s VGG19 textures. Slow, but works with any painting — watch it paint.',
+const gatys: PageAdapter = {
+  method: 'gatys',
   order: 20,
-  styleInputs: 'many',
+  summary: 'Optimises the image itself to match the style’s VGG19 textures. Slow, but works with any painting — watch it paint.',
   resumable: true,
-  controls: [
-    { kind: 'slider', id: 'styleWeight', label: 'Style weight', hint: 'How strongly textures win over the photo’s structure.', min: 1e-1, max: 1e2, step: 0, scale: 'log', default: DEFAULT_GATYS_WEIGHTS.styleWeight, format: exponent },
-    { kind: 'slider', id: 'contentWeight', label: 'Content weight', min: 1e-1, max: 1e2, step: 0, scale: 'log', default: DEFAULT_GATYS_WEIGHTS.contentWeight, format: exponent },
-    { kind: 'slider', id: 'tvWeight', label: 'Smoothness (TV)', min: 1e-5, max: 1e-1, step: 0, scale: 'log', default: DEFAULT_GATYS_WEIGHTS.tvWeight, format: exponent },
-    { kind: 'slider', id: 'iterations', label: 'Iterations', min: 1, max: 1000, step: 1, default: 200 },
-    {
-      kind: 'select',
-      id: 'optimizer',
-      label: 'Optimizer',
-      options: [
-        { value: 'lbfgs', label: 'L-BFGS' },
-        { value: 'adam', label: 'Adam' },
-      ],
-      default: 'lbfgs',
-    },
-    {
-      kind: 'select',
-      id: 'init',
-      label: 'Start from',
-      options: [
-        { value: 'content', label: 'Photo' },
-        { value: 'noise', label: 'Noise' },
-      ],
-      default: 'content',
-    },
-    {
-      kind: 'select',
-      id: 'preserveColor',
-      label: 'Preserve colours',
-      hint: 'Keep the photo’s colours: transfer only brightness, or recolour the style first.',
-      options: [
-        { value: 'none', label: 'Off' },
-        { value: 'luminance', label: 'Luminance' },
-        { value: 'histogram', label: 'Histogram' },
-      ],
-      default: 'none',
-    },
-    {
-      // A slider rather than a few sizes: the cost grows with the pixel count times the iterations,
-      // so a quick look at 64 px (or less, on a software adapter) is as useful as 1024 px on a GPU.
-      kind: 'slider',
-      id: 'size',
-      label: 'Working size',
-      hint: 'Longer side in pixels. Smaller is much faster: try 64 px for a quick look.',
-      min: 32,
-      max: 1024,
-      step: 32,
-      default: 256,
-      format: (v) => `${v} px`,
-    },
-  ],
-  async available() {
-    return weightsAvailable(['vgg19.safetensors']);
+  controls: {
+    // One by one: a quick look at two iterations on a software adapter is as useful as 1000 on a GPU.
+    iterations: { ui: { control: 'slider', scale: 'linear', step: 1 } },
+    styleWeight: { label: 'Style weight', hint: 'How strongly textures win over the photo’s structure.', format: exponent },
+    // The definition leaves these to the command line; the page shows them over the useful decades.
+    contentWeight: { label: 'Content weight', ui: { control: 'slider', scale: 'log', min: 0.1, max: 100 }, format: exponent },
+    tvWeight: { label: 'Smoothness (TV)', ui: { control: 'slider', scale: 'log', min: 1e-5, max: 0.1 }, format: exponent },
+    // The cost grows with the pixel count times the iterations, so a quick look at 64 px (or less, on
+    // a software adapter) is as useful as 1024 px on a GPU.
+    size: { label: 'Working size', hint: 'Longer side in pixels. Smaller is much faster: try 64 px for a quick look.', format: (v) => `${v} px` },
   },
-  async run(inputs, controls, onProgress, signal) {
+  available: () => weightsAvailable(['vgg19.safetensors']),
+  run: () => async (inputs, options, onProgress, signal) => {
     const vgg = await loadVgg19(onProgress);
     throwIfAborted(signal);
-    const content = fitLongSide(inputs.content, numberValue(controls, 'size'));
-    const total = numberValue(controls, 'iterations');
+    const content = fitLongSide(inputs.content, Number(options.size ?? 256));
+    const total = Number(options.iterations);
     const resume = inputs.resumeFrom;
     const firstStep = resume ? Math.min(inputs.resumeStep ?? 0, total - 1) : 0;
-    const iterations = total - firstStep;
-    const options: GatysOptions = {
-      contentWeight: numberValue(controls, 'contentWeight'),
-      styleWeight: numberValue(controls, 'styleWeight'),
-      tvWeight: numberValue(controls, 'tvWeight'),
-      styleBlend: inputs.styles.map((s) => s.weight),
-      iterations,
-      optimizer: stringValue(controls, 'optimizer') === 'adam' ? 'adam' : 'lbfgs',
+    const library = gatysLibraryOptions(options, inputs.styles, () => signal.aborted);
+    const run: GatysOptions = {
+      ...library,
+      iterations: total - firstStep,
       // A resumed run starts from the stopped image (the library resizes it if the size changed).
-      init: resume ?? (stringValue(controls, 'init') === 'noise' ? 'noise' : 'content'),
-      preserveColor: stringValue(controls, 'preserveColor') as ColorPreservation,
+      init: resume ?? library.init,
       previewEvery: Math.max(1, Math.round(total / 80)),
       previewLast: true,
-      shouldStop: () => signal.aborted,
+      measureBaseline: false,
     };
     onProgress({ stage: 'compile', message: 'Computing the style and content targets' });
-    const run = stylizeGatys(vgg, content, inputs.styles.map((s) => s.image), options);
+    const generator = stylizeGatys(vgg, content, inputs.styles.map((s) => s.image), run);
     for (;;) {
-      const next = await run.next();
+      const next = await generator.next();
       if (next.done) return next.value.image; // on Stop: the best image so far (the page offers Resume)
       const p = next.value;
       const step = firstStep + p.step;

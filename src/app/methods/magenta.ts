@@ -1,7 +1,9 @@
-// Magenta arbitrary stylization (Ghiasi et al. 2017): a style-prediction net turns the painting into a
-// 100-number style vector that drives conditional instance norm in the transfer net. Both are the
-// pretrained int8 TFLite models (from the weights cache), converted in the page and run in float32 on
-// the engine (src/nets/magenta.ts).
+// Magenta arbitrary stylization (Ghiasi et al. 2017) on the page: the controls are the options of
+// src/nets/methods/magenta/definition.ts; the run is the page's own, because the page keeps more
+// cached between re-renders than one run of the definition does. A style-prediction net turns the
+// painting into a 100-number style vector that drives conditional instance norm in the transfer net.
+// Both are the pretrained int8 TFLite models (from the weights cache), converted in the page and run
+// in float32 on the engine (src/nets/methods/magenta/magenta.ts).
 //
 // What is slow runs once: the predictor runs once per style image and once per content photo (its
 // own vector, which the strength slider mixes in); the vectors are kept here. Moving the strength
@@ -10,12 +12,16 @@
 import { getRuntime } from '../../gpu/runtime.ts';
 import type { RgbImage } from '../../io/image.ts';
 import { Magenta, MAGENTA_MIN_CONTENT_SIZE } from '../../nets/methods/magenta/magenta.ts';
-import type { ControlValues, MethodInputs, ProgressFn, StyleMethod } from '../methods.ts';
-import { numberValue, sizeControl, throwIfAborted } from '../methods.ts';
+import type { OptionValues } from '../../index.browser.ts';
+import { preserveColorPost } from '../../nets/methods/common-options.ts';
+import { DEFAULT_RAW_FILES } from '../../nets/weights/fetch-weight-source.ts';
+import type { MethodInputs, ProgressFn } from '../methods.ts';
+import { throwIfAborted } from '../methods.ts';
+import type { PageAdapter } from '../page-method.ts';
 import { fetchWeights, weightsAvailable } from '../weights.ts';
 import { fitLongSide, once } from './_shared.ts';
 
-export const MAGENTA_FILES = { predict: 'magenta/style_predict_int8_256.tflite', transfer: 'magenta/style_transfer_int8_384.tflite' } as const;
+export const MAGENTA_FILES = { predict: DEFAULT_RAW_FILES['magenta-predict']!, transfer: DEFAULT_RAW_FILES['magenta-transfer']! } as const;
 
 const models = new Map<string, Promise<Magenta>>();
 
@@ -51,16 +57,16 @@ async function vectorOf(magenta: Magenta, image: RgbImage, what: string, onProgr
   return v;
 }
 
-async function stylize(inputs: MethodInputs, controls: ControlValues, onProgress: ProgressFn, signal: AbortSignal, size: number): Promise<RgbImage> {
+async function stylize(inputs: MethodInputs, options: OptionValues, onProgress: ProgressFn, signal: AbortSignal): Promise<RgbImage> {
   const magenta = await loadMagenta(onProgress);
   const runsBefore = predictorRuns;
   const styleVectors: Float32Array[] = [];
   for (const style of inputs.styles) styleVectors.push(await vectorOf(magenta, style.image, style.name, onProgress, signal));
-  const strength = numberValue(controls, 'strength');
+  const strength = Number(options.strength ?? 1);
   // Strength mixes in the photo's own vector: predicted once per photo (on the whole input image),
   // even at 100%, so that the first move of the slider is already only a transfer.
   const contentVector = await vectorOf(magenta, inputs.content, 'the photo', onProgress, signal);
-  const content = fitLongSide(inputs.content, size);
+  const content = fitLongSide(inputs.content, Number(options.size ?? 384));
   if (Math.min(content.width, content.height) < MAGENTA_MIN_CONTENT_SIZE) {
     throw new Error(`The photo is too thin at this size (${content.width}×${content.height}); Magenta needs at least ${MAGENTA_MIN_CONTENT_SIZE} pixels a side.`);
   }
@@ -72,45 +78,35 @@ async function stylize(inputs: MethodInputs, controls: ControlValues, onProgress
     weights: inputs.styles.map((s) => s.weight),
     contentEmbedding: contentVector,
   });
-  return image;
+  return preserveColorPost(image, content, options.preserveColor as string | undefined);
 }
 
-const magenta: StyleMethod = {
-  id: 'magenta',
-  label: 'Magenta',
-  summary: 'A style-prediction network condenses any painting into a style vector. Blend styles by mixing vectors.',
+const magenta: PageAdapter = {
+  method: 'magenta',
   order: 40,
-  styleInputs: 'many',
-  controls: [
-    {
-      kind: 'slider',
-      id: 'strength',
+  summary: 'A style-prediction network condenses any painting into a style vector. Blend styles by mixing vectors.',
+  controls: {
+    strength: {
       label: 'Style strength',
       hint: 'Mixes the style vector with the photo’s own. Re-renders without re-predicting.',
-      min: 0,
-      max: 1,
-      step: 0.05,
-      default: 1,
-      live: true,
+      ui: { control: 'slider', step: 0.05, live: true },
       format: (v) => `${Math.round(v * 100)}%`,
     },
-    sizeControl([128, 256, 384, 512], 384, 'Longer side in pixels (the transfer net was trained at 384). Smaller is faster.'),
-  ],
+    size: { label: 'Working size', ui: { control: 'select', default: 384 }, values: [128, 256, 384, 512], hint: 'Longer side in pixels (the transfer net was trained at 384). Smaller is faster.' },
+  },
   available() {
     return weightsAvailable([MAGENTA_FILES.predict, MAGENTA_FILES.transfer]);
   },
-  run(inputs, controls, onProgress, signal) {
-    return stylize(inputs, controls, onProgress, signal, numberValue(controls, 'size'));
-  },
+  run: () => stylize,
   live: {
-    frameSize: (controls) => numberValue(controls, 'size'),
+    frameSize: (options) => Number(options.size ?? 384),
     // Each frame is a new photo: its own vector would cost a predictor run per frame, so live mode
     // mixes with the vector of the frame it saw first (the strength slider still works, live).
-    async frame(inputs, controls, onProgress, signal) {
+    frame: () => async (inputs, options, onProgress, signal) => {
       liveContent ??= inputs.content;
       const own = await vectorOf(await loadMagenta(onProgress), liveContent, 'the first frame', onProgress, signal);
       vectors.set(inputs.content, own);
-      return stylize(inputs, controls, onProgress, signal, numberValue(controls, 'size'));
+      return stylize(inputs, options, onProgress, signal);
     },
     stop() {
       liveContent = null;

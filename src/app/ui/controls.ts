@@ -13,8 +13,8 @@ const LOG_STEPS = 1000;
 
 function sliderToValue(spec: SliderControl, position: number): number {
   if (spec.scale === 'log') {
-    const v = spec.min * (spec.max / spec.min) ** (position / LOG_STEPS);
-    return Number(v.toPrecision(2));
+    const v = Number((spec.min * (spec.max / spec.min) ** (position / LOG_STEPS)).toPrecision(2));
+    return spec.integer ? Math.max(spec.min, Math.round(v)) : v;
   }
   return position;
 }

@@ -9,6 +9,7 @@
 import type { Runtime } from '../../gpu/runtime.ts';
 import type { RgbImage } from '../../io/image.ts';
 import type { HostTensorMap } from '../weights/host-tensor.ts';
+import type { ConvertedGraph } from './magenta/graph/format.ts';
 
 // ---- options -------------------------------------------------------------------------------------
 
@@ -21,6 +22,8 @@ interface OptionBase {
   description: string;
   /** How the page shows it; omitted: not shown on the page (CLI/API only). */
   ui?: OptionUi;
+  /** The CLI flag when it is not `--<kebab-case id>` (e.g. `--save-every` for `previewEvery`). */
+  flag?: string;
 }
 
 export interface OptionUi {
@@ -37,6 +40,8 @@ export interface OptionUi {
   default?: number | string | boolean;
 }
 
+export type IntegerOptionSpec = NumberOption & { kind: 'integer' };
+
 export interface NumberOption extends OptionBase {
   kind: 'number' | 'integer';
   min: number;
@@ -50,6 +55,8 @@ export interface ChoiceOption extends OptionBase {
   default?: string;
   /** Any other value is also accepted (e.g. a model file path besides the named models). */
   open?: boolean;
+  /** The value a bare flag means (`--preserve-color` with no value); without it the flag needs a value. */
+  bare?: string;
 }
 
 export interface BooleanOption extends OptionBase {
@@ -65,8 +72,22 @@ export interface ListOption extends OptionBase {
   default?: readonly number[];
 }
 
-export type OptionSpec = NumberOption | ChoiceOption | BooleanOption | ListOption;
-export type OptionValue = number | string | boolean | readonly number[];
+/** Free text checked by the method itself (a file path, a list of layer names). */
+export interface TextOption extends OptionBase {
+  kind: 'text';
+  default?: string;
+  /** What a valid value looks like, for help text and errors (e.g. 'relu1_1,relu2_1'). */
+  example: string;
+  pattern?: RegExp;
+}
+
+/** An image (a path on the command line, pixels in the API and the page), e.g. a spatial mask. */
+export interface ImageOption extends OptionBase {
+  kind: 'image';
+}
+
+export type OptionSpec = NumberOption | ChoiceOption | BooleanOption | ListOption | TextOption | ImageOption;
+export type OptionValue = number | string | boolean | readonly number[] | RgbImage;
 export type OptionValues = Readonly<Record<string, OptionValue | undefined>>;
 
 // ---- inputs, progress, results -------------------------------------------------------------------
@@ -117,6 +138,21 @@ export interface WeightSource {
   tensors(name: string, onProgress?: (p: Progress) => void): Promise<HostTensorMap>;
   /** A model's raw file by manifest name (e.g. TFLite graphs), when a method converts it itself. */
   bytes?(name: string, onProgress?: (p: Progress) => void): Promise<Uint8Array>;
+  /** A TFLite model already lowered to pastiche's graph form (a source that caches the conversion offers it). */
+  graph?(name: string, onProgress?: (p: Progress) => void): Promise<ConvertedGraph>;
+  /** A file the user named (a trained model or decoder); only where files can be read (Node). */
+  file?(path: string): Promise<Uint8Array>;
+}
+
+/** Thrown by a WeightSource for a model it does not have, so a method can say how to get it. */
+export class WeightsNotFoundError extends Error {
+  constructor(
+    readonly model: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'WeightsNotFoundError';
+  }
 }
 
 export interface MethodEnvironment {
@@ -143,7 +179,11 @@ export interface MethodDefinition {
   styles: 'none' | 'one' | 'many';
   /** Iterative: `signal` stops it with the best image so far, which can be resumed from. */
   iterative?: boolean;
+  /** Why a style is not taken, for the error when one is given (`styles: 'none'`). */
+  styleHint?: string;
   options: readonly OptionSpec[];
+  /** Cheap checks of a run's inputs before anything loads (e.g. a mask blends at most two styles). */
+  checkInputs?(styleCount: number, options: OptionValues): void;
   /**
    * Loads what the method needs (weights, pipelines) for these options; the result serves many images.
    * Options that pick weights (e.g. `model`) are read here; the rest per `stylize` call.

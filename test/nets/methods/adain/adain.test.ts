@@ -1,5 +1,5 @@
 /**
- * AdaIN inference (src/nets/adain.ts, src/nets/adain-decoder.ts, src/cli/stylize/adain.ts) with the real
+ * AdaIN inference (src/nets/adain.ts, src/nets/adain-decoder.ts, src/nets/methods/adain/definition.ts) with the real
  * VGG19 encoder: encoder taps against the reference, AdaIN statistics, α, style interpolation, spatial
  * control, colour preservation, the style cache, decoder files (safetensors round trip, PyTorch
  * decoder.pth import) and the CLI method. Images are 32–128 px: lavapipe is slow.
@@ -16,11 +16,8 @@ import { adain } from '../../../../src/autograd/ops/norm.ts';
 import { noGrad } from '../../../../src/autograd/tape.ts';
 import { scope } from '../../../../src/gpu/scope.ts';
 import { readImageFile } from '../../../../src/io/image-file.ts';
-import { decodeImage, type RgbImage } from '../../../../src/io/image.ts';
+import type { RgbImage } from '../../../../src/io/image.ts';
 import { resizeImage } from '../../../../src/io/resize.ts';
-import { runAdainMethod, resolveAdainDecoderPath } from '../../../../src/cli/stylize/adain.ts';
-import type { StylizeContext, StylizeOptions } from '../../../../src/cli/stylize/context.ts';
-import { StylizeBatch } from '../../../../src/cli/stylize/batch.ts';
 import { adainEncode, adainPadAmounts, AdainStylizer, adainTarget, ADAIN_STYLE_TAPS } from '../../../../src/nets/methods/adain/adain.ts';
 import {
   AdainDecoder,
@@ -325,32 +322,5 @@ describe('decoder weights', () => {
     const bad = new Map(torch);
     bad.set('5.weight', hostTensor([256, 128, 3, 3], new Float32Array(256 * 128 * 9)));
     expect(() => adainDecoderFromPytorch(bad, 'bad.pth')).toThrow(/'5.weight' should be \[256, 256, 3, 3\]/);
-  });
-});
-
-describe('pastiche stylize --method adain', () => {
-  it('stylizes with two weighted styles from a decoder file, and explains how to get a decoder when there is none', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'pastiche-adain-cli-'));
-    const decoderPath = join(dir, 'decoder.safetensors');
-    await writeFile(decoderPath, serializeAdainDecoder(await decoder.toHost()));
-    const contentPath = join(IMAGES, 'content_chelsea.png');
-    const out = join(dir, 'out.png');
-    const options = { method: 'adain', size: 40, alpha: 0.8, decoder: decoderPath, styleScale: 1, preserveColor: undefined } as unknown as StylizeOptions;
-    const ctx: StylizeContext = {
-      runtime: runtime(),
-      contents: [contentPath],
-      styles: [join(IMAGES, 'starry_night_vangogh.jpg'), join(IMAGES, 'the_scream_munch.jpg')],
-      styleWeights: [0.6, 0.4],
-      output: out,
-      batch: new StylizeBatch([{ content: contentPath, output: out }]),
-      options,
-      store: testStoreOptions(),
-    };
-    await runAdainMethod(ctx);
-    const result = decodeImage(new Uint8Array(await readFile(out)), out);
-    expect([result.width, result.height]).toEqual([40, 27]);
-    expect(() => resolveAdainDecoderPath(undefined, dir)).toThrow(/pastiche train adain --content-dir .*decoder\.pth/s);
-    expect(resolveAdainDecoderPath(decoderPath, dir)).toBe(decoderPath);
-    await expect(runAdainMethod({ ...ctx, styles: [] })).rejects.toThrow(/at least one --style/);
   });
 });

@@ -3,21 +3,9 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { Runtime } from '../../../../gpu/runtime.ts';
 import { feedForwardFromWeights, type FeedForwardNet } from '../feed-forward.ts';
-import type { HostTensorMap } from '../../../weights/host-tensor.ts';
 import { findModel, loadWeightsManifest } from '../../../weights/manifest.ts';
-import { convOihwToHwio, readPth } from '../../../weights/formats/pth.ts';
-import { parseSafetensors } from '../../../weights/formats/safetensors.ts';
+import { feedForwardWeightsFromBytes } from '../model-file.ts';
 import { loadModelWeights, type StoreOptions } from '../../../weights/node/store.ts';
-
-/** A PyTorch fast_neural_style state_dict: OIHW convs → HWIO; instance-norm running stats (old exports) dropped. */
-function fromPytorchTransformerNet(sd: HostTensorMap): HostTensorMap {
-  const out: HostTensorMap = new Map();
-  for (const [name, t] of sd) {
-    if (/\.in\d\.running_(mean|var)$|num_batches_tracked$/.test(name)) continue;
-    out.set(name, name.endsWith('conv2d.weight') ? convOihwToHwio(t) : t);
-  }
-  return out;
-}
 
 /**
  * Loads a feed-forward model: a pretrained style by name (`candy`, `mosaic`, `mathura`, …) from the
@@ -28,7 +16,7 @@ export async function loadFeedForwardModel(runtime: Runtime, model: string, stor
   if (/\.(safetensors|pth|pt)$/i.test(model) || existsSync(model)) {
     if (!existsSync(model)) throw new Error(`model file not found: ${model}`);
     const bytes = new Uint8Array(await readFile(model));
-    const weights = /\.(pth|pt)$/i.test(model) ? fromPytorchTransformerNet(await readPth(bytes, model)) : parseSafetensors(bytes, model).tensors;
+    const weights = await feedForwardWeightsFromBytes(bytes, model);
     return feedForwardFromWeights(runtime, weights, model);
   }
   const manifest = store.manifest ?? (await loadWeightsManifest());
