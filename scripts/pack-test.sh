@@ -44,17 +44,18 @@ echo "pack-test: npm install the tarball into an empty folder"
 npm install --prefer-offline --no-audit --no-fund --loglevel=error "$tarball"
 [ -e node_modules/pastiche/src ] && fail 'the installed package holds src/'
 
+# (`npx --no --`: the installed bin, never a registry package of the same name.)
 # Only what the package ships: a fresh per-user cache, no mirror, no repository on the module path.
 export PASTICHE_CACHE_DIR="$work/cache"
 unset PASTICHE_WEIGHTS_MIRROR PASTICHE_WEIGHTS_DIR NODE_PATH
 
-reported=$(npx --no pastiche --version)
+reported=$(npx --no -- pastiche --version)
 [ "$reported" = "$version" ] || fail "pastiche --version printed '$reported', expected '$version'"
 echo "pack-test: pastiche --version → $reported"
 
 cp "$repo/$photo" "photo.${photo##*.}"
 photo="photo.${photo##*.}"
-npx --no pastiche stylize "$photo" --size 96 -o cli-out.png
+npx --no -- pastiche stylize "$photo" --size 96 -o cli-out.png
 node --input-type=module -e "
   import { decodeImage } from 'pastiche';
   import { readFileSync } from 'node:fs';
@@ -98,4 +99,22 @@ node --input-type=module -e "
   const image = decodeImage(readFileSync('api-out.png'), 'api-out.png');
   if (!(image.width > 0)) throw new Error('api-out.png did not decode');
 "
+# The shipped declarations: a TypeScript user gets real types (misuse is an error, not `any`).
+cat >typed.ts <<'EOF'
+import { stylize, type StylizedImage } from 'pastiche';
+import { initRuntime } from 'pastiche/gpu';
+
+export async function run(): Promise<Uint8Array> {
+  const image: StylizedImage = await stylize('photo.png');
+  const width: number = image.width;
+  // @ts-expect-error: a number is not an image input
+  await stylize(42);
+  void initRuntime;
+  return width > 0 ? image.toPng() : new Uint8Array();
+}
+EOF
+node "$repo/node_modules/typescript/bin/tsc" --noEmit --strict --skipLibCheck --module nodenext --target es2022 typed.ts ||
+  fail "a TypeScript user's import of 'pastiche' does not type-check with the shipped declarations"
+echo "pack-test: the declarations type-check a TypeScript user's import (module nodenext)"
+
 echo "pack-test: ok (installed from $(basename "$tarball"), CLI and library work with no repository files)"
