@@ -117,4 +117,18 @@ node "$repo/node_modules/typescript/bin/tsc" --noEmit --strict --skipLibCheck --
   fail "a TypeScript user's import of 'pastiche' does not type-check with the shipped declarations"
 echo "pack-test: the declarations type-check a TypeScript user's import (module nodenext)"
 
+# A bundler takes the browser entry: a web app importing 'pastiche' builds with Vite, and nothing
+# Node-only (the Node entry, file reading, the weight store) is pulled into it.
+mkdir web
+printf '<!doctype html>\n<script type="module" src="./main.js"></script>\n' >web/index.html
+cat >web/main.js <<'EOF'
+import { stylize } from 'pastiche';
+const image = await stylize(new ImageData(64, 64));
+document.body.textContent = `${image.width}x${image.height}`;
+EOF
+node "$repo/node_modules/vite/bin/vite.js" build web --outDir ../web-dist --emptyOutDir --logLevel info >vite.log 2>&1 ||
+  { cat vite.log >&2; fail "a web app importing 'pastiche' does not build with Vite"; }
+if grep -E 'index\.node\.js|image-file\.js|/node/' vite.log web-dist/assets/*.js; then fail "the browser bundle pulls in Node-only modules (above)"; fi
+echo "pack-test: a web app importing 'pastiche' bundles the browser entry with Vite ($(cat web-dist/assets/*.js | wc -c) bytes of JS)"
+
 echo "pack-test: ok (installed from $(basename "$tarball"), CLI and library work with no repository files)"
