@@ -115,7 +115,7 @@ export function registerStylizeCommand(program: Command): void {
     .option('--decoder <path>', 'adain: decoder weights (.safetensors or PyTorch decoder.pth)')
     .option('--tile <px>', 'feed-forward: process in overlapping tiles of this size', parseInteger('--tile', 64))
     .option('--mirror <dir>', 'weights mirror folder (default $PASTICHE_WEIGHTS_MIRROR)')
-    .option('--cache <dir>', 'weights cache folder (default $PASTICHE_CACHE_DIR or weights/cache)')
+    .option('--cache <dir>', 'weights cache folder (default $PASTICHE_CACHE_DIR, else $XDG_CACHE_HOME/pastiche or ~/.cache/pastiche)')
     .action(async (contents: string[], raw: RawOptions, command: Command) => {
       // Everything is checked before the GPU starts: a mistake should cost seconds, not a long run.
       const method = canonicalMethod(raw.method);
