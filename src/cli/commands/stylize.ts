@@ -11,11 +11,15 @@ import { runFeedForwardMethod } from '../stylize/feed-forward.ts';
 import { checkContentImages, checkSharedImages } from '../stylize/inputs.ts';
 import { canonicalMethod, checkOptionsForMethod, METHOD_OPTIONS, type MethodName } from '../stylize/option-methods.ts';
 import { checkOutputFolder, planOutputs } from '../stylize/output-plan.ts';
+import { downloadProgress } from '../download-progress.ts';
 import { choice, parseInteger, parseNumber } from '../options.ts';
 import { runGatysMethod } from '../stylize/gatys.ts';
 import { runMagentaMethod } from '../stylize/magenta.ts';
 
 type MethodRunner = (ctx: StylizeContext) => Promise<void>;
+
+/** The feed-forward style used when none is named: bundled with pastiche, so it works offline. */
+export const DEFAULT_FEED_FORWARD_MODEL = 'mathura';
 
 /** Methods by name; aliases (option-methods.ts) share a runner. Methods add themselves here. */
 export const STYLIZE_METHODS: Record<MethodName, MethodRunner> = {
@@ -92,8 +96,8 @@ export function registerStylizeCommand(program: Command): void {
     .argument('<content...>', 'content image(s), PNG or JPEG')
     .option('-s, --style <image>', 'style image (repeat for several styles)', collect)
     .option('--style-weight <w>', 'blend weights, one per style ("0.7,0.3"), or with one style the gatys style-loss weight', parseWeights)
-    .option('-m, --method <name>', `gatys | transformer | adain | magenta`, 'transformer')
-    .option('--model <name|path>', 'feed-forward model: candy, mosaic, pointilism, rain_princess, udnie, mathura, matilde_perez, matta, or a .safetensors/.pth file')
+    .option('-m, --method <name>', 'gatys | transformer | adain | magenta (default: transformer without --style, magenta with)')
+    .option('--model <name|path>', `feed-forward model: candy, mosaic, pointilism, rain_princess, udnie, mathura, matilde_perez, matta, or a .safetensors/.pth file (default ${DEFAULT_FEED_FORWARD_MODEL}, bundled)`)
     .option('--size <px>', 'resize the content so its long side is this many pixels', parseInteger('--size', 16))
     .option('-o, --output <path>', 'output image, .png or .jpg/.jpeg; for several content images a folder of <name>.png (a repeated name becomes <name>-2.png)', 'out.png')
     .option('--iterations <n>', 'gatys: optimiser iterations', parseInteger('--iterations', 1), 300)
@@ -118,15 +122,17 @@ export function registerStylizeCommand(program: Command): void {
     .option('--cache <dir>', 'weights cache folder (default $PASTICHE_CACHE_DIR, else $XDG_CACHE_HOME/pastiche or ~/.cache/pastiche)')
     .action(async (contents: string[], raw: RawOptions, command: Command) => {
       // Everything is checked before the GPU starts: a mistake should cost seconds, not a long run.
-      const method = canonicalMethod(raw.method);
-      if (!method) throw new Error(`unknown method '${raw.method}'; available: ${Object.keys(STYLIZE_METHODS).join(', ')} (feed-forward is transformer)`);
+      // With no --method: the bundled defaults, a feed-forward style without --style, Magenta with one.
+      const methodName = raw.method ?? ((raw.style ?? []).length > 0 ? 'magenta' : 'transformer');
+      const method = canonicalMethod(methodName);
+      if (!method) throw new Error(`unknown method '${methodName}'; available: ${Object.keys(STYLIZE_METHODS).join(', ')} (feed-forward is transformer)`);
       checkOptionsForMethod(method, Object.keys(METHOD_OPTIONS).filter((name) => command.getOptionValueSource(name) === 'cli'));
       const { blend, scale } = splitStyleWeight(raw, method);
+      if (method === 'transformer' && !raw.model) raw.model = DEFAULT_FEED_FORWARD_MODEL;
       const { style, styleWeight, styleLoss, output, mirror, cache, ...rest } = raw;
       void styleWeight;
       void styleLoss;
       const styles = style ?? [];
-      if (method === 'transformer' && !raw.model) throw new Error('--method transformer needs --model NAME (candy, mosaic, pointilism, rain_princess, udnie, mathura, matilde_perez, matta) or --model PATH.safetensors');
       if (method !== 'transformer' && styles.length === 0) throw new Error(`--method ${method} needs at least one --style image`);
       checkMethodValues(method, raw, styles.length);
       await checkSharedImages([...styles.map((path) => ({ path, role: '--style' })), ...(raw.mask ? [{ path: raw.mask, role: '--mask' }] : [])]);
@@ -160,7 +166,7 @@ export function registerStylizeCommand(program: Command): void {
             output,
             batch,
             options,
-            store: { ...(mirror !== undefined ? { mirrorDir: mirror } : {}), ...(cache !== undefined ? { cacheDir: cache } : {}) },
+            store: { ...(mirror !== undefined ? { mirrorDir: mirror } : {}), ...(cache !== undefined ? { cacheDir: cache } : {}), onProgress: downloadProgress() },
           });
         } finally {
           runtime.destroy();
