@@ -96,7 +96,7 @@ export function registerStylizeCommand(program: Command): void {
     .argument('<content...>', 'content image(s), PNG or JPEG')
     .option('-s, --style <image>', 'style image (repeat for several styles)', collect)
     .option('--style-weight <w>', 'blend weights, one per style ("0.7,0.3"), or with one style the gatys style-loss weight', parseWeights)
-    .option('-m, --method <name>', 'gatys | transformer | adain | magenta (default: transformer without --style, magenta with)')
+    .option('-m, --method <name>', 'gatys | transformer | adain | magenta (default: transformer, or magenta when --style is given without --model)')
     .option('--model <name|path>', `feed-forward model: candy, mosaic, pointilism, rain_princess, udnie, mathura, matilde_perez, matta, or a .safetensors/.pth file (default ${DEFAULT_FEED_FORWARD_MODEL}, bundled)`)
     .option('--size <px>', 'resize the content so its long side is this many pixels', parseInteger('--size', 16))
     .option('-o, --output <path>', 'output image, .png or .jpg/.jpeg; for several content images a folder of <name>.png (a repeated name becomes <name>-2.png)', 'out.png')
@@ -122,8 +122,9 @@ export function registerStylizeCommand(program: Command): void {
     .option('--cache <dir>', 'weights cache folder (default $PASTICHE_CACHE_DIR, else $XDG_CACHE_HOME/pastiche or ~/.cache/pastiche)')
     .action(async (contents: string[], raw: RawOptions, command: Command) => {
       // Everything is checked before the GPU starts: a mistake should cost seconds, not a long run.
-      // With no --method: the bundled defaults, a feed-forward style without --style, Magenta with one.
-      const methodName = raw.method ?? ((raw.style ?? []).length > 0 ? 'magenta' : 'transformer');
+      // With no --method: a feed-forward style when --model names one or no --style is given (the bundled
+      // mathura by default), else Magenta (bundled too).
+      const methodName = raw.method ?? (raw.model === undefined && (raw.style ?? []).length > 0 ? 'magenta' : 'transformer');
       const method = canonicalMethod(methodName);
       if (!method) throw new Error(`unknown method '${methodName}'; available: ${Object.keys(STYLIZE_METHODS).join(', ')} (feed-forward is transformer)`);
       checkOptionsForMethod(method, Object.keys(METHOD_OPTIONS).filter((name) => command.getOptionValueSource(name) === 'cli'));
