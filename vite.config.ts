@@ -1,17 +1,20 @@
 // Vite config for the demo page (src/app). `npm start` serves it, `npm run build:app` builds it to dist/app.
 //
-// Two folders outside the repo's source are served read-only at request time (nothing is copied):
-//   /samples/  sample images: $PASTICHE_SAMPLES_DIR, default <repo>/../shared/images
-//   /weights/  the weights cache: $PASTICHE_WEIGHTS_DIR, default <repo>/weights/cache
-//              (filled by `npx pastiche weights`)
+// Folders outside the page's source are served read-only at request time (nothing is copied):
+//   /samples/  sample images: $PASTICHE_SAMPLES_DIR, else <repo>/../shared/images when present,
+//              else the repository's samples/
+//   /weights/  the weights cache ($PASTICHE_WEIGHTS_DIR, else the per-user cache that
+//              `npx pastiche weights` fills), then weights/bundled/ (the defaults that ship with
+//              pastiche: mathura.safetensors and the Magenta .tflite pair), in that order
 // Each also answers `<prefix>index.json` with the files it holds, so the page can list samples and
 // check which models are installed without guessing.
 
-import { createReadStream, promises as fs } from 'node:fs';
+import { createReadStream, existsSync, promises as fs } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defineConfig, type Connect, type Plugin } from 'vite';
+import { defaultCacheDir } from './src/io/cache-dir.ts';
 
 const repoRoot = path.dirname(fileURLToPath(import.meta.url));
 
@@ -32,8 +35,8 @@ const MIME_TYPES: Record<string, string> = {
 export interface ServedFolder {
   /** URL prefix, with leading and trailing slash. */
   prefix: string;
-  /** Absolute folder, resolved when a request arrives (so the env var can change between runs). */
-  dir: () => string;
+  /** Absolute folders, resolved when a request arrives (so the env var can change between runs); the first holding a file serves it. */
+  dirs: () => string[];
   /** Which files to list in index.json and serve (by default: everything that is not hidden). */
   accept?: (relPath: string) => boolean;
   /** Walk sub-folders too (the weights cache keeps raw files in per-source folders). */
@@ -46,22 +49,33 @@ interface IndexEntry {
 }
 
 export function samplesDir(): string {
-  return path.resolve(process.env.PASTICHE_SAMPLES_DIR ?? path.join(repoRoot, '..', 'shared', 'images'));
+  if (process.env.PASTICHE_SAMPLES_DIR) return path.resolve(process.env.PASTICHE_SAMPLES_DIR);
+  const shared = path.join(repoRoot, '..', 'shared', 'images');
+  return existsSync(shared) ? shared : path.join(repoRoot, 'samples');
 }
 
 export function weightsDir(): string {
-  return path.resolve(process.env.PASTICHE_WEIGHTS_DIR ?? path.join(repoRoot, 'weights', 'cache'));
+  return path.resolve(process.env.PASTICHE_WEIGHTS_DIR ?? defaultCacheDir());
 }
+
+export const BUNDLED_WEIGHTS_DIR = path.join(repoRoot, 'weights', 'bundled');
 
 const FOLDERS: ServedFolder[] = [
   {
     prefix: '/samples/',
-    dir: samplesDir,
+    dirs: () => [samplesDir()],
     accept: (rel) => SAMPLE_EXTENSIONS.has(path.extname(rel).toLowerCase()),
     recursive: false,
   },
-  { prefix: '/weights/', dir: weightsDir, recursive: true },
+  { prefix: '/weights/', dirs: () => [weightsDir(), BUNDLED_WEIGHTS_DIR], recursive: true },
 ];
+
+/** The files of every root, a path listed once (from the first root that has it). */
+async function listFolders(roots: string[], recursive: boolean, accept: (rel: string) => boolean): Promise<IndexEntry[]> {
+  const seen = new Map<string, IndexEntry>();
+  for (const root of roots) for (const entry of await listFolder(root, recursive, accept)) if (!seen.has(entry.path)) seen.set(entry.path, entry);
+  return [...seen.values()].sort((a, b) => a.path.localeCompare(b.path));
+}
 
 async function listFolder(root: string, recursive: boolean, accept: (rel: string) => boolean): Promise<IndexEntry[]> {
   const out: IndexEntry[] = [];
@@ -108,17 +122,21 @@ function resolveInside(root: string, urlPath: string): string | null {
 }
 
 async function serveFile(req: IncomingMessage, res: ServerResponse, folder: ServedFolder, rel: string): Promise<void> {
-  const root = folder.dir();
+  const roots = folder.dirs();
   const accept = folder.accept ?? (() => true);
-  const full = resolveInside(root, rel);
-  if (!full || !accept(rel)) return send(res, 404, `Not found: ${folder.prefix}${rel}\n`);
-  let stat;
-  try {
-    stat = await fs.stat(full);
-  } catch {
-    return send(res, 404, `Not found: ${folder.prefix}${rel} (looked in ${root})\n`);
+  let full: string | null = null;
+  let stat: Awaited<ReturnType<typeof fs.stat>> | null = null;
+  for (const root of roots) {
+    const candidate = resolveInside(root, rel);
+    if (!candidate || !accept(rel)) return send(res, 404, `Not found: ${folder.prefix}${rel}\n`);
+    const found = await fs.stat(candidate).catch(() => null);
+    if (found?.isFile()) {
+      full = candidate;
+      stat = found;
+      break;
+    }
   }
-  if (!stat.isFile()) return send(res, 404, `Not found: ${folder.prefix}${rel}\n`);
+  if (!full || !stat) return send(res, 404, `Not found: ${folder.prefix}${rel} (looked in ${roots.join(', ')})\n`);
   const etag = `"${stat.size.toString(16)}-${Math.floor(stat.mtimeMs).toString(16)}"`;
   res.setHeader('ETag', etag);
   res.setHeader('Cache-Control', 'no-cache');
@@ -150,7 +168,7 @@ export function servedFoldersMiddleware(folders: ServedFolder[] = FOLDERS): Conn
     const rel = url.pathname.slice(folder.prefix.length);
     const handle = async () => {
       if (rel === 'index.json') {
-        const files = await listFolder(folder.dir(), folder.recursive, folder.accept ?? (() => true));
+        const files = await listFolders(folder.dirs(), folder.recursive, folder.accept ?? (() => true));
         send(res, 200, JSON.stringify({ files }), MIME_TYPES['.json']);
       } else {
         await serveFile(req, res, folder, rel);

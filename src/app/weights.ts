@@ -1,5 +1,5 @@
-// Pretrained weights in the browser. The dev server (vite.config.ts) serves the weights cache at
-// /weights/ — the same files `npx pastiche weights` puts in weights/cache/ — and lists them at
+// Pretrained weights in the browser. The dev server (vite.config.ts) serves the weights cache (what
+// `npx pastiche weights` fills) over weights/bundled/ at /weights/, and lists them at
 // /weights/index.json. Methods use these helpers to check what is installed and to download with
 // progress.
 

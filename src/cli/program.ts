@@ -1,4 +1,5 @@
 /** The `pastiche` command tree: one file per subcommand under src/cli/commands, registered here. */
+import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { registerFeaturesCommand } from './commands/features.ts';
 import { registerInfoCommand } from './commands/info.ts';
@@ -7,11 +8,18 @@ import { registerTrainCommand } from './commands/train.ts';
 import { registerTuneCommand } from './commands/tune.ts';
 import { registerWeightsCommand } from './commands/weights.ts';
 
+/** The version in package.json (src/cli and dist/cli both sit two folders below it). */
+export function packageVersion(): string {
+  const json = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+  return typeof json.version === 'string' ? json.version : 'unknown';
+}
+
 export function buildProgram(): Command {
   const program = new Command();
   program
     .name('pastiche')
     .description('Neural style transfer on a WebGPU compute engine written from scratch')
+    .version(packageVersion(), '-V, --version', 'print the version')
     .showHelpAfterError();
   registerFeaturesCommand(program);
   registerInfoCommand(program);

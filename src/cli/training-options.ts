@@ -44,7 +44,7 @@ export function addRunOptions(command: Command, d: RunOptionDefaults): Command {
     .option('--scale-range <min,max>', 'augmentation: zoom range of the random crops', parseScaleRange, [...DEFAULT_AUGMENT.scale] as [number, number])
     .option('--jitter <j>', 'augmentation: colour jitter (brightness, contrast, saturation ±j)', parseNumber('--jitter', 0, 0.9), DEFAULT_AUGMENT.jitter)
     .option('--mirror <dir>', 'weights mirror folder (default $PASTICHE_WEIGHTS_MIRROR)')
-    .option('--cache <dir>', 'weights cache folder (default $PASTICHE_CACHE_DIR or weights/cache)');
+    .option('--cache <dir>', 'weights cache folder (default $PASTICHE_CACHE_DIR, else $XDG_CACHE_HOME/pastiche or ~/.cache/pastiche)');
 }
 
 /** `--flip`, `--scale-range` and `--jitter` as augmentation options. */

@@ -48,7 +48,13 @@ async function nodeGpu(): Promise<GPU> {
   try {
     dawn = (await import(/* @vite-ignore */ moduleName)) as typeof dawn;
   } catch (err) {
-    throw new GpuUnavailableError(`the 'webgpu' npm package could not be loaded (${(err as Error).message}); run npm install`);
+    // An optional dependency of pastiche: browser users never need it, so npm may have skipped it.
+    const missing = (err as { code?: string }).code === 'ERR_MODULE_NOT_FOUND';
+    throw new GpuUnavailableError(
+      missing
+        ? "Node needs the 'webgpu' package (Dawn, an optional dependency of pastiche) and it is not installed: run `npm install webgpu`"
+        : `the 'webgpu' package (Dawn) could not be loaded (${(err as Error).message}); reinstall it with \`npm install webgpu\` (prebuilt for Linux, macOS and Windows on x64/arm64)`,
+    );
   }
   // GPUBufferUsage, GPUMapMode, ... are globals in browsers; dawn.node exports them.
   for (const [name, value] of Object.entries(dawn.globals)) {

@@ -1,12 +1,18 @@
-import { fileURLToPath } from 'node:url';
-
-const REPO_CACHE_DIR = fileURLToPath(new URL('../../weights/cache', import.meta.url));
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 
 /**
- * The cache folder for weights and tuning choices when no option is given: `$PASTICHE_CACHE_DIR`,
- * else `weights/cache/` in the repository. Below both the weights store and the GPU runtime.
+ * The per-user cache folder for downloaded weights, their conversions and tuning choices:
+ * `$PASTICHE_CACHE_DIR`, else `$XDG_CACHE_HOME/pastiche`, else `~/.cache/pastiche`. Never inside the
+ * package (node_modules may be read-only or wiped by a reinstall). Below both the weights store and
+ * the GPU runtime.
  */
-export function defaultCacheDir(): string {
-  const fromEnv = process.env.PASTICHE_CACHE_DIR;
-  return fromEnv !== undefined && fromEnv !== '' ? fromEnv : REPO_CACHE_DIR;
+export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  const fromEnv = env.PASTICHE_CACHE_DIR;
+  if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
+  const xdg = env.XDG_CACHE_HOME;
+  // The XDG spec ignores relative paths.
+  if (xdg !== undefined && xdg.startsWith('/')) return join(xdg, 'pastiche');
+  return join(homedir(), '.cache', 'pastiche');
 }
+

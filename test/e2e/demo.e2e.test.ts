@@ -35,7 +35,7 @@ import { AdainStylizer } from '../../src/nets/methods/adain/adain.ts';
 import { Vgg } from '../../src/nets/models/vgg.ts';
 import type { HostTensorMap } from '../../src/nets/weights/host-tensor.ts';
 import { ensureModelFiles, loadModelWeights } from '../../src/nets/weights/node/store.ts';
-import { samplesDir, weightsDir } from '../../vite.config.ts';
+import { BUNDLED_WEIGHTS_DIR, samplesDir, weightsDir } from '../../vite.config.ts';
 import { testStoreOptions } from '../helpers/shared-data.ts';
 import { canvasPixels, channelStats, collectErrors, launchChromium, repoRoot, startDevServer, type LaunchedBrowser } from './browser.ts';
 
@@ -289,13 +289,13 @@ describe('dev server folders', () => {
 
     const weights = (await (await fetch(new URL('weights/index.json', url))).json()) as { files: { path: string }[] };
     expect(Array.isArray(weights.files)).toBe(true);
-    const cached = weights.files.find((f) => f.path.endsWith('.safetensors'));
-    if (cached) {
-      // The same bytes as the file in weights/cache (filled by `npx pastiche weights`).
-      const res = await fetch(new URL(`weights/${cached.path}`, url));
+    // mosaic was converted into the cache above; mathura ships in weights/bundled/.
+    for (const [file, dir] of [['mosaic.safetensors', weightsDir()], ['mathura.safetensors', BUNDLED_WEIGHTS_DIR]] as const) {
+      expect(weights.files.map((f) => f.path)).toContain(file);
+      const res = await fetch(new URL(`weights/${file}`, url));
       expect(res.status).toBe(200);
       const bytes = new Uint8Array(await res.arrayBuffer());
-      expect(bytes.length).toBe(statSync(path.join(repoRoot, 'weights', 'cache', cached.path)).size);
+      expect(bytes.length).toBe(statSync(path.join(dir, file)).size);
     }
   });
 });

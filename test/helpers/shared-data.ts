@@ -29,11 +29,15 @@ export function sharedReferencePath(...relative: string[]): string {
   return path;
 }
 
-/** Store options for tests: weights come from the mirror ($PASTICHE_WEIGHTS_MIRROR, else ../shared/weights). */
-export function testStoreOptions(): { mirrorDir: string } {
+/**
+ * Store options for tests: weights come from the mirror ($PASTICHE_WEIGHTS_MIRROR, else ../shared/weights),
+ * not from weights/bundled/, so the importers are checked on the original files at full precision
+ * (the bundled copies have their own tests).
+ */
+export function testStoreOptions(): { mirrorDir: string; bundledDir: string } {
   const mirrorDir = process.env.PASTICHE_WEIGHTS_MIRROR ?? SHARED_WEIGHTS_DIR;
   if (!existsSync(mirrorDir)) {
     throw new Error(`test data missing: weights mirror ${mirrorDir}. Set PASTICHE_WEIGHTS_MIRROR to a folder laid out like ../shared/weights.`);
   }
-  return { mirrorDir };
+  return { mirrorDir, bundledDir: '' };
 }

@@ -2,6 +2,7 @@
  * `pastiche features IMAGE --layers relu1_1,relu4_1 --out feats.safetensors`: VGG taps of an image fed
  * at its own size, one float32 tensor per tap keyed by its name, [1, H, W, C].
  */
+import { downloadProgress } from '../download-progress.ts';
 import { readFile } from 'node:fs/promises';
 import { InvalidArgumentError, type Command } from 'commander';
 import { noGrad } from '../../autograd/tape.ts';
@@ -28,7 +29,7 @@ interface FeaturesOptions {
 async function loadVgg(runtime: Runtime, o: FeaturesOptions): Promise<Vgg> {
   if (!o.weights) {
     if (o.net !== 'vgg19') throw new Error(`no pretrained ${o.net} weights are known; pass --weights torchvision-${o.net}.pth`);
-    return Vgg.loadPretrained(runtime, { pooling: o.pooling, ...(o.mirror ? { mirrorDir: o.mirror } : {}), ...(o.cache ? { cacheDir: o.cache } : {}) });
+    return Vgg.loadPretrained(runtime, { pooling: o.pooling, ...(o.mirror ? { mirrorDir: o.mirror } : {}), ...(o.cache ? { cacheDir: o.cache } : {}), onProgress: downloadProgress() });
   }
   const bytes = new Uint8Array(await readFile(o.weights));
   if (/\.(pth|pt)$/i.test(o.weights)) {

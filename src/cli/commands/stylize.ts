@@ -13,6 +13,7 @@ import { checkContentImages, checkSharedImages } from '../stylize/inputs.ts';
 import { checkOutputFolder, planOutputs } from '../stylize/output-plan.ts';
 import { allOptionSpecs, attributeOf, planStylize, type RawStylizeOptions, type StylizePlan } from '../stylize/plan.ts';
 import { runStylizePlan } from '../stylize/run.ts';
+import { downloadProgress } from '../download-progress.ts';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
@@ -52,7 +53,7 @@ function defineStylizeOptions(command: Command): Command {
     .option('--blend <w1,w2,...>', 'blend weights of several --style images, one per style ("0.7,0.3"); default equal')
     .option('-o, --output <path>', 'output image, .png or .jpg/.jpeg; for several content images a folder of <name>.png (a repeated name becomes <name>-2.png)', 'out.png')
     .option('--mirror <dir>', 'weights mirror folder (default $PASTICHE_WEIGHTS_MIRROR)')
-    .option('--cache <dir>', 'weights cache folder (default $PASTICHE_CACHE_DIR or weights/cache)');
+    .option('--cache <dir>', 'weights cache folder (default $PASTICHE_CACHE_DIR, else $XDG_CACHE_HOME/pastiche or ~/.cache/pastiche)');
   for (const spec of allOptionSpecs()) command.option(flagSyntax(spec), flagHelp(spec.id));
   return command;
 }
@@ -103,7 +104,7 @@ export function registerStylizeCommand(program: Command): void {
     try {
       const runtime = await initRuntime();
       try {
-        const store = { ...(mirror !== undefined ? { mirrorDir: mirror } : {}), ...(cache !== undefined ? { cacheDir: cache } : {}) };
+        const store = { ...(mirror !== undefined ? { mirrorDir: mirror } : {}), ...(cache !== undefined ? { cacheDir: cache } : {}), onProgress: downloadProgress() };
         await runStylizePlan({ runtime, plan, batch, store, onCurrent: (c) => (current = c) });
       } finally {
         runtime.destroy();

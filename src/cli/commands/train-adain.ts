@@ -4,6 +4,7 @@
  * crops, validation with early stopping, atomic checkpoints, exact --resume, a progress bar and a
  * loss-curve PNG. Registered under `pastiche train` by ./train.ts.
  */
+import { downloadProgress } from '../download-progress.ts';
 import type { Command } from 'commander';
 import { initRuntime } from '../../gpu/runtime.ts';
 import { ADAIN_TRAIN_DEFAULTS, adainTrainConfig, defaultAdainDecoderPath, trainAdainDecoder, type AdainRunStart, type AdainTrainConfig } from '../../nets/train/node/adain-decoder.ts';
@@ -85,7 +86,7 @@ async function runTrainAdain(raw: RawAdainTrainOptions, command: Command): Promi
       output,
       ...(raw.checkpoint !== undefined ? { checkpoint: raw.checkpoint } : {}),
       ...(resume ? { resume } : {}),
-      store: storeFrom(raw),
+      store: { ...storeFrom(raw), onProgress: downloadProgress() },
       hooks: progress.hooks<AdainRunStart>(
         (info) =>
           `training the AdaIN decoder on ${info.contentImages} photos × ${info.styleImages} styles, validating on ${info.valImages}: ` +

@@ -3,6 +3,7 @@
  * with a frozen VGG19 perceptual loss, validation, early stopping, checkpoints and exact resume. The
  * machinery lives in src/nets/train/; this file parses options and draws the progress.
  */
+import { downloadProgress } from '../download-progress.ts';
 import { InvalidArgumentError, type Command } from 'commander';
 import { initRuntime } from '../../gpu/runtime.ts';
 import { DEFAULT_CONTENT_LAYER, DEFAULT_PERCEPTUAL_WEIGHTS, DEFAULT_STYLE_LAYERS } from '../../nets/losses/perceptual-loss.ts';
@@ -125,7 +126,7 @@ async function runTrainTransformer(raw: RawTrainOptions, command: Command): Prom
       // A resumed run keeps writing the checkpoint it came from unless told otherwise.
       ...(raw.checkpoint !== undefined || raw.resume !== undefined ? { checkpoint: raw.checkpoint ?? raw.resume } : {}),
       ...(resume ? { resume } : {}),
-      store: storeFrom(raw),
+      store: { ...storeFrom(raw), onProgress: downloadProgress() },
       hooks: progress.hooks<FeedForwardRunStart>(
         (info) =>
           `training ${config.arch} (${config.norm} norm${config.dropout > 0 ? `, dropout ${config.dropout}` : ''}) on ${info.trainImages} photos, validating on ${info.valImages}: ` +

@@ -118,7 +118,7 @@ export function registerTuneCommand(program: Command): void {
     .option('--nets <names>', `nets whose shapes are tuned: ${NETS.join(', ')}`, (v: string) => v.split(',').map((s) => choice('--nets', NETS)(s.trim())), [...NETS])
     .option('--force', 'measure shapes that already have a cached choice again')
     .option('--samples <n>', 'timed runs per variant', parseInteger('--samples', 1), 3)
-    .option('--cache <file>', 'tuning cache file (default: $PASTICHE_TUNE_CACHE, else weights/cache/autotune.json)')
+    .option('--cache <file>', 'tuning cache file (default: $PASTICHE_TUNE_CACHE, else autotune.json in the weights cache folder)')
     .action(async (o: TuneOptions) => {
       const runtime = await initRuntime();
       const log = (line: string) => process.stderr.write(`${line}\n`);

@@ -43,7 +43,7 @@ export function registerWeightsCommand(program: Command): void {
     .description('fetch, verify (sha256) and convert pretrained weights into the local cache')
     .argument('[names...]', 'models to fetch (default: all known models)')
     .option('--mirror <dir>', 'copy files from this folder (mirror layout) instead of downloading; default $PASTICHE_WEIGHTS_MIRROR')
-    .option('--cache <dir>', 'cache folder; default $PASTICHE_CACHE_DIR or <repo>/weights/cache')
+    .option('--cache <dir>', 'cache folder; default $PASTICHE_CACHE_DIR, else $XDG_CACHE_HOME/pastiche or ~/.cache/pastiche')
     .option('--no-convert', 'only fetch and verify files; skip the conversion to safetensors')
     .action(async (names: string[], options: WeightsCommandOptions) => {
       await runWeightsCommand(names, options);

@@ -26,6 +26,18 @@ export interface ModelSource {
   path: string;
 }
 
+/**
+ * A copy of the model that ships with pastiche in `weights/bundled/` (used before the cache, so the
+ * default methods work offline): either the converted weights (`.safetensors`, possibly f16) or a
+ * source file itself (then the same bytes as in `files`).
+ */
+export interface BundledFile {
+  /** path relative to `weights/bundled/`, forward slashes */
+  path: string;
+  bytes: number;
+  sha256: string;
+}
+
 export interface ModelEntry {
   name: string;
   kind: ModelKind;
@@ -34,6 +46,7 @@ export interface ModelEntry {
   license: string;
   source: ModelSource;
   files: ModelFile[];
+  bundled?: BundledFile;
 }
 
 export interface WeightsManifest {
@@ -93,6 +106,21 @@ export function parseWeightsManifest(json: unknown, sourceName = 'weights manife
       return { path, url, bytes: bytes as number, sha256 };
     });
 
+    let bundled: BundledFile | undefined;
+    if (model.bundled !== undefined) {
+      const bundledWhere = `${where} bundled`;
+      const record = asRecord(model.bundled) ?? fail(bundledWhere, 'not an object');
+      const path = stringField(record, 'path', bundledWhere, fail);
+      if (path.startsWith('/') || path.includes('\\') || path.split('/').some((part) => part === '' || part === '.' || part === '..')) {
+        fail(bundledWhere, `path "${path}" must be relative, with forward slashes and no "." or ".." parts`);
+      }
+      const bytes = record.bytes;
+      if (typeof bytes !== 'number' || !Number.isSafeInteger(bytes) || bytes < 0) fail(bundledWhere, '"bytes" is not a non-negative integer');
+      const sha256 = stringField(record, 'sha256', bundledWhere, fail);
+      if (!/^[0-9a-f]{64}$/.test(sha256)) fail(bundledWhere, '"sha256" is not 64 lowercase hex digits');
+      bundled = { path, bytes: bytes as number, sha256 };
+    }
+
     return {
       name,
       kind: kind as ModelKind,
@@ -101,6 +129,7 @@ export function parseWeightsManifest(json: unknown, sourceName = 'weights manife
       license: stringField(model, 'license', where, fail),
       source,
       files,
+      ...(bundled ? { bundled } : {}),
     };
   });
   return { version: 1, models };

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadWeightsManifest } from '../../../src/nets/weights/manifest.ts';
@@ -14,7 +14,7 @@ import {
   type FetchLike,
   type FileProgress,
 } from '../../../src/nets/weights/node/store.ts';
-import { SHARED_WEIGHTS_DIR, sharedWeightsPath } from '../../helpers/shared-data.ts';
+import { REPO_ROOT, SHARED_WEIGHTS_DIR, sharedWeightsPath } from '../../helpers/shared-data.ts';
 
 const CANDY_URL_SUFFIX = '/app/src/main/assets/candy.bin';
 const temporaryDirs: string[] = [];
@@ -198,16 +198,12 @@ describe('weight store', () => {
     ]);
   });
 
-  it('takes the default cache folder from PASTICHE_CACHE_DIR', () => {
-    const saved = process.env.PASTICHE_CACHE_DIR;
-    try {
-      process.env.PASTICHE_CACHE_DIR = '/somewhere/cache';
-      expect(defaultCacheDir()).toBe('/somewhere/cache');
-      delete process.env.PASTICHE_CACHE_DIR;
-      expect(defaultCacheDir()).toMatch(/[\\/]weights[\\/]cache$/);
-    } finally {
-      if (saved === undefined) delete process.env.PASTICHE_CACHE_DIR;
-      else process.env.PASTICHE_CACHE_DIR = saved;
-    }
+  it('takes the default cache folder from PASTICHE_CACHE_DIR, then XDG_CACHE_HOME, then ~/.cache, never the package', () => {
+    expect(defaultCacheDir({ PASTICHE_CACHE_DIR: '/somewhere/cache', XDG_CACHE_HOME: '/xdg' })).toBe('/somewhere/cache');
+    expect(defaultCacheDir({ PASTICHE_CACHE_DIR: '', XDG_CACHE_HOME: '/xdg' })).toBe(join('/xdg', 'pastiche'));
+    // A relative XDG_CACHE_HOME is invalid by the spec and ignored.
+    expect(defaultCacheDir({ XDG_CACHE_HOME: 'relative' })).toBe(join(homedir(), '.cache', 'pastiche'));
+    expect(defaultCacheDir({})).toBe(join(homedir(), '.cache', 'pastiche'));
+    expect(defaultCacheDir({})).not.toContain(REPO_ROOT);
   });
 });

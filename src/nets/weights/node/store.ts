@@ -14,6 +14,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { readBundledWeights, resolveBundledDir } from './bundled.ts';
 import { hasChecksumRecord, readChecksummedFile, writeChecksummedFile } from './checksummed-file.ts';
 import { defaultCacheDir } from '../../../io/cache-dir.ts';
 import type { HostTensorMap } from '../host-tensor.ts';
@@ -39,8 +40,10 @@ export interface FileProgress {
 }
 
 export interface StoreOptions {
-  /** Cache folder; default `$PASTICHE_CACHE_DIR`, else `<repo>/weights/cache`. */
+  /** Cache folder; default `$PASTICHE_CACHE_DIR`, else `$XDG_CACHE_HOME/pastiche`, else `~/.cache/pastiche`. */
   cacheDir?: string;
+  /** Folder of the bundled weights, read before the cache; default the package's `weights/bundled/` ('' = none). */
+  bundledDir?: string;
   /** Folder in the mirror layout to copy from instead of downloading; default `$PASTICHE_WEIGHTS_MIRROR`; '' means none. */
   mirrorDir?: string;
   /** Model catalogue; default the repository's weights/manifest.json. */
@@ -72,8 +75,8 @@ export interface ModelFiles {
  */
 export type ConvertedCheck = 'ok' | 'damaged' | 'stale' | 'unchecked' | null;
 
-/** What a load did with the converted file: reused it intact, made it, or rebuilt a damaged one. */
-export type ConvertedOutcome = 'ok' | 'converted' | 'repaired';
+/** What a load did with the converted file: reused it intact, made it, rebuilt a damaged one, or read the bundled copy. */
+export type ConvertedOutcome = 'ok' | 'converted' | 'repaired' | 'bundled';
 
 export interface PreparedWeights {
   tensors: HostTensorMap;
@@ -188,6 +191,8 @@ export async function prepareModelWeights(name: string, opts: StoreOptions = {})
   if (model.format === 'tflite') {
     throw new Error(`${name} is a TensorFlow Lite model: get its file with ensureModelFiles("${name}") and read it with the tflite importer`);
   }
+  const bundled = await readBundledWeights(model, resolveBundledDir(opts.bundledDir));
+  if (bundled !== null) return { tensors: bundled.tensors, path: bundled.path, outcome: 'bundled' };
   const cacheDir = opts.cacheDir ?? defaultCacheDir();
   const path = convertedWeightsPath(name, cacheDir);
   const fingerprint = sourceFingerprint(model);

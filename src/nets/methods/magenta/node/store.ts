@@ -14,6 +14,7 @@ import { GRAPH_VERSION, parseGraphSpec, type ConvertedGraph } from '../graph/for
 import { convertTfliteGraph } from '../graph/lower-tflite.ts';
 import { findModel, loadWeightsManifest } from '../../../weights/manifest.ts';
 import { parseSafetensors, serializeSafetensors } from '../../../weights/formats/safetensors.ts';
+import { bundledSourcePath, resolveBundledDir } from '../../../weights/node/bundled.ts';
 import { convertedWeightsPath, defaultCacheDir, ensureModelFiles, type StoreOptions } from '../../../weights/node/store.ts';
 import { parseTflite } from '../../../weights/formats/tflite.ts';
 
@@ -61,8 +62,8 @@ export async function loadTfliteGraph(name: string, opts: GraphStoreOptions = {}
   const cached = await readCached(weightsPath, graphPath, sha256);
   if (cached) return { ...cached, weightsPath, graphPath, converted: false };
 
-  const files = await ensureModelFiles(name, { ...opts, manifest, cacheDir });
-  const path = files.paths[0]!;
+  // The bundled .tflite (the same bytes as the download) spares the download; the conversion is cached as usual.
+  const path = (await bundledSourcePath(model, resolveBundledDir(opts.bundledDir))) ?? (await ensureModelFiles(name, { ...opts, manifest, cacheDir })).paths[0]!;
   const converted = convertTfliteBytes(new Uint8Array(await readFile(path)), model.files[0]!.path.split('/').pop()!, sha256);
   const metadata = {
     'pastiche.model': name,
