@@ -33,7 +33,7 @@ describe('pastiche with its defaults', () => {
     const run = await runStylize([join(REPO_ROOT, 'samples', 'chelsea.png'), '--size', '64', '-o', out]);
     expect(run.error).toBeUndefined();
     expect(run.exitCode).toBe(0);
-    expect(run.stderr).toMatch(/with 'mathura'/);
+    expect(run.stderr).toMatch(/loading 'mathura'\n.*: feed-forward/);
     const image = await readImageFile(out);
     expect([image.width, image.height]).toEqual([64, 43]);
     expect(readdirSync(cacheDir)).toEqual([]);
@@ -44,7 +44,7 @@ describe('pastiche with its defaults', () => {
     const style = join(REPO_ROOT, 'samples', 'great-wave.jpg');
     const out = join(tempDir('out'), 'out.png');
     expect((await runStylize([sample, '--style', style, '--alpha', '0.5', '-o', out])).error?.message).toMatch(/--alpha is not used by --method magenta/);
-    expect((await runStylize([sample, '--model', 'mosaic', '--alpha', '0.5', '-o', out])).error?.message).toMatch(/--alpha is not used by --method transformer/);
+    expect((await runStylize([sample, '--model', 'mosaic', '--alpha', '0.5', '-o', out])).error?.message).toMatch(/--alpha is not used by --method feed-forward/);
   });
 
   it('prints the package version', async () => {

@@ -56,8 +56,8 @@ describe('pastiche stylize runs every method through its definition', () => {
   it('feed-forward: --model takes an ml5 checkpoint folder, giving the same pixels as the named model', async () => {
     const named = join(dir, 'named.png');
     const folder = join(dir, 'folder.png');
-    expect((await runStylize([photo, '--model', 'mathura', '--size', '32', '--mirror', mirror, '-o', named])).error).toBeUndefined();
-    expect((await runStylize([photo, '--model', join(mirror, 'lengstrom', 'mathura') + '/', '--size', '32', '-o', folder])).error).toBeUndefined();
+    expect((await runStylize([photo, '--model', 'matta', '--size', '32', '--mirror', mirror, '-o', named])).error).toBeUndefined();
+    expect((await runStylize([photo, '--model', join(mirror, 'lengstrom', 'matta') + '/', '--size', '32', '-o', folder])).error).toBeUndefined();
     expect(Array.from((await readImageFile(folder)).data)).toEqual(Array.from((await readImageFile(named)).data));
     const missing = await runStylize([photo, '--model', join(dir, 'no-such-folder'), '-o', join(dir, 'x.png')]);
     expect(missing.error?.message).toMatch(/file not found: .*no-such-folder\/manifest\.json/);
