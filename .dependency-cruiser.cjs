@@ -39,6 +39,13 @@ module.exports = {
       from: { path: '^src/shaders/' },
       to: { path: '^src/gpu/kernels/' },
     },
+    {
+      name: 'browser-code-not-node',
+      severity: 'error',
+      comment: "Code the page can load must not import Node-only modules: those live in folders named node/ (training is Node-only as a whole).",
+      from: { path: ['^src/(app|gpu|shaders|autograd|nets|api)/', '^src/index(\\.browser)?\\.ts$'], pathNot: ['/node/', '^src/nets/train/', '^src/gpu/(device|vulkan-drivers|tuning-store)\\.ts$'] },
+      to: { path: '/node/' },
+    },
   ],
   options: {
     parser: 'swc',

@@ -191,9 +191,9 @@ export const e2eBenches: E2EDef[] = [
       name: `e2e Magenta embedding + stylization (${s} px)`,
       tiers: [],
       async setup(rt) {
-        const { Magenta } = await import('../src/nets/methods/magenta/magenta.ts');
+        const { loadPretrainedMagenta } = await import('../src/nets/weights/node/pretrained.ts');
         const mirror = process.env.PASTICHE_WEIGHTS_MIRROR;
-        const magenta = await Magenta.load(rt, mirror ? { mirrorDir: mirror } : {});
+        const magenta = await loadPretrainedMagenta(rt, mirror ? { mirrorDir: mirror } : {});
         const style = randomImage(rt, 256, 2);
         const content = randomImage(rt, s, 3);
         return {

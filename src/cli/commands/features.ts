@@ -14,6 +14,7 @@ import { Vgg, vggFromTorchvision, vggTapNames, type VggArch } from '../../nets/m
 import type { HostTensorMap } from '../../nets/weights/host-tensor.ts';
 import { convOihwToHwio, readPth } from '../../nets/weights/formats/pth.ts';
 import { parseSafetensors, serializeSafetensors } from '../../nets/weights/formats/safetensors.ts';
+import { loadPretrainedVgg } from '../../nets/weights/node/pretrained.ts';
 
 interface FeaturesOptions {
   net: VggArch;
@@ -29,7 +30,7 @@ interface FeaturesOptions {
 async function loadVgg(runtime: Runtime, o: FeaturesOptions): Promise<Vgg> {
   if (!o.weights) {
     if (o.net !== 'vgg19') throw new Error(`no pretrained ${o.net} weights are known; pass --weights torchvision-${o.net}.pth`);
-    return Vgg.loadPretrained(runtime, { pooling: o.pooling, ...(o.mirror ? { mirrorDir: o.mirror } : {}), ...(o.cache ? { cacheDir: o.cache } : {}), onProgress: downloadProgress() });
+    return loadPretrainedVgg(runtime, { pooling: o.pooling, ...(o.mirror ? { mirrorDir: o.mirror } : {}), ...(o.cache ? { cacheDir: o.cache } : {}), onProgress: downloadProgress() });
   }
   const bytes = new Uint8Array(await readFile(o.weights));
   if (/\.(pth|pt)$/i.test(o.weights)) {

@@ -5,7 +5,6 @@ import type { Runtime } from '../../gpu/runtime.ts';
 import { formatShape, type Tensor } from '../../gpu/tensor.ts';
 import { ParamStore, release } from './params.ts';
 import type { HostTensor, HostTensorMap } from '../weights/host-tensor.ts';
-import type { StoreOptions } from '../weights/node/store.ts';
 import { VGG19_CAFFE_MEAN_RGB } from '../weights/formats/vgg19-uint8.ts';
 
 export type VggArch = 'vgg16' | 'vgg19';
@@ -116,13 +115,6 @@ export class Vgg {
     return new Vgg(ParamStore.fromHost(runtime, weights, source), options);
   }
 
-  /** VGG19 with the pretrained ImageNet weights from the weight store. */
-  static async loadPretrained(runtime: Runtime, options: Omit<VggOptions, 'arch'> & StoreOptions = {}): Promise<Vgg> {
-    // The store reads the file system: loaded on use so that this module also runs in the browser.
-    const { loadModelWeights } = await import('../weights/node/store.ts');
-    const weights = await loadModelWeights('vgg19', options);
-    return Vgg.fromHost(runtime, weights, { ...options, arch: 'vgg19' }, 'vgg19 weights');
-  }
 
   /** Taps for an RGB (0..255) image batch [N, H, W, 3]. */
   features(image: Tensor, taps: readonly string[]): Map<string, Tensor> {

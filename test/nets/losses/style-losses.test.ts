@@ -10,11 +10,12 @@ import {
   styleTargets,
   totalVariationLoss,
 } from '../../../src/nets/losses/style-losses.ts';
-import { Vgg, vggTapNames } from '../../../src/nets/models/vgg.ts';
+import { vggTapNames } from '../../../src/nets/models/vgg.ts';
 import { useRuntime } from '../../helpers/gpu.ts';
 import { numericGradient } from '../../helpers/gradcheck.ts';
 import { expectClose, randomValues } from '../../helpers/oracle.ts';
 import { testStoreOptions } from '../../helpers/shared-data.ts';
+import { loadPretrainedVgg } from '../../../src/nets/weights/node/pretrained.ts';
 
 const runtime = useRuntime();
 
@@ -169,7 +170,7 @@ describe('style-transfer loss terms against float64 references', () => {
 describe('style targets', () => {
   it('blend the Gram matrices of several style images of different sizes with the blend weights', async () => {
     const rt = runtime();
-    const vgg = await Vgg.loadPretrained(rt, testStoreOptions());
+    const vgg = await loadPretrainedVgg(rt, testStoreOptions());
     const s1 = rt.upload(randomValues(12 * 10 * 3, 21, 0, 255), [1, 12, 10, 3]);
     const s2 = rt.upload(randomValues(8 * 8 * 3, 22, 0, 255), [1, 8, 8, 3]);
     const layers = ['relu1_1', 'relu2_1'];

@@ -4,18 +4,19 @@ import { valueAndGradOf } from '../../../src/autograd/grad.ts';
 import { mul } from '../../../src/autograd/ops/elementwise.ts';
 import { sum } from '../../../src/autograd/ops/reduce.ts';
 import { readImageFile } from '../../../src/io/image-file.ts';
-import { Vgg, vggLayers, vggTapNames } from '../../../src/nets/models/vgg.ts';
+import { vggLayers, vggTapNames } from '../../../src/nets/models/vgg.ts';
 import { parseSafetensors } from '../../../src/nets/weights/formats/safetensors.ts';
 import { useRuntime } from '../../helpers/gpu.ts';
 import { relativeL2 } from '../../helpers/oracle.ts';
 import { sharedReferencePath, testStoreOptions } from '../../helpers/shared-data.ts';
+import { loadPretrainedVgg } from '../../../src/nets/weights/node/pretrained.ts';
 
 const runtime = useRuntime();
 
 describe('VGG19 with the pretrained weights', () => {
   it('matches every reference tap (relu1_1 … relu5_1) within 1e-3 relative L2', async () => {
     const rt = runtime();
-    const vgg = await Vgg.loadPretrained(rt, testStoreOptions());
+    const vgg = await loadPretrainedVgg(rt, testStoreOptions());
     const image = await readImageFile(sharedReferencePath('vgg19.input.png'));
     const reference = parseSafetensors(new Uint8Array(await readFile(sharedReferencePath('vgg19.safetensors'))), 'vgg19.safetensors').tensors;
     const input = rt.upload(image.data, [1, image.height, image.width, 3]);
@@ -35,7 +36,7 @@ describe('VGG19 with the pretrained weights', () => {
 
   it('stops at the deepest tap, can return pre-activation taps, and backpropagates to the image', async () => {
     const rt = runtime();
-    const vgg = await Vgg.loadPretrained(rt, testStoreOptions());
+    const vgg = await loadPretrainedVgg(rt, testStoreOptions());
     const image = rt.upload(Array.from({ length: 16 * 12 * 3 }, (_, i) => (i * 37) % 255), [1, 12, 16, 3]);
     const before = rt.stats().dispatches;
     const shallow = vgg.features(image, ['relu1_1']);

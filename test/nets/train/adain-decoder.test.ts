@@ -21,6 +21,7 @@ import { Vgg } from '../../../src/nets/models/vgg.ts';
 import { parseSafetensors } from '../../../src/nets/weights/formats/safetensors.ts';
 import { useRuntime } from '../../helpers/gpu.ts';
 import { SHARED_IMAGES_DIR, testStoreOptions } from '../../helpers/shared-data.ts';
+import { loadPretrainedVgg } from '../../../src/nets/weights/node/pretrained.ts';
 
 const runtime = useRuntime();
 const IMAGES = SHARED_IMAGES_DIR;
@@ -29,7 +30,7 @@ let contentDir: string;
 let styleDir: string;
 
 beforeAll(async () => {
-  vgg = await Vgg.loadPretrained(runtime(), testStoreOptions());
+  vgg = await loadPretrainedVgg(runtime(), testStoreOptions());
   // Small copies keep decoding and augmentation cheap; the crops are 32 px anyway.
   const root = mkdtempSync(join(tmpdir(), 'pastiche-adain-data-'));
   contentDir = join(root, 'content');

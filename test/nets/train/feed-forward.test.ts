@@ -26,6 +26,7 @@ import { Vgg } from '../../../src/nets/models/vgg.ts';
 import { parseSafetensors } from '../../../src/nets/weights/formats/safetensors.ts';
 import { useRuntime } from '../../helpers/gpu.ts';
 import { SHARED_IMAGES_DIR, testStoreOptions } from '../../helpers/shared-data.ts';
+import { loadPretrainedVgg } from '../../../src/nets/weights/node/pretrained.ts';
 
 const runtime = useRuntime();
 const IMAGES = SHARED_IMAGES_DIR;
@@ -34,7 +35,7 @@ let photos: string;
 let broken: string;
 
 beforeAll(async () => {
-  vgg = await Vgg.loadPretrained(runtime(), testStoreOptions());
+  vgg = await loadPretrainedVgg(runtime(), testStoreOptions());
   // A small photo folder: mixed sizes, a subfolder, and one file that is not an image.
   photos = mkdtempSync(join(tmpdir(), 'pastiche-photos-'));
   mkdirSync(join(photos, 'more'));

@@ -409,7 +409,7 @@ function unpack(v: Float32Array): GatysLosses {
 /**
  * Stylises `content` (RGB 0..255, at the output size) with one or more `styles`, yielding progress
  * after every iteration and returning the best image. The VGG should be the pretrained VGG19
- * (`Vgg.loadPretrained`).
+ * (`loadPretrainedVgg`).
  */
 export async function* stylizeGatys(vgg: Vgg, content: RgbImage, styles: readonly RgbImage[], options: GatysOptions = {}): AsyncGenerator<GatysProgress, GatysResult> {
   assertRgbImage(content, 'gatys content');

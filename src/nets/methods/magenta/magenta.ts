@@ -25,7 +25,6 @@ import { GraphProgram, type GraphProgramOptions } from './graph/interpret.ts';
 import { convertTfliteGraph } from './graph/lower-tflite.ts';
 import { applyTiled, assertMinimumSize, bufferLimitOf, largestActivationBytes, largestUntiledLongSide, planTiles, type NetFootprint } from '../../image/tiling.ts';
 import { parseTflite } from '../../weights/formats/tflite.ts';
-import type { StoreOptions } from '../../weights/node/store.ts';
 import { checkedOutput } from '../../image/checked-output.ts';
 
 /** Side of the square style image the predictor takes. */
@@ -121,17 +120,6 @@ export class Magenta {
     private readonly contentInput: number,
   ) {}
 
-  /**
-   * Loads both pretrained models from the weight store: the first call fetches the .tflite files and
-   * converts them into the cache (`magenta-predict` / `magenta-transfer` .safetensors + .graph.json);
-   * later calls read the converted files. Node only (the browser uses `fromGraphs`).
-   */
-  static async load(runtime: Runtime, store: StoreOptions = {}, options: GraphProgramOptions = {}): Promise<Magenta> {
-    const { loadTfliteGraph } = await import('./node/store.ts');
-    const predict = await loadTfliteGraph('magenta-predict', store);
-    const transfer = await loadTfliteGraph('magenta-transfer', store);
-    return Magenta.fromGraphs(runtime, { predict, transfer }, options);
-  }
 
   /**
    * Builds the nets straight from the two .tflite files' bytes (parsed and converted in memory;

@@ -30,6 +30,7 @@ import type { BatchSource, JsonValue, LossContext, LossResult, TrainableModel } 
 import { Vgg } from '../../models/vgg.ts';
 import type { HostTensorMap } from '../../weights/host-tensor.ts';
 import { defaultCacheDir } from '../../weights/node/store.ts';
+import { loadPretrainedVgg } from '../../weights/node/pretrained.ts';
 
 /** The reference implementation's settings (naoto0804/pytorch-AdaIN train.py), where they apply here. */
 export const ADAIN_TRAIN_DEFAULTS = {
@@ -280,7 +281,7 @@ export async function trainAdainDecoder(runtime: Runtime, options: AdainRunOptio
   const folder = new ImageFolder({ onUnreadable: options.hooks?.onUnreadable ?? ((path, reason) => log(`skipping unreadable image ${path}: ${reason}`)) });
 
   const ownVgg = !options.vgg;
-  const vgg = options.vgg ?? (await Vgg.loadPretrained(runtime, options.store ?? {}));
+  const vgg = options.vgg ?? (await loadPretrainedVgg(runtime, options.store ?? {}));
   let decoder: AdainDecoder | null = null;
   try {
     decoder = AdainDecoder.initialize(runtime, c.seed);

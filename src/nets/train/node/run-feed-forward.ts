@@ -13,7 +13,6 @@ import { readImageFile } from '../../../io/image-file.ts';
 import { resizeToLongSide } from '../../../io/resize.ts';
 import { PerceptualLoss } from '../../losses/perceptual-loss.ts';
 import type { NormKind } from '../../models/transformer-net.ts';
-import { Vgg } from '../../models/vgg.ts';
 import type { HostTensorMap } from '../../weights/host-tensor.ts';
 import type { AugmentOptions } from '../augment.ts';
 import { AugmentedBatches, ImageFolder, listImageFiles, loadValidationBatches, mixSeed, seededPermutation, splitValidation, type ImageBatch } from './dataset.ts';
@@ -21,6 +20,7 @@ import { createFeedForwardNet, FeedForwardTraining, serializeFeedForwardModel, t
 import { lossValidator } from '../loop.ts';
 import { defaultCheckpointPath, defaultLossCurvePath, fingerprintFiles, scheduleOptions, trainWritingResults, warnIfDataChanged, type TrainingRunOptions, type TrainingRunResult } from './run-files.ts';
 import type { JsonValue } from '../trainable.ts';
+import { loadPretrainedVgg } from '../../weights/node/pretrained.ts';
 
 /** Everything that determines a run's numbers; stored in checkpoints so `--resume` repeats it exactly. */
 export interface FeedForwardTrainConfig {
@@ -107,7 +107,7 @@ export async function trainFeedForward(runtime: Runtime, options: FeedForwardRun
   warnIfDataChanged(options.resume, fingerprints, log);
 
   const ownVgg = !options.vgg;
-  const vgg = options.vgg ?? (await Vgg.loadPretrained(runtime, options.store ?? {}));
+  const vgg = options.vgg ?? (await loadPretrainedVgg(runtime, options.store ?? {}));
   const styleImage = resizeToLongSide(await readImageFile(c.style), c.styleSize);
   const styleTensor = runtime.upload(styleImage.data, [1, styleImage.height, styleImage.width, 3]);
   let perceptual: PerceptualLoss | null = null;

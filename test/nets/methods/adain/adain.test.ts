@@ -35,6 +35,7 @@ import { useRuntime } from '../../../helpers/gpu.ts';
 import { relativeL2 } from '../../../helpers/oracle.ts';
 import { buildPth, stateDictPickle, type EntrySpec } from '../../../helpers/pth-builder.ts';
 import { SHARED_IMAGES_DIR, sharedReferencePath, testStoreOptions } from '../../../helpers/shared-data.ts';
+import { loadPretrainedVgg } from '../../../../src/nets/weights/node/pretrained.ts';
 
 const runtime = useRuntime();
 const IMAGES = SHARED_IMAGES_DIR;
@@ -61,7 +62,7 @@ async function testDecoder(): Promise<AdainDecoder> {
 }
 
 beforeAll(async () => {
-  vgg = await Vgg.loadPretrained(runtime(), testStoreOptions());
+  vgg = await loadPretrainedVgg(runtime(), testStoreOptions());
   decoder = await testDecoder();
   content = await image('content_chelsea.png', 128, 16);
   style1 = await image('starry_night_vangogh.jpg', 48, 32);

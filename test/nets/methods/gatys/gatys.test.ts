@@ -9,6 +9,7 @@ import { OptimizationDivergedError } from '../../../../src/nets/optim/diverged.t
 import { Vgg } from '../../../../src/nets/models/vgg.ts';
 import { useRuntime } from '../../../helpers/gpu.ts';
 import { testStoreOptions } from '../../../helpers/shared-data.ts';
+import { loadPretrainedVgg } from '../../../../src/nets/weights/node/pretrained.ts';
 
 const runtime = useRuntime();
 const IMAGES = new URL('../../../../../shared/images/', import.meta.url);
@@ -18,7 +19,7 @@ let content64: RgbImage;
 let style64: RgbImage;
 
 beforeAll(async () => {
-  vgg = await Vgg.loadPretrained(runtime(), testStoreOptions());
+  vgg = await loadPretrainedVgg(runtime(), testStoreOptions());
   content64 = resizeToLongSide(await readImageFile(new URL('content_chelsea.png', IMAGES).pathname), 64);
   style64 = resizeToLongSide(await readImageFile(new URL('starry_night_vangogh.jpg', IMAGES).pathname), 64);
 });

@@ -14,6 +14,7 @@ import { parseSafetensors } from '../../../../src/nets/weights/formats/safetenso
 import { useRuntime } from '../../../helpers/gpu.ts';
 import { sharedReferencePath, sharedWeightsPath, testStoreOptions } from '../../../helpers/shared-data.ts';
 import { TENSOR_TYPE, buildTflite, bytesOf, fb, type TinyModel } from '../../../helpers/tflite-builder.ts';
+import { loadPretrainedMagenta } from '../../../../src/nets/weights/node/pretrained.ts';
 
 const getRuntime = useRuntime();
 
@@ -207,7 +208,7 @@ describe('Magenta arbitrary stylization', () => {
     for (const name of ['magenta-predict', 'magenta-transfer']) {
       await loadTfliteGraph(name, { ...store, onGraphConverted: (model) => converted.push(model) });
     }
-    magenta = await Magenta.load(runtime, store);
+    magenta = await loadPretrainedMagenta(runtime, store);
     content = await readImageFile(sharedReferencePath('magenta.content.png'));
     style = await readImageFile(sharedReferencePath('magenta.style.png'));
     reference = parseSafetensors(readFileSync(sharedReferencePath('magenta.safetensors'))).tensors;

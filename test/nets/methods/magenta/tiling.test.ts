@@ -13,6 +13,7 @@ import { useRuntime } from '../../../helpers/gpu.ts';
 import { largestBufferDuring, maxColumnJump } from '../../../helpers/tiling-probes.ts';
 import { relativeL2 } from '../../../helpers/oracle.ts';
 import { sharedReferencePath, sharedWeightsPath, testStoreOptions } from '../../../helpers/shared-data.ts';
+import { loadPretrainedMagenta } from '../../../../src/nets/weights/node/pretrained.ts';
 
 const getRuntime = useRuntime();
 const MiB = 2 ** 20;
@@ -24,7 +25,7 @@ describe('Magenta transfer net within a buffer limit', () => {
   let embedding: Float32Array;
 
   beforeAll(async () => {
-    magenta = await Magenta.load(getRuntime(), { ...testStoreOptions(), cacheDir });
+    magenta = await loadPretrainedMagenta(getRuntime(), { ...testStoreOptions(), cacheDir });
     content = await readImageFile(sharedReferencePath('magenta.content.png'));
     embedding = parseSafetensors(readFileSync(sharedReferencePath('magenta.safetensors'))).tensors.get('style_vector')!.data;
   });
