@@ -39,6 +39,10 @@ export interface DistilledStylizeOptions {
   styleSize?: number;
   /** Largest side, in pixels, of a tile's core; images with more pixels than fit run tiled. Default from the GPU's limits. */
   tileSize?: number;
+  /** Called as each level starts (index 0 … count − 1). */
+  onLevel?: (level: DistilledLevel, index: number, count: number) => void;
+  /** Checked between levels and tiles: an abort rejects with its reason, GPU memory freed. */
+  signal?: AbortSignal;
 }
 
 /** Pixels a tile's window may hold by default: the largest activations stay well under a 128 MiB binding. */
@@ -83,10 +87,12 @@ export class DistilledStylizer {
     let pixels = reflectPadPixels(content.data.map((v) => v / 255), content.width, content.height, width - content.width, height - content.height);
     const core = this.coreSize(width, height, options.tileSize);
 
-    for (const level of levels) {
+    for (const [index, level] of levels.entries()) {
+      options.signal?.throwIfAborted();
+      options.onLevel?.(level, index, levels.length);
       const targets: StyleTarget[] = [];
       for (const style of styles) targets.push(await this.styleTargetFor(style, level, content, options));
-      pixels = await this.runLevel(level, pixels, width, height, core, targets, weights, alpha, mask);
+      pixels = await this.runLevel(level, pixels, width, height, core, targets, weights, alpha, mask, options.signal);
     }
     const cropped = cropPixels(pixels, width, { x: 0, y: 0, width: content.width, height: content.height });
     return { width: content.width, height: content.height, data: cropped };
@@ -198,6 +204,7 @@ export class DistilledStylizer {
     weights: readonly number[],
     alpha: number,
     mask: RgbImage | null,
+    signal: AbortSignal | undefined,
   ): Promise<Float32Array> {
     const tiles = levelTiles(width, height, level, core);
     const single = tiles.length === 1;
@@ -205,6 +212,7 @@ export class DistilledStylizer {
     const stats = new FeatureStats(DISTILLED_CHANNELS[level]);
     let kept: Tensor | null = null;
     for (const tile of tiles) {
+      signal?.throwIfAborted();
       const features = this.encodeCore(level, pixels, width, tile);
       try {
         await accumulateFeatureStats(stats, features);
@@ -222,6 +230,10 @@ export class DistilledStylizer {
     const out = new Float32Array(pixels.length);
     try {
       for (const tile of tiles) {
+        if (signal?.aborted) {
+          kept?.dispose();
+          signal.throwIfAborted();
+        }
         const features = kept ?? this.encodeWindow(level, pixels, width, tile.window);
         kept = null;
         const decoded = noGrad(() =>
