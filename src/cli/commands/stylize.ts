@@ -14,6 +14,7 @@ import { checkOutputFolder, planOutputs } from '../stylize/output-plan.ts';
 import { choice, parseInteger, parseNumber } from '../options.ts';
 import { runGatysMethod } from '../stylize/gatys.ts';
 import { runMagentaMethod } from '../stylize/magenta.ts';
+import { runWctMethod } from '../stylize/wct.ts';
 
 type MethodRunner = (ctx: StylizeContext) => Promise<void>;
 
@@ -23,6 +24,7 @@ export const STYLIZE_METHODS: Record<MethodName, MethodRunner> = {
   gatys: runGatysMethod,
   magenta: runMagentaMethod,
   adain: runAdainMethod,
+  wct: runWctMethod,
 };
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
@@ -31,6 +33,14 @@ function parseWeights(value: string): number[] {
   const weights = value.split(',').map((v) => Number(v.trim()));
   if (weights.some((w) => !Number.isFinite(w) || w < 0)) throw new InvalidArgumentError(`--style-weight takes non-negative numbers separated by commas, got '${value}'`);
   return weights;
+}
+
+function parseLevels(value: string): number[] {
+  const levels = value.split(',').map((v) => Number(v.trim()));
+  if (levels.length === 0 || levels.some((l) => ![1, 2, 3, 4, 5].includes(l)) || new Set(levels).size !== levels.length) {
+    throw new InvalidArgumentError(`--levels takes distinct levels from 1 to 5 separated by commas (e.g. 5,4,3,2,1), got '${value}'`);
+  }
+  return levels;
 }
 
 interface RawOptions extends Omit<StylizeOptions, 'styleWeightScale'> {
@@ -69,7 +79,11 @@ export function splitStyleWeight(raw: RawOptions, method: MethodName): { blend: 
 }
 
 /** The values each method accepts after --preserve-color (a bare --preserve-color is always fine). */
-const PRESERVE_COLOR_VALUES: Partial<Record<MethodName, readonly string[]>> = { gatys: ['luminance', 'histogram', 'none'], adain: ['histogram', 'statistics', 'luminance'] };
+const PRESERVE_COLOR_VALUES: Partial<Record<MethodName, readonly string[]>> = {
+  gatys: ['luminance', 'histogram', 'none'],
+  adain: ['histogram', 'statistics', 'luminance'],
+  wct: ['histogram', 'statistics', 'luminance'],
+};
 
 /** Per-method value checks that would otherwise surface only once the models are loaded. */
 function checkMethodValues(method: MethodName, raw: RawOptions, styleCount: number): void {
@@ -92,7 +106,7 @@ export function registerStylizeCommand(program: Command): void {
     .argument('<content...>', 'content image(s), PNG or JPEG')
     .option('-s, --style <image>', 'style image (repeat for several styles)', collect)
     .option('--style-weight <w>', 'blend weights, one per style ("0.7,0.3"), or with one style the gatys style-loss weight', parseWeights)
-    .option('-m, --method <name>', `gatys | transformer | adain | magenta`, 'transformer')
+    .option('-m, --method <name>', `gatys | transformer | adain | magenta | wct`, 'transformer')
     .option('--model <name|path>', 'feed-forward model: candy, mosaic, pointilism, rain_princess, udnie, mathura, matilde_perez, matta, or a .safetensors/.pth file')
     .option('--size <px>', 'resize the content so its long side is this many pixels', parseInteger('--size', 16))
     .option('-o, --output <path>', 'output image, .png or .jpg/.jpeg; for several content images a folder of <name>.png (a repeated name becomes <name>-2.png)', 'out.png')
@@ -109,11 +123,12 @@ export function registerStylizeCommand(program: Command): void {
     .option('--save-every <n>', 'gatys: write intermediate images every n iterations', parseInteger('--save-every', 1))
     .option('--pooling <kind>', 'gatys: max | avg pooling in VGG', choice('--pooling', ['max', 'avg'] as const), 'max')
     .option('--learning-rate <lr>', 'gatys: Adam learning rate or L-BFGS first step', parseNumber('--learning-rate', 0))
-    .option('--alpha <a>', 'adain: content–style trade-off 0..1', parseNumber('--alpha', 0, 1), 1)
+    .option('--alpha <a>', 'adain, wct: content–style trade-off 0..1', parseNumber('--alpha', 0, 1), 1)
+    .option('--levels <list>', 'wct: encoder/decoder levels to run, coarse to fine (default 5,4,3,2,1)', parseLevels)
     .option('--strength <s>', 'magenta: style strength 0..1', parseNumber('--strength', 0, 1), 1)
-    .option('--mask <png>', 'adain: spatial control mask (white = first style, black = second style, or the content with one style)')
+    .option('--mask <png>', 'adain, wct: spatial control mask (white = first style, black = second style, or the content with one style)')
     .option('--decoder <path>', 'adain: decoder weights (.safetensors or PyTorch decoder.pth)')
-    .option('--tile <px>', 'feed-forward: process in overlapping tiles of this size', parseInteger('--tile', 64))
+    .option('--tile <px>', 'feed-forward, wct: process in overlapping tiles of this size', parseInteger('--tile', 64))
     .option('--mirror <dir>', 'weights mirror folder (default $PASTICHE_WEIGHTS_MIRROR)')
     .option('--cache <dir>', 'weights cache folder (default $PASTICHE_CACHE_DIR or weights/cache)')
     .action(async (contents: string[], raw: RawOptions, command: Command) => {

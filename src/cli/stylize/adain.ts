@@ -2,6 +2,7 @@
  * `pastiche stylize CONTENT... --method adain --style STYLE [--style S2 --style-weight 0.6,0.4]
  * [--alpha A] [--preserve-color] [--mask MASK.png] [--decoder PATH]`: arbitrary style transfer in one
  * pass (Huang & Belongie). Each style image is encoded once, however many contents are stylized.
+ * Without a decoder it runs on the distilled level-4 nets (./wct.ts).
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -16,6 +17,7 @@ import { combineLuminance } from '../../nets/image/color.ts';
 import { Vgg } from '../../nets/models/vgg.ts';
 import { defaultCacheDir } from '../../nets/weights/node/store.ts';
 import type { StylizeContext } from './context.ts';
+import { runDistilledMethod } from './wct.ts';
 
 /** Style images are resized so their long side is this (× --style-scale) when --size is not given. */
 export const ADAIN_DEFAULT_STYLE_SIDE = 512;
@@ -59,9 +61,15 @@ function parsePreserveColor(value: unknown): AdainColor {
 
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
 
-/** `--method adain`. */
+/**
+ * `--method adain`: with --decoder (or a decoder trained into the weights cache), VGG19 and that decoder;
+ * otherwise the distilled level-4 encoder/decoder pair, which needs no training.
+ */
 export async function runAdainMethod(ctx: StylizeContext): Promise<void> {
   const o = ctx.options;
+  if (o.decoder === undefined && !existsSync(defaultAdainDecoderPath(ctx.store.cacheDir ?? defaultCacheDir()))) {
+    return runDistilledMethod(ctx, 'adain');
+  }
   if (ctx.styles.length === 0) throw new Error('--method adain needs at least one --style image');
   if (o.mask && ctx.styles.length > 2) throw new Error('--mask blends two styles: give one or two --style images (white = first style, black = second style, or the content with one)');
   const color = parsePreserveColor(o.preserveColor as unknown);

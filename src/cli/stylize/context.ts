@@ -40,4 +40,6 @@ export interface StylizeOptions {
   mask?: string;
   decoder?: string;
   tile?: number;
+  /** wct: encoder/decoder levels, coarse to fine. */
+  levels?: number[];
 }

@@ -3,7 +3,7 @@
  * errors, so an option typed on the command line is never silently ignored.
  */
 
-export const METHOD_NAMES = ['gatys', 'transformer', 'adain', 'magenta'] as const;
+export const METHOD_NAMES = ['gatys', 'transformer', 'adain', 'magenta', 'wct'] as const;
 export type MethodName = (typeof METHOD_NAMES)[number];
 
 /** Other names a method answers to. */
@@ -16,10 +16,10 @@ export function canonicalMethod(name: string): MethodName | undefined {
 
 /** Option (commander's attribute name) → its flag and the methods that read it. Options every method reads are not listed. */
 export const METHOD_OPTIONS: Readonly<Record<string, { flag: string; methods: readonly MethodName[] }>> = {
-  style: { flag: '--style', methods: ['gatys', 'adain', 'magenta'] },
-  styleWeight: { flag: '--style-weight', methods: ['gatys', 'adain', 'magenta'] },
+  style: { flag: '--style', methods: ['gatys', 'adain', 'magenta', 'wct'] },
+  styleWeight: { flag: '--style-weight', methods: ['gatys', 'adain', 'magenta', 'wct'] },
   model: { flag: '--model', methods: ['transformer'] },
-  tile: { flag: '--tile', methods: ['transformer'] },
+  tile: { flag: '--tile', methods: ['transformer', 'wct'] },
   iterations: { flag: '--iterations', methods: ['gatys'] },
   optimizer: { flag: '--optimizer', methods: ['gatys'] },
   contentWeight: { flag: '--content-weight', methods: ['gatys'] },
@@ -31,10 +31,11 @@ export const METHOD_OPTIONS: Readonly<Record<string, { flag: string; methods: re
   saveEvery: { flag: '--save-every', methods: ['gatys'] },
   pooling: { flag: '--pooling', methods: ['gatys'] },
   learningRate: { flag: '--learning-rate', methods: ['gatys'] },
-  styleScale: { flag: '--style-scale', methods: ['gatys', 'adain'] },
-  preserveColor: { flag: '--preserve-color', methods: ['gatys', 'adain'] },
-  alpha: { flag: '--alpha', methods: ['adain'] },
-  mask: { flag: '--mask', methods: ['adain'] },
+  styleScale: { flag: '--style-scale', methods: ['gatys', 'adain', 'wct'] },
+  preserveColor: { flag: '--preserve-color', methods: ['gatys', 'adain', 'wct'] },
+  alpha: { flag: '--alpha', methods: ['adain', 'wct'] },
+  mask: { flag: '--mask', methods: ['adain', 'wct'] },
+  levels: { flag: '--levels', methods: ['wct'] },
   decoder: { flag: '--decoder', methods: ['adain'] },
   strength: { flag: '--strength', methods: ['magenta'] },
 };
