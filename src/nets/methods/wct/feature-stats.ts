@@ -7,10 +7,9 @@
  * chunks are merged in float64 (Chan et al.'s pairwise update). Centring every chunk on its own mean
  * keeps the float32 sums short and free of cancellation, which one big FᵀF over 10⁵–10⁷ pixels is not.
  */
-import { sub } from '../../../autograd/ops/elementwise.ts';
 import { gram } from '../../../autograd/ops/gram.ts';
 import { reshape, sum } from '../../../autograd/ops/reduce.ts';
-import { affine } from '../../../autograd/ops/elementwise.ts';
+import { affine, sub } from '../../../autograd/ops/elementwise.ts';
 import { noGrad } from '../../../autograd/tape.ts';
 import { scope } from '../../../gpu/scope.ts';
 import { formatShape, type Tensor } from '../../../gpu/tensor.ts';
@@ -66,6 +65,31 @@ function rowsPerChunk(height: number, width: number): number {
   return best;
 }
 
+/** The GPU half of the statistics: per-chunk means [G, 1, 1, C] and centred Gram matrices [G, C, C]. */
+export interface ChunkStatsTensors {
+  means: Tensor;
+  grams: Tensor;
+  chunks: number;
+  pixelsPerChunk: number;
+}
+
+/** Records the per-chunk sums and centred Grams of `features` [1, h, w, C] (nothing is read back). */
+export function chunkStatsTensors(features: Tensor): ChunkStatsTensors {
+  const [, h, w, c] = features.shape as [number, number, number, number];
+  const g = rowsPerChunk(h, w);
+  const chunks = h / g;
+  const pixelsPerChunk = g * w;
+  const { means, grams } = noGrad(() =>
+    scope(() => {
+      const x = reshape(features, [chunks, g, w, c]);
+      const chunkMeans = affine(sum(x, [1, 2], true), 1 / pixelsPerChunk);
+      const centred = sub(x, chunkMeans);
+      return { means: chunkMeans, grams: gram(centred, { normalize: false }) };
+    }),
+  );
+  return { means, grams, chunks, pixelsPerChunk };
+}
+
 /**
  * Adds the pixels of `features` [1, h, w, C] to `stats` (one readback for the whole piece).
  * `features` is not disposed.
@@ -74,23 +98,13 @@ export async function accumulateFeatureStats(stats: FeatureStats, features: Tens
   if (features.rank !== 4 || features.shape[0] !== 1 || features.shape[3] !== stats.channels) {
     throw new Error(`feature statistics: expected [1, h, w, ${stats.channels}], got ${formatShape(features.shape)}`);
   }
-  const [, h, w, c] = features.shape as [number, number, number, number];
-  if (h * w === 0) return;
-  const g = rowsPerChunk(h, w);
-  const chunks = h / g;
-  const pixels = g * w;
-  const { means, grams } = noGrad(() =>
-    scope(() => {
-      const x = reshape(features, [chunks, g, w, c]);
-      const chunkMeans = affine(sum(x, [1, 2], true), 1 / pixels);
-      const centred = sub(x, chunkMeans);
-      return { means: chunkMeans, grams: gram(centred, { normalize: false }) };
-    }),
-  );
+  const c = stats.channels;
+  if (features.shape[1]! * features.shape[2]! === 0) return;
+  const { means, grams, chunks, pixelsPerChunk } = chunkStatsTensors(features);
   try {
     const [meanData, gramData] = await Promise.all([means.data(), grams.data()]);
     for (let k = 0; k < chunks; k++) {
-      stats.addChunk(pixels, meanData.subarray(k * c, (k + 1) * c), gramData.subarray(k * c * c, (k + 1) * c * c));
+      stats.addChunk(pixelsPerChunk, meanData.subarray(k * c, (k + 1) * c), gramData.subarray(k * c * c, (k + 1) * c * c));
     }
   } finally {
     means.dispose();
