@@ -26,6 +26,15 @@ export interface ModelSource {
   path: string;
 }
 
+/** A compact copy of a model shipped in the repository (`weights/<path>`), converted to pastiche's layout. */
+export interface BundledFile {
+  /** relative to weights/, forward slashes */
+  path: string;
+  dtype: 'f16' | 'f32';
+  bytes: number;
+  sha256: string;
+}
+
 export interface ModelEntry {
   name: string;
   kind: ModelKind;
@@ -34,6 +43,7 @@ export interface ModelEntry {
   license: string;
   source: ModelSource;
   files: ModelFile[];
+  bundled?: BundledFile;
 }
 
 export interface WeightsManifest {
@@ -93,6 +103,7 @@ export function parseWeightsManifest(json: unknown, sourceName = 'weights manife
       return { path, url, bytes: bytes as number, sha256 };
     });
 
+    const bundled = model.bundled === undefined ? undefined : parseBundled(model.bundled, `${where} bundled`, fail);
     return {
       name,
       kind: kind as ModelKind,
@@ -101,6 +112,7 @@ export function parseWeightsManifest(json: unknown, sourceName = 'weights manife
       license: stringField(model, 'license', where, fail),
       source,
       files,
+      ...(bundled ? { bundled } : {}),
     };
   });
   return { version: 1, models };
@@ -132,6 +144,21 @@ export function findModel(manifest: WeightsManifest, name: string): ModelEntry {
     throw new Error(`unknown model "${name}"; known models: ${manifest.models.map((m) => m.name).join(', ')}`);
   }
   return model;
+}
+
+function parseBundled(raw: unknown, where: string, fail: (where: string, problem: string) => never): BundledFile {
+  const record = asRecord(raw) ?? fail(where, 'not an object');
+  const path = stringField(record, 'path', where, fail);
+  if (path.startsWith('/') || path.includes('\\') || path.split('/').some((part) => part === '' || part === '.' || part === '..')) {
+    fail(where, `path "${path}" must be relative, with forward slashes and no "." or ".." parts`);
+  }
+  const dtype = stringField(record, 'dtype', where, fail);
+  if (dtype !== 'f16' && dtype !== 'f32') fail(where, `dtype "${dtype}" is not f16 or f32`);
+  const bytes = record.bytes;
+  if (typeof bytes !== 'number' || !Number.isSafeInteger(bytes) || bytes < 0) fail(where, '"bytes" is not a non-negative integer');
+  const sha256 = stringField(record, 'sha256', where, fail);
+  if (!/^[0-9a-f]{64}$/.test(sha256)) fail(where, '"sha256" is not 64 lowercase hex digits');
+  return { path, dtype: dtype as 'f16' | 'f32', bytes: bytes as number, sha256 };
 }
 
 function asRecord(value: unknown): Record<string, unknown> | null {
