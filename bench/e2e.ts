@@ -19,6 +19,7 @@
  * line, keeping `name` unchanged so `--compare` keeps matching older reports. A line with `pending`
  * set is listed as skipped.
  */
+import { loadPretrainedDistilled } from '../src/nets/weights/node/pretrained.ts';
 import { scope } from '../src/gpu/scope.ts';
 import type { Tensor } from '../src/gpu/tensor.ts';
 import type { Runtime } from '../src/gpu/runtime.ts';
@@ -183,6 +184,28 @@ export const e2eBenches: E2EDef[] = [
     }),
     sized({ quick: 32, default: [256, 512], full: 1024 }),
   ),
+  // WCT on the distilled nets (Universal Style Transfer, levels 5→1): per level the encoder, the
+  // per-chunk means and centred Grams the covariance is made of, the whitening/colouring map as one
+  // matmul, the decoder — the GPU work of DistilledStylizer, without its statistics readback and the
+  // float64 eigendecompositions on the host (timed apart: `npx tsx bench/ultra.ts --eigen`). Real
+  // weights from the weights cache or PASTICHE_WEIGHTS_MIRROR.
+  ...perTier(
+    (_tier, s) => ({
+      name: `e2e WCT levels 5-1 (distilled VGG-19, ${s} px)`,
+      tiers: [],
+      setup: (rt) => distilledWorkload(rt, s, [5, 4, 3, 2, 1]),
+    }),
+    sized({ quick: 64, default: 512, full: 1024 }),
+  ),
+  // AdaIN on the distilled level-4 pair (the default `--method adain`): same pieces, one level.
+  ...perTier(
+    (_tier, s) => ({
+      name: `e2e AdaIN (distilled level-4 encoder + decoder, ${s} px)`,
+      tiers: [],
+      setup: (rt) => distilledWorkload(rt, s, [4]),
+    }),
+    sized({ quick: 64, default: 512, full: 1024 }),
+  ),
   // Magenta (Ghiasi et al.): the style embedding of a 256 px style image plus the transfer net on the
   // content. These nets exist only as the pretrained TFLite files, so this line needs them in the
   // weights cache (`npx pastiche weights`, or PASTICHE_WEIGHTS_MIRROR).
@@ -257,3 +280,36 @@ export const e2eBenches: E2EDef[] = [
     ['default', 'full'],
   ),
 ];
+
+/** The distilled-net pipeline's GPU work over `levels` on an s×s image (see the WCT line). */
+async function distilledWorkload(rt: Runtime, s: number, levels: readonly (1 | 2 | 3 | 4 | 5)[]) {
+  const { DISTILLED_CHANNELS } = await import('../src/nets/models/distilled-vgg.ts');
+  const { chunkStatsTensors } = await import('../src/nets/methods/wct/feature-stats.ts');
+  const { GpuAffineMap } = await import('../src/nets/methods/wct/feature-transform.ts');
+  const mirror = process.env.PASTICHE_WEIGHTS_MIRROR;
+  const nets = await loadPretrainedDistilled(rt, mirror ? { mirrorDir: mirror } : {});
+  const image = rt.upload(hostImage(s, 1).data.map((v) => v / 255), [1, s, s, 3]);
+  const maps = new Map(
+    levels.map((level) => {
+      const c = DISTILLED_CHANNELS[level];
+      const matrix = Float64Array.from(randomValues(c * c, 10 + level), (v, i) => (i % (c + 1) === 0 ? 1 : 0.01 * v));
+      return [level, new GpuAffineMap(rt, { channels: c, matrix, bias: new Float64Array(c) })];
+    }),
+  );
+  return {
+    run: () =>
+      scope(() => {
+        let x = image;
+        for (const level of levels) {
+          const features = nets.encode(level, x);
+          chunkStatsTensors(features);
+          x = nets.decode(level, maps.get(level)!.apply(features));
+        }
+      }),
+    dispose() {
+      image.dispose();
+      for (const m of maps.values()) m.dispose();
+      nets.dispose();
+    },
+  };
+}

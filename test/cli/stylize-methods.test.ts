@@ -73,15 +73,29 @@ describe('pastiche stylize runs every method through its definition', () => {
     tested.add('magenta');
   });
 
-  it('adain: two weighted styles and a decoder file; without a decoder it says how to get one', async () => {
+  it('adain: two weighted styles and a decoder file; without a decoder the bundled distilled pair; a missing trained decoder says how to get one', async () => {
     const out = join(dir, 'adain.png');
     const run = await runStylize([photo, '-m', 'adain', '-s', STARRY, '-s', SCREAM, '--blend', '0.6,0.4', '--alpha', '0.8', '--decoder', decoderPath, '--size', '32', '--mirror', mirror, '-o', out]);
     expect(run.error).toBeUndefined();
     await expectImage(out, 32, 22);
     const empty = mkdtempSync(join(tmpdir(), 'pastiche-empty-cache-'));
-    const none = await runStylize([photo, '-m', 'adain', '-s', STARRY, '--cache', empty, '--mirror', mirror, '-o', join(dir, 'none.png')]);
-    expect(none.error?.message).toMatch(/adain needs a trained decoder.*pastiche train adain --content-dir .*decoder\.pth/s);
+    const distilled = await runStylize([photo, '-m', 'adain', '-s', STARRY, '--cache', empty, '--mirror', '', '--size', '32', '-o', join(dir, 'distilled.png')]);
+    expect(distilled.error).toBeUndefined();
+    expect(distilled.stderr).toMatch(/distilled VGG-19 nets, level 4; α=1/);
+    await expectImage(join(dir, 'distilled.png'), 32, 22);
+    const none = await runStylize([photo, '-m', 'adain', '-s', STARRY, '--decoder', 'adain-decoder', '--cache', empty, '--mirror', mirror, '-o', join(dir, 'none.png')]);
+    expect(none.error?.message).toMatch(/no trained decoder "adain-decoder".*pastiche train adain --content-dir .*decoder\.pth.*leave --decoder out/s);
     tested.add('adain');
+  });
+
+  it('wct: two styles blended, chosen levels, α; from the bundled nets with an empty cache and no mirror', async () => {
+    const out = join(dir, 'wct.png');
+    const empty = mkdtempSync(join(tmpdir(), 'pastiche-empty-cache-'));
+    const run = await runStylize([photo, '-m', 'wct', '-s', STARRY, '-s', SCREAM, '--blend', '3,1', '--levels', '4,2', '--alpha', '0.7', '--size', '32', '--cache', empty, '--mirror', '', '-o', out]);
+    expect(run.error).toBeUndefined();
+    expect(run.stderr).toMatch(/distilled VGG-19 nets, levels 4,2; α=0\.7/);
+    await expectImage(out, 32, 22);
+    tested.add('wct');
   });
 
   it('gatys: --style-weight is β, --save-every writes snapshots, and a summary line ends the run', async () => {

@@ -310,18 +310,15 @@ describe('demo page with WebGPU', () => {
     const tabs = await page.$$eval('[role="tab"]', (els) =>
       els.map((el) => ({ id: (el as HTMLElement).dataset['method'], disabled: el.getAttribute('aria-disabled'), selected: el.getAttribute('aria-selected'), text: el.textContent })),
     );
-    expect(tabs.map((t) => t.id)).toEqual(['feed-forward', 'gatys', 'adain', 'magenta', 'colour']);
+    expect(tabs.map((t) => t.id)).toEqual(['feed-forward', 'gatys', 'adain', 'wct', 'magenta', 'colour']);
     // The first method that can run is selected: the feed-forward nets.
     expect(tabs.find((t) => t.id === 'feed-forward')).toMatchObject({ disabled: 'false', selected: 'true' });
-    for (const id of ['magenta', 'colour', 'gatys']) expect(tabs.find((t) => t.id === id)?.disabled).toBe('false');
-    // AdaIN runs with a trained decoder: from the weights cache, or a file loaded on its tab. Without
-    // one its tab says so (the file picker is tested below).
-    const decoder = existsSync(path.join(weightsDir(), 'adain-decoder.safetensors'));
-    expect(tabs.find((t) => t.id === 'adain')?.disabled).toBe(String(!decoder));
-    if (!decoder) {
+    // AdaIN and WCT run on the bundled distilled nets with nothing installed; AdaIN's decoder file is optional.
+    for (const id of ['magenta', 'colour', 'gatys', 'adain', 'wct']) expect(tabs.find((t) => t.id === id)?.disabled).toBe('false');
+    if (!existsSync(path.join(weightsDir(), 'adain-decoder.safetensors'))) {
       await page.click('#tab-adain');
-      expect(await text('#method-notice')).toMatch(/trained decoder.*pastiche train adain.*load the file below/);
-      expect(await page.$eval('#run-button', (b) => (b as HTMLButtonElement).disabled)).toBe(true);
+      expect(await page.$eval('#method-notice', (el) => (el as HTMLElement).hidden)).toBe(true);
+      expect(await page.$eval('#run-button', (b) => (b as HTMLButtonElement).disabled)).toBe(false);
       expect(await page.$eval('#weights-file', (el) => (el as HTMLElement).dataset['state'])).toBe('missing');
       expect(await page.$eval('#weights-file-button', (b) => (b as HTMLButtonElement).disabled)).toBe(false);
     }
@@ -841,7 +838,6 @@ describe('demo page with WebGPU', () => {
     writeFileSync(truncated, bytes.subarray(0, bytes.length >> 1));
 
     await page.click('#tab-adain');
-    const cached = existsSync(path.join(weightsDir(), 'adain-decoder.safetensors'));
     const adainDisabled = () => page.$eval('#tab-adain', (el) => el.getAttribute('aria-disabled'));
     const pick = async (file: string) => {
       const input = (await page.$('#weights-file-input')) as ElementHandle<HTMLInputElement> | null;
@@ -854,12 +850,12 @@ describe('demo page with WebGPU', () => {
     await pick(path.join(weightsDir(), 'mosaic.safetensors'));
     await errorText(/mosaic\.safetensors: not an AdaIN decoder: missing 'dec4_1\.weight'/);
     expect(await page.$eval('#weights-file', (el) => (el as HTMLElement).dataset['state'])).toBe('error');
-    expect(await adainDisabled()).toBe(String(!cached));
+    expect(await adainDisabled()).toBe('false');
     await shot('17-adain-wrong-file.png');
     // A decoder file cut off halfway (an interrupted download).
     await pick(truncated);
     await errorText(/cut-off-decoder\.safetensors: not a valid safetensors file: .*truncated/);
-    expect(await adainDisabled()).toBe(String(!cached));
+    expect(await adainDisabled()).toBe('false');
 
     await pick(decoderFile);
     await page.waitForFunction(() => document.querySelector('#weights-file')?.getAttribute('data-state') === 'loaded', { timeout: 30_000 });

@@ -1,9 +1,11 @@
 // Arbitrary style transfer with adaptive instance normalisation (Huang & Belongie 2017) on the page:
-// the controls are the options of src/nets/methods/adain/definition.ts; the run is the page's own,
-// because the page keeps the photo's encoder features on the GPU between re-renders. The VGG19
-// encoder (to relu4_1), AdaIN, and a trained decoder (src/nets/methods/adain/adain.ts). The decoder is a file the
-// user loads on the tab (what `npx pastiche train adain` writes, or the reference `decoder.pth`), or
-// `adain-decoder.safetensors` from the weights cache; a loaded file wins.
+// the controls are the options of src/nets/methods/adain/definition.ts. With no decoder of the user's
+// own it runs through the definition on the bundled distilled level-4 pair (works with nothing
+// installed). With a trained decoder the run is the page's own, because the page keeps the photo's
+// VGG19 features on the GPU between re-renders: the VGG19 encoder (to relu4_1), AdaIN, and that decoder
+// (src/nets/methods/adain/adain.ts). The decoder is a file the user loads on the tab (what
+// `npx pastiche train adain` writes, or the reference `decoder.pth`), or `adain-decoder.safetensors`
+// from the weights cache; a loaded file wins.
 //
 // What is slow runs once: the photo's encoder features stay on the GPU until the photo or the size
 // changes, and each style's feature statistics are kept per image. Moving α, the colour switch or the
@@ -28,6 +30,7 @@ import { throwIfAborted } from '../methods.ts';
 import type { PageAdapter } from '../page-method.ts';
 import { fetchWeights, weightsAvailable } from '../weights.ts';
 import { fitLongSide, loadVgg19 } from './_shared.ts';
+import { DISTILLED_FILE } from './wct.ts';
 
 export const ADAIN_DECODER_FILE = 'adain-decoder.safetensors';
 /** A decoder file is about 14 MB (float32) or 7 MB (float16); anything far larger is something else. */
@@ -120,7 +123,7 @@ const decoderFile: WeightsFileInput = {
   label: 'Decoder',
   button: 'Load decoder file…',
   accept: '.safetensors,.pth',
-  hint: 'A decoder you trained with `npx pastiche train adain` (.safetensors) or the reference decoder.pth. Read in this tab, never uploaded.',
+  hint: 'Optional: without one, AdaIN runs on the bundled distilled VGG-19 pair. A decoder you trained with `npx pastiche train adain` (.safetensors) or the reference decoder.pth runs with VGG19 instead. Read in this tab, never uploaded.',
   current() {
     if (userDecoder) return userDecoder.description;
     return cachedDecoder ? `${ADAIN_DECODER_FILE} from the weights cache` : null;
@@ -233,14 +236,13 @@ const adain: PageAdapter = {
     preserveColor: { label: 'Preserve colours', hint: 'Keep the photo’s colours, take only the texture.', ui: { control: 'select', live: true } },
     size: { label: 'Working size', ui: { control: 'select', default: 512 }, values: [64, 128, 256, 512, 768], hint: 'Longer side in pixels. Smaller is faster.' },
   },
-  run: () => stylize,
+  run: (_definition, through) => async (inputs, options, onProgress, signal) =>
+    userDecoder || cachedDecoder ? stylize(inputs, options, onProgress, signal) : through(inputs, options, onProgress, signal),
   weightsFile: decoderFile,
   async available() {
-    const vgg = await weightsAvailable(['vgg19.safetensors']);
-    if (vgg !== true) return vgg;
-    cachedDecoder = (await weightsAvailable([ADAIN_DECODER_FILE])) === true;
-    if (userDecoder || cachedDecoder) return true;
-    return `No decoder weights yet: AdaIN needs a trained decoder. Train one with \`npx pastiche train adain\` and load the file below (or put ${ADAIN_DECODER_FILE} in the weights cache and reload).`;
+    cachedDecoder = (await weightsAvailable([ADAIN_DECODER_FILE, 'vgg19.safetensors'])) === true;
+    if (userDecoder) return weightsAvailable(['vgg19.safetensors']);
+    return weightsAvailable([DISTILLED_FILE]);
   },
 };
 

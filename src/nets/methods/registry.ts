@@ -8,13 +8,14 @@ import { adainMethod } from './adain/definition.ts';
 import { feedForwardMethod } from './feed-forward/definition.ts';
 import { gatysMethod } from './gatys/definition.ts';
 import { magentaMethod } from './magenta/definition.ts';
+import { wctMethod } from './wct/definition.ts';
 
 export const METHODS: readonly MethodDefinition[] = [
   feedForwardMethod,
   magentaMethod,
   adainMethod,
   gatysMethod,
-  // wct: import { wctMethod } from './wct/definition.ts' above and list it here.
+  wctMethod,
 ];
 
 /** The method a user picks with no method named: the bundled feed-forward style without a style image, Magenta with one. */

@@ -4,10 +4,10 @@
  * public URL (pinned commit), byte size and sha256. Parsing is pure; loading the repo's copy needs Node.
  */
 
-export const MODEL_KINDS = ['vgg19', 'transformer-net', 'lengstrom', 'magenta'] as const;
+export const MODEL_KINDS = ['vgg19', 'transformer-net', 'lengstrom', 'magenta', 'distilled-vgg'] as const;
 export type ModelKind = (typeof MODEL_KINDS)[number];
 
-export const MODEL_FORMATS = ['vgg19-uint8', 'ncnn-bin', 'ml5-checkpoint', 'tflite'] as const;
+export const MODEL_FORMATS = ['vgg19-uint8', 'ncnn-bin', 'ml5-checkpoint', 'tflite', 'legacy-torch'] as const;
 export type ModelFormat = (typeof MODEL_FORMATS)[number];
 
 export interface ModelFile {

@@ -17,16 +17,17 @@ const EXPECTED_MODELS: [string, string, string][] = [
   ['matta', 'lengstrom', 'ml5-checkpoint'],
   ['magenta-predict', 'magenta', 'tflite'],
   ['magenta-transfer', 'magenta', 'tflite'],
+  ['distilled-16x', 'distilled-vgg', 'legacy-torch'],
 ];
 
-/** Files of the mirror the models need: everything but licence copies, placeholders and the optional ncnn graph. */
+/** Files of the mirror the models need: everything but licence copies, placeholders, the optional ncnn graph and the mirror's own key listing. */
 function mirrorWeightFiles(): string[] {
   const files: string[] = [];
   const walk = (dir: string): void => {
     for (const name of readdirSync(dir)) {
       const path = join(dir, name);
       if (statSync(path).isDirectory()) walk(path);
-      else if (!['LICENSE.source-repo', '.keep', 'transformer-net.ncnn.param.bin'].includes(name)) files.push(relative(SHARED_WEIGHTS_DIR, path).split('\\').join('/'));
+      else if (!['LICENSE.source-repo', '.keep', 'transformer-net.ncnn.param.bin', 'state-dicts.json'].includes(name)) files.push(relative(SHARED_WEIGHTS_DIR, path).split('\\').join('/'));
     }
   };
   walk(sharedWeightsPath());

@@ -1,6 +1,8 @@
 /**
- * Huang & Belongie's adaptive instance normalisation as a method: the VGG19 encoder, AdaIN at relu4_1
- * and a trained decoder. Each style image is encoded once, however many contents follow.
+ * Huang & Belongie's adaptive instance normalisation as a method. By default on the distilled level-4
+ * encoder/decoder pair (bundled, no training: ../wct/distilled-method.ts); with `decoder`, the VGG19
+ * encoder, AdaIN at relu4_1 and that trained decoder. Each style image is encoded once, however many
+ * contents follow.
  */
 import type { RgbImage } from '../../../io/image.ts';
 import { combineLuminance } from '../../image/color.ts';
@@ -9,6 +11,7 @@ import { AdainDecoder, adainDecoderWeightsFromBytes } from '../../models/adain-d
 import { WeightsNotFoundError, type MethodDefinition, type OptionValues, type RunControl, type StyleInput, type Stylizer } from '../contract.ts';
 import { fitContent, report, SIZE_OPTION, styleWeights, throwIfAborted } from '../common-options.ts';
 import { AdainStylizer, resolveAdainOptions } from './adain.ts';
+import { DistilledMethodStylizer, loadDistilledNets, MASK_OPTION, PRESERVE_COLOR_STATISTICS, TILE_OPTION } from '../wct/distilled-method.ts';
 import { resizeToLongSide } from '../../../io/resize.ts';
 import type { HostTensorMap } from '../../weights/host-tensor.ts';
 
@@ -22,35 +25,32 @@ const MASK_STYLES = 'the mask blends two styles: give one or two style images (w
 export const adainMethod: MethodDefinition = {
   id: 'adain',
   label: 'AdaIN',
-  summary: 'Huang & Belongie: VGG19 encoder, adaptive instance norm and a trained decoder; any style in one pass, α trade-off, blending, masks',
+  summary: 'Huang & Belongie: encoder, adaptive instance norm, decoder (the distilled VGG-19 pair, or a VGG19 decoder you trained); any style in one pass, α trade-off, blending, masks',
   styles: 'many',
   options: [
     { id: 'alpha', label: 'Style α', description: 'content–style trade-off: 1 = full style, 0 = the decoded content', kind: 'number', min: 0, max: 1, default: 1, ui: { control: 'slider', step: 0.01, live: true } },
     { id: 'styleScale', label: 'Style scale', description: 'style image size relative to the content size', kind: 'number', min: 0.05, max: 8, default: 1 },
+    PRESERVE_COLOR_STATISTICS,
+    MASK_OPTION,
     {
-      id: 'preserveColor',
-      label: 'Keep colours',
-      description: "keep the content's colours: statistics (each style recoloured to the content's colour statistics first; histogram is the same) | luminance (the result's brightness, the content's chroma) | none",
-      kind: 'choice',
-      choices: [
-        { value: 'none', label: 'No' },
-        { value: 'statistics', label: 'Match colour statistics' },
-        { value: 'histogram', label: 'Match colour statistics (same as statistics)' },
-        { value: 'luminance', label: 'Luminance only' },
-      ],
-      default: 'none',
-      bare: 'statistics',
-      ui: { control: 'select' },
+      id: 'decoder',
+      label: 'Decoder',
+      description:
+        'a VGG19 decoder to use instead of the distilled level-4 pair (the default): a .safetensors from pastiche train adain, the reference PyTorch decoder.pth, or "adain-decoder" for the one pastiche train adain stored in the cache',
+      kind: 'text',
+      example: 'decoder.pth',
     },
-    { id: 'mask', label: 'Mask', description: 'spatial control mask: white = the first style, black = the second (or the content, with one style)', kind: 'image' },
-    { id: 'decoder', label: 'Decoder', description: 'decoder weights: a .safetensors from pastiche train adain, or the reference PyTorch decoder.pth', kind: 'text', example: 'decoder.pth' },
     SIZE_OPTION,
+    { ...TILE_OPTION, description: `${TILE_OPTION.description}; distilled nets only` },
   ],
   checkInputs(styleCount, options) {
     if (options.mask !== undefined && styleCount > 2) throw new Error(MASK_STYLES);
   },
   async load(env, options, control) {
-    const path = options.decoder as string | undefined;
+    const chosen = options.decoder as string | undefined;
+    // Without a decoder of the user's own, the distilled level-4 encoder/decoder pair: AdaIN out of the box.
+    if (chosen === undefined) return new DistilledMethodStylizer(await loadDistilledNets(env, control), 'adain');
+    const path = chosen === ADAIN_DECODER_MODEL ? undefined : chosen;
     let weights: HostTensorMap;
     if (path !== undefined) {
       if (!env.weights.file) throw new Error('adain: a decoder file cannot be read here; give the decoder weights another way');
@@ -61,10 +61,10 @@ export const adainMethod: MethodDefinition = {
       } catch (err) {
         if (!(err instanceof WeightsNotFoundError)) throw err;
         throw new Error(
-          `adain needs a trained decoder and there is none (${err.message}). Either train one ` +
-            `(npx pastiche train adain --content-dir PHOTOS --style-dir PAINTINGS writes it there), or pass ` +
-            `--decoder PATH: a .safetensors decoder from pastiche train adain, or the reference PyTorch decoder.pth ` +
-            `(naoto0804/pytorch-AdaIN).`,
+          `adain: no trained decoder "${ADAIN_DECODER_MODEL}" in the weights (${err.message}). Train one ` +
+            `(npx pastiche train adain --content-dir PHOTOS --style-dir PAINTINGS stores it), pass --decoder PATH ` +
+            `(a .safetensors from pastiche train adain, or the reference PyTorch decoder.pth), or leave --decoder out ` +
+            `to use the bundled distilled nets.`,
           { cause: err },
         );
       }

@@ -127,6 +127,16 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions = {}): Pick
   return new PickleMachine(bytes, options).run();
 }
 
+/**
+ * Runs the pickle that starts at `bytes[0]` and says where its STOP ended, for streams that hold
+ * several pickles in a row (the legacy torch.save layout).
+ */
+export function unpicklePrefix(bytes: Uint8Array, options: UnpickleOptions = {}): { value: PickleValue; bytesRead: number } {
+  const machine = new PickleMachine(bytes, options);
+  const value = machine.run();
+  return { value, bytesRead: machine.bytesRead };
+}
+
 /** Reads the little-endian, fixed-width fields pickle opcodes carry, with bounds checks. */
 class PickleCursor {
   position = 0;
@@ -193,6 +203,10 @@ class PickleMachine {
   private readonly marks: number[] = [];
   private readonly memo = new Map<number, PickleValue>();
   private opcodeOffset = 0;
+
+  get bytesRead(): number {
+    return this.cursor.position;
+  }
 
   constructor(bytes: Uint8Array, options: UnpickleOptions) {
     this.sourceName = options.sourceName ?? 'pickle';

@@ -6,6 +6,7 @@ import type { Runtime } from '../../../gpu/runtime.ts';
 import { Magenta } from '../../methods/magenta/magenta.ts';
 import type { GraphProgramOptions } from '../../methods/magenta/graph/interpret.ts';
 import { loadTfliteGraph } from '../../methods/magenta/node/store.ts';
+import { DistilledVgg, DISTILLED_MODEL } from '../../models/distilled-vgg.ts';
 import { Vgg, type VggOptions } from '../../models/vgg.ts';
 import { loadModelWeights, type StoreOptions } from './store.ts';
 
@@ -23,4 +24,9 @@ export async function loadPretrainedMagenta(runtime: Runtime, store: StoreOption
   const predict = await loadTfliteGraph('magenta-predict', store);
   const transfer = await loadTfliteGraph('magenta-transfer', store);
   return Magenta.fromGraphs(runtime, { predict, transfer }, options);
+}
+
+/** The ten Collaborative-Distillation nets (encoders and decoders, levels 1..5) for WCT and AdaIN. */
+export async function loadPretrainedDistilled(runtime: Runtime, store: StoreOptions = {}): Promise<DistilledVgg> {
+  return DistilledVgg.fromHost(runtime, await loadModelWeights(DISTILLED_MODEL, store), `${DISTILLED_MODEL} weights`);
 }

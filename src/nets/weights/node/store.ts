@@ -19,6 +19,7 @@ import { hasChecksumRecord, readChecksummedFile, writeChecksummedFile } from './
 import { defaultCacheDir } from '../../../io/cache-dir.ts';
 import type { HostTensorMap } from '../host-tensor.ts';
 import { findModel, loadWeightsManifest, type ModelEntry, type ModelFile, type WeightsManifest } from '../manifest.ts';
+import { distilledVggFromCheckpoints } from '../formats/distilled-vgg-checkpoints.ts';
 import { lengstromToCanonical, readMl5CheckpointDirectory } from '../formats/ml5-checkpoint.ts';
 import { parseNcnnTransformerNet } from '../formats/ncnn-transformer-net.ts';
 import { parseSafetensors, serializeSafetensors } from '../formats/safetensors.ts';
@@ -318,6 +319,10 @@ async function convertModel(files: ModelFiles): Promise<HostTensorMap> {
       const folder = folderOf('manifest.json');
       const variables = await readMl5CheckpointDirectory(folder);
       return model.kind === 'lengstrom' ? lengstromToCanonical(variables, folder) : variables;
+    }
+    case 'legacy-torch': {
+      const checkpoints = await Promise.all(paths.map(async (path) => ({ path, bytes: await readFile(path) })));
+      return distilledVggFromCheckpoints(checkpoints);
     }
     case 'tflite':
       throw new Error(`${model.name}: tflite models are read by the tflite importer, not converted here`);

@@ -1,0 +1,23 @@
+// Universal style transfer (whitening and colouring transforms, levels 5→1) on the page: runs through
+// src/nets/methods/wct/definition.ts on the bundled distilled nets, which the dev server serves from
+// weights/bundled/ with nothing installed. The page adds its wording and a few working sizes: WCT runs
+// five encoder/decoder pairs, so on a software GPU 256 px takes seconds where 512 px takes most of a minute.
+
+import type { PageAdapter } from '../page-method.ts';
+import { weightsAvailable } from '../weights.ts';
+
+export const DISTILLED_FILE = 'distilled-16x.safetensors';
+
+const wct: PageAdapter = {
+  method: 'wct',
+  order: 35,
+  summary: 'Any style, no training: whitens the photo’s features and colours them with the painting’s, at five depths, coarse to fine.',
+  controls: {
+    alpha: { label: 'Style strength (α)', format: (v) => v.toFixed(2) },
+    preserveColor: { label: 'Preserve colours', hint: 'Keep the photo’s colours, take only the texture.', ui: { control: 'select' } },
+    size: { label: 'Working size', ui: { control: 'select', default: 256 }, values: [128, 256, 384, 512, 768], hint: 'Longer side in pixels. Smaller is faster.' },
+  },
+  available: () => weightsAvailable([DISTILLED_FILE]),
+};
+
+export default wct;

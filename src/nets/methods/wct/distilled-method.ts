@@ -1,0 +1,106 @@
+/**
+ * The method contract's Stylizer over the distilled-net pipeline (./stylizer.ts), shared by the `wct`
+ * method and the default (decoder-free) `adain`: reads the option values both take (α, levels, colour,
+ * mask, content and style size, tiles) and reports each level as progress.
+ */
+import type { RgbImage } from '../../../io/image.ts';
+import { combineLuminance } from '../../image/color.ts';
+import { DistilledVgg, DISTILLED_MODEL, type DistilledLevel } from '../../models/distilled-vgg.ts';
+import type { ChoiceOption, MethodEnvironment, OptionSpec, OptionValues, RunControl, StyleInput, StylizeResult, Stylizer } from '../contract.ts';
+import { fitContent, report, SIZE_OPTION, styleWeights } from '../common-options.ts';
+import type { TransformKind } from './feature-transform.ts';
+import { DistilledStylizer, type DistilledStylizeOptions } from './stylizer.ts';
+
+/** Colour preservation as the distilled methods do it: recolour the style first, or keep the content's chroma afterwards. */
+export const PRESERVE_COLOR_STATISTICS: ChoiceOption = {
+  id: 'preserveColor',
+  label: 'Keep colours',
+  description:
+    "keep the content's colours: statistics (each style recoloured to the content's colour statistics first; histogram is the same) | luminance (the result's brightness, the content's chroma) | none",
+  kind: 'choice',
+  choices: [
+    { value: 'none', label: 'No' },
+    { value: 'statistics', label: 'Match colour statistics' },
+    { value: 'histogram', label: 'Match colour statistics (same as statistics)' },
+    { value: 'luminance', label: 'Luminance only' },
+  ],
+  default: 'none',
+  bare: 'statistics',
+  ui: { control: 'select' },
+};
+
+export const MASK_OPTION: OptionSpec = {
+  id: 'mask',
+  label: 'Mask',
+  description: 'spatial control mask: white = the first style, black = the second (or the content, with one style)',
+  kind: 'image',
+};
+
+export const TILE_OPTION: OptionSpec = {
+  id: 'tile',
+  label: 'Tile',
+  description: 'largest tile side for big images (statistics are summed over all tiles first, so tiling does not change the result)',
+  kind: 'integer',
+  min: 16,
+  max: 8192,
+};
+
+export { SIZE_OPTION };
+
+/** Loads the ten distilled nets from the method's weight source. */
+export async function loadDistilledNets(env: MethodEnvironment, control: RunControl | undefined): Promise<DistilledVgg> {
+  report(control, { stage: 'weights', message: `loading ${DISTILLED_MODEL}` });
+  return DistilledVgg.fromHost(env.runtime, await env.weights.tensors(DISTILLED_MODEL, control?.onProgress), `${DISTILLED_MODEL} weights`);
+}
+
+export class DistilledMethodStylizer implements Stylizer {
+  readonly stylizer: DistilledStylizer;
+
+  constructor(nets: DistilledVgg, kind: TransformKind) {
+    this.stylizer = new DistilledStylizer(nets, kind);
+  }
+
+  async stylize(content: RgbImage, styles: readonly StyleInput[], values: OptionValues, control?: RunControl): Promise<StylizeResult> {
+    const input = fitContent(content, numberValue(values, 'size'));
+    const color = values.preserveColor;
+    const statistics = color === true || color === 'statistics' || color === 'histogram';
+    const levels = this.stylizer.kind === 'adain' ? undefined : (values.levels as DistilledLevel[] | undefined);
+    const options: DistilledStylizeOptions = {
+      alpha: numberValue(values, 'alpha'),
+      levels,
+      weights: styleWeights(styles),
+      mask: (values.mask as RgbImage | undefined) ?? null,
+      preserveColor: statistics,
+      styleSize: styleSide(input, values),
+      tileSize: numberValue(values, 'tile'),
+      signal: control?.signal,
+      onLevel: (level, index, count) =>
+        report(control, { stage: 'run', message: `${this.stylizer.kind} level ${level}`, fraction: index / count, step: index, totalSteps: count }),
+    };
+    let image = await this.stylizer.stylize(
+      input,
+      styles.map((s) => s.image),
+      options,
+    );
+    if (color === 'luminance') image = combineLuminance(image, input);
+    const used = levels ?? this.stylizer.defaultLevels;
+    return { image, summary: `distilled VGG-19 nets, level${used.length > 1 ? 's' : ''} ${used.join(',')}; α=${options.alpha ?? 1}` };
+  }
+
+  dispose(): void {
+    this.stylizer.nets.dispose();
+  }
+}
+
+function numberValue(values: OptionValues, id: string): number | undefined {
+  return typeof values[id] === 'number' ? (values[id] as number) : undefined;
+}
+
+/** The style's long side: `styleSize` in pixels, or `styleScale` × the content's long side; undefined keeps the style's own size. */
+function styleSide(content: RgbImage, values: OptionValues): number | undefined {
+  const size = numberValue(values, 'styleSize');
+  if (size !== undefined) return size;
+  const scale = numberValue(values, 'styleScale');
+  if (scale === undefined || scale === 1) return undefined;
+  return Math.max(16, Math.round(Math.max(content.width, content.height) * scale));
+}
