@@ -47,6 +47,8 @@ const ZIP64_EXTRA_FIELD_ID = 0x0001;
 const FLAG_ENCRYPTED = 0x0001;
 const METHOD_STORED = 0;
 const METHOD_DEFLATE = 8;
+/** DEFLATE's best case is about 1032 output bytes per input byte (258-byte matches in ~2 bits). */
+const MAX_DEFLATE_RATIO = 1032;
 
 export class ZipArchive {
   /** Entries by name, in central-directory order. */
@@ -85,6 +87,14 @@ export class ZipArchive {
       }
       data = compressed;
     } else if (entry.method === METHOD_DEFLATE) {
+      // Checked before inflating: a zip bomb's directory may declare far more than its data can hold.
+      const mostPossible = entry.compressedSize * MAX_DEFLATE_RATIO + 1024;
+      if (entry.uncompressedSize > mostPossible) {
+        throw this.corrupt(
+          `entry '${name}' declares ${entry.uncompressedSize} bytes uncompressed, but its ${entry.compressedSize} compressed bytes ` +
+            `can inflate to at most ${mostPossible}`,
+        );
+      }
       try {
         data = await this.inflateRaw(compressed, entry.uncompressedSize);
       } catch (err) {
@@ -289,7 +299,9 @@ export async function inflateRawWithStreams(compressed: Uint8Array, expectedSize
     },
   });
   const reader = input.pipeThrough(new DecompressionStream('deflate-raw')).getReader();
-  const output = new Uint8Array(expectedSize);
+  // Chunks are kept and joined at the end, so memory follows what the data really inflates to,
+  // never the size the archive declares.
+  const chunks: Uint8Array[] = [];
   let written = 0;
   for (;;) {
     const { done, value } = await reader.read();
@@ -298,10 +310,17 @@ export async function inflateRawWithStreams(compressed: Uint8Array, expectedSize
       await reader.cancel();
       throw new Error(`inflated data exceeds the expected ${expectedSize} bytes`);
     }
-    output.set(value, written);
+    chunks.push(value);
     written += value.length;
   }
-  return written === expectedSize ? output : output.subarray(0, written);
+  if (chunks.length === 1) return chunks[0]!;
+  const output = new Uint8Array(written);
+  let at = 0;
+  for (const chunk of chunks) {
+    output.set(chunk, at);
+    at += chunk.length;
+  }
+  return output;
 }
 
 /**
