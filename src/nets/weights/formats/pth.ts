@@ -349,6 +349,14 @@ function gatherTensor(tensor: TensorRef, storageBytes: Uint8Array, littleEndian:
         `${tensor.storage.numel}; the file is corrupt`,
     );
   }
+  // Only overlapping views (stride 0, as expand() makes) hold more elements than their storage;
+  // copying one out would allocate what its size declares, not what the file backs.
+  if (count > tensor.storage.numel) {
+    throw new Error(
+      `${context} is a view of ${count} elements over storage '${tensor.storage.key}' of ${tensor.storage.numel} ` +
+        `(overlapping strides [${stride.join(', ')}]); save a copy instead: \`tensor.clone()\` before torch.save`,
+    );
+  }
   const window = decodeElements(storageBytes, tensor.storage.dtype, storageOffset, span, littleEndian);
   return isRowMajor(size, stride) ? window : gatherStrided(window, size, stride, count);
 }
