@@ -9,15 +9,15 @@ import { ALL_TARGETS } from './targets.ts';
 
 /** Inputs per parser in CI (≈ 60 s for all on two cores); FUZZ_RUNS_SCALE scales it. */
 const CI_RUNS: Record<string, number> = {
-  zip: 1500,
-  pth: 1500,
-  pickle: 3000,
-  safetensors: 3000,
-  tflite: 800,
-  ncnn: 150,
-  ml5: 400,
-  'vgg19-uint8': 1500,
-  image: 800,
+  zip: 4000,
+  pth: 5000,
+  pickle: 8000,
+  safetensors: 8000,
+  tflite: 2500,
+  ncnn: 400,
+  ml5: 1500,
+  'vgg19-uint8': 4000,
+  image: 3000,
 };
 const scale = Number(process.env.FUZZ_RUNS_SCALE ?? '1');
 
