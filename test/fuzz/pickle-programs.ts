@@ -50,6 +50,7 @@ const opcode: fc.Arbitrary<number[]> = fc.oneof(
   fc.nat({ max: 255 }).map((i) => [0x68, i]), // BINGET
   fc.oneof(fc.nat({ max: 8 }), fc.constant(0xffffffff)).map((i) => [0x6a, ...u32(i)]), // LONG_BINGET
   { arbitrary: globals.map(([m, n]) => [0x63, ...utf8(`${m}\n${n}\n`)]), weight: 4 }, // GLOBAL
+  fc.integer({ min: 1000, max: 20000 }).map((n) => [0x63, ...utf8(`${'m'.repeat(n)}\nx\n`)]), // a very long GLOBAL name
   hugeLength64.map((n) => [0x95, ...u64(n)]), // FRAME
   fc.nat({ max: 255 }).map((b) => [b]), // any byte
 );

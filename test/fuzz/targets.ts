@@ -140,6 +140,10 @@ export const safetensorsTarget: FuzzTarget = {
         fc.uint8Array({ maxLength: 96 }),
       )
       .map(([header, data]) => safetensorsFile(header, data)),
+    // A tensor name and a shape thousands of entries long: the error must stay readable.
+    fc.integer({ min: 1000, max: 30000 }).map((n) =>
+      safetensorsFile({ ['w'.repeat(n)]: { dtype: 'F32', shape: new Array(n).fill(2), data_offsets: [0, 4] } }, new Uint8Array(4)),
+    ),
   ],
 };
 

@@ -8,6 +8,7 @@
  * supplied by the caller (or a bare tag that can't be called). Any other global is refused
  * with a `PickleGlobalRefusedError` naming it. With no allow-list, no global is allowed.
  */
+import { clipText } from './message-text.ts';
 
 /** The values a pickle can produce here. Lists and tuples are both arrays (tuples frozen). */
 export type PickleValue =
@@ -55,7 +56,7 @@ export class PickleGlobalRefusedError extends Error {
     sourceName: string,
   ) {
     super(
-      `${sourceName}: the pickle refers to '${qualifiedName}', which is not on the allow-list of safe globals; ` +
+      `${sourceName}: the pickle refers to '${clipText(qualifiedName)}', which is not on the allow-list of safe globals; ` +
         `nothing was executed`,
     );
     this.name = 'PickleGlobalRefusedError';
@@ -406,7 +407,7 @@ class PickleMachine {
   }
 
   private error(problem: string): Error {
-    return new Error(`${this.sourceName}: ${problem} (pickle opcode at byte ${this.opcodeOffset})`);
+    return new Error(`${this.sourceName}: ${clipText(problem)} (pickle opcode at byte ${this.opcodeOffset})`);
   }
 
   private text(bytes: Uint8Array): string {

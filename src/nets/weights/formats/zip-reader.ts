@@ -8,6 +8,8 @@
  * inflate function is injected.
  */
 
+import { clipText } from './message-text.ts';
+
 /** Decompresses raw DEFLATE data (no zlib or gzip wrapper) to exactly `expectedSize` bytes. */
 export type InflateRaw = (compressed: Uint8Array, expectedSize: number) => Promise<Uint8Array>;
 
@@ -77,7 +79,7 @@ export class ZipArchive {
   async read(name: string): Promise<Uint8Array> {
     const entry = this.entries.get(name);
     if (!entry) {
-      throw new Error(`${this.sourceName}: the zip has no entry named '${name}'`);
+      throw new Error(`${this.sourceName}: the zip has no entry named '${clipText(name)}'`);
     }
     const compressed = this.compressedData(entry);
     let data: Uint8Array;
@@ -105,7 +107,7 @@ export class ZipArchive {
       }
     } else {
       throw new Error(
-        `${this.sourceName}: entry '${name}' uses ZIP compression method ${entry.method}; only STORED (0) and ` +
+        `${this.sourceName}: entry '${clipText(name)}' uses ZIP compression method ${entry.method}; only STORED (0) and ` +
           `DEFLATE (8) are supported. Re-save the file with torch.save, or re-zip it without compression.`,
       );
     }
@@ -144,7 +146,7 @@ export class ZipArchive {
 }
 
 function corruptZip(sourceName: string, problem: string): Error {
-  return new Error(`${sourceName}: truncated or corrupt zip: ${problem}. Re-download or re-save the file.`);
+  return new Error(`${sourceName}: truncated or corrupt zip: ${clipText(problem)}. Re-download or re-save the file.`);
 }
 
 /** Opens a ZIP archive held in memory. Throws if the central directory can't be read. */
@@ -199,7 +201,7 @@ function readCentralDirectory(bytes: Uint8Array, sourceName: string): Map<string
     const nameStart = at + CENTRAL_HEADER_SIZE;
     const name = nameDecoder.decode(bytes.subarray(nameStart, nameStart + nameLength));
     if (flags & FLAG_ENCRYPTED) {
-      throw new Error(`${sourceName}: zip entry '${name}' is encrypted; decrypt the archive first`);
+      throw new Error(`${sourceName}: zip entry '${clipText(name)}' is encrypted; decrypt the archive first`);
     }
     const entry: ZipEntry = {
       name,
