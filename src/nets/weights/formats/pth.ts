@@ -22,6 +22,7 @@ import {
   type PickleDict,
   type PickleValue,
 } from './pickle.ts';
+import { clipText } from './message-text.ts';
 import { looksLikeZip, openZip, type ZipArchive } from './zip-reader.ts';
 
 /** Element types a storage can hold, named by their legacy storage classes. */
@@ -113,7 +114,7 @@ export async function readPth(bytes: Uint8Array, sourceName = 'checkpoint'): Pro
   } catch (err) {
     if (err instanceof PickleGlobalRefusedError) {
       throw new Error(
-        `${sourceName}: refusing to load: the checkpoint refers to '${err.qualifiedName}', and pastiche reads only ` +
+        `${sourceName}: refusing to load: the checkpoint refers to '${clipText(err.qualifiedName)}', and pastiche reads only ` +
           `state_dict tensors (it never runs the Python a checkpoint names). If this is a whole pickled model or a ` +
           `TorchScript file, save just the weights: \`torch.save(model.state_dict(), path)\`.`,
         { cause: err },
@@ -140,7 +141,7 @@ export async function readPth(bytes: Uint8Array, sourceName = 'checkpoint'): Pro
     viewsLeft.set(storageKey, remaining);
     if (remaining > 0) storageBytes.set(storageKey, bytes);
     else storageBytes.delete(storageKey);
-    const data = gatherTensor(value, bytes, littleEndian, `${sourceName}: tensor '${key}'`);
+    const data = gatherTensor(value, bytes, littleEndian, `${sourceName}: tensor '${clipText(key)}'`);
     tensors.set(key, hostTensor(value.size, data));
   }
   return tensors;
@@ -300,7 +301,7 @@ function findStateDict(root: PickleValue, sourceName: string): PickleDict {
   if (found) return found;
   const keys = [...root.keys()].map((key) => (typeof key === 'string' ? `'${key}'` : describePickleValue(key)));
   throw new Error(
-    `${sourceName}: found no state_dict: neither the top-level dict (keys ${keys.join(', ') || 'none'}) nor a dict ` +
+    `${sourceName}: found no state_dict: neither the top-level dict (keys ${clipText(keys.join(', ')) || 'none'}) nor a dict ` +
       `nested under ${WRAPPER_KEYS.map((key) => `'${key}'`).join('/')} holds tensors. ${fix}`,
   );
 }
