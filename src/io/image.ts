@@ -267,7 +267,7 @@ function parsePngHeader(view: DataView, offset: number, length: number, corrupt:
 }
 
 /** DEFLATE's best case is about 1032 output bytes per input byte (258-byte matches in ~2 bits). */
-const MAX_DEFLATE_RATIO = 1032;
+export const MAX_DEFLATE_RATIO = 1032;
 
 /** Bytes of filtered pixel data (a filter byte per row) the header declares, summed over Adam7 passes when interlaced. */
 function declaredFilteredSize(header: PngHeader): number {
@@ -370,10 +370,11 @@ function crc32(bytes: Uint8Array, start: number, end: number): number {
 // ---- JPEG -----------------------------------------------------------------------------------
 
 /**
- * Huffman-coded JPEG spends at least one bit per 8x8 block in its DC scan, so a file of n bytes
- * holds at most 512·n pixels; twice that is refused before jpeg-js allocates for the declared size.
+ * Huffman-coded JPEG spends at least one bit per 8x8 block of each component in its DC scan (codes
+ * are 1..16 bits), so a file of n bytes holds at most 512·n pixels. More is refused before jpeg-js
+ * allocates for the declared size.
  */
-const MAX_JPEG_PIXELS_PER_BYTE = 1024;
+export const MAX_JPEG_PIXELS_PER_BYTE = 512;
 
 function decodeJpeg(bytes: Uint8Array, source: string): RgbImage {
   const frame = jpegFrameSize(bytes);

@@ -26,6 +26,8 @@ const EXPECTED: Record<string, string> = {
   'vgg19-uint8/scale-1e400-is-infinity.json.bin': 'non-finite quantization scale',
   'image/interlaced-png-declares-9870x9870.bin': 'cannot inflate to that',
   'image/jpeg-declares-34887x1694-in-835-bytes.bin': 'far too few for that many pixels',
+  // Found by the long run after the first fix allowed 1024 pixels per byte, twice the format's bound.
+  'image/jpeg-declares-6275x6275-in-45110-bytes.bin': 'far too few for that many pixels',
 };
 
 describe('fuzz corpus: inputs that once found a bug', () => {

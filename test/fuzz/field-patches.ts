@@ -86,7 +86,8 @@ export function imageHeaderPatches(seeds: () => Uint8Array[]): fc.Arbitrary<Uint
     });
 }
 
-function jpegFrameHeader(bytes: Uint8Array): number {
+/** Offset of the first baseline/progressive start-of-frame marker, or -1. */
+export function jpegFrameHeader(bytes: Uint8Array): number {
   for (let at = 2; at + 9 < bytes.length;) {
     if (bytes[at] !== 0xff) return -1;
     const marker = bytes[at + 1]!;

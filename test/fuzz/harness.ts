@@ -17,7 +17,7 @@ export interface FuzzTarget {
   /** Runs the parser on `bytes`; may call `expectTypedError` itself for follow-up calls. */
   parse(bytes: Uint8Array, sourceName: string): unknown;
   /** Most ArrayBuffer bytes one parse of an `inputBytes`-byte input may leave allocated. */
-  memoryBound(inputBytes: number): number;
+  memoryBound(inputBytes: number, input: Uint8Array): number;
   /** False when no small input can parse completely (VGG19 needs all 20 MB of its real files). */
   canSucceed?: boolean;
   /** Structure-aware generators, used alongside byte mutations of the seeds. */
@@ -45,8 +45,11 @@ export const BOUNDS = {
   weights: (n: number) => 64 * n + 16 * MIB,
   /** DEFLATE expands at most ~1032:1, so an archive may back that much output (plus copies). */
   deflate: (n: number) => 2100 * n + 16 * MIB,
-  /** Images: decoded pixels are backed by DEFLATE/JPEG data; small inputs get a flat allowance. */
-  image: (n: number) => 2100 * n + 64 * MIB,
+  /**
+   * Images: 48 bytes per pixel the data can back (the decoders' buffers, RGBA and float RGB), plus a
+   * flat allowance. `backedPixels` is the declared size capped by what the compressed data can hold.
+   */
+  image: (n: number, backedPixels: number) => 2100 * n + 48 * backedPixels + 64 * MIB,
 };
 
 const JS_INTERNAL_ERRORS = [TypeError, RangeError, ReferenceError, SyntaxError, EvalError, URIError];
@@ -80,7 +83,7 @@ export async function checkInput(target: FuzzTarget, input: Uint8Array): Promise
     outcome = 'rejected';
   }
   const grown = process.memoryUsage().arrayBuffers - before;
-  const bound = target.memoryBound(input.length);
+  const bound = target.memoryBound(input.length, input);
   if (grown > bound) {
     throw new FuzzFinding(target.name, input, `a ${input.length}-byte input grew ArrayBuffer memory by ${grown} bytes (bound ${bound})`);
   }

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import jpeg from 'jpeg-js';
 import UPNG from 'upng-js';
-import { decodeImage, encodePng } from '../../src/io/image.ts';
+import { decodeImage, encodePng, MAX_DEFLATE_RATIO, MAX_JPEG_PIXELS_PER_BYTE } from '../../src/io/image.ts';
 import { readMl5Checkpoint } from '../../src/nets/weights/formats/ml5-checkpoint.ts';
 import { parseNcnnTransformerNet } from '../../src/nets/weights/formats/ncnn-transformer-net.ts';
 import { readPth } from '../../src/nets/weights/formats/pth.ts';
@@ -23,7 +23,7 @@ import { buildTflite, fb, TENSOR_TYPE } from '../helpers/tflite-builder.ts';
 import { BOUNDS, expectTypedError, type FuzzTarget } from './harness.ts';
 import { pickleProgram } from './pickle-programs.ts';
 import { fixPngChecksums } from './png-repair.ts';
-import { imageHeaderPatches, zipFieldPatches } from './field-patches.ts';
+import { imageHeaderPatches, jpegFrameHeader, zipFieldPatches } from './field-patches.ts';
 
 const encoder = new TextEncoder();
 const once = <T>(make: () => T): (() => T) => {
@@ -282,11 +282,25 @@ function smallImages(): Uint8Array[] {
   ];
 }
 
+/**
+ * The declared pixel count, capped by what the data can back: JPEG at most 512 pixels per byte
+ * (one Huffman bit per 8x8 block), PNG at most 8 pixels (1-bit samples) per inflated byte.
+ */
+function backedPixels(input: Uint8Array): number {
+  const view = new DataView(input.buffer, input.byteOffset, input.byteLength);
+  if (input[0] === 0x89 && input.length >= 24) {
+    return Math.min(view.getUint32(16) * view.getUint32(20), 8 * MAX_DEFLATE_RATIO * input.length);
+  }
+  const frame = jpegFrameHeader(input);
+  if (frame < 0 || frame + 9 > input.length) return 0;
+  return Math.min(view.getUint16(frame + 5) * view.getUint16(frame + 7), MAX_JPEG_PIXELS_PER_BYTE * input.length);
+}
+
 export const imageTarget: FuzzTarget & { repair: (bytes: Uint8Array) => Uint8Array } = {
   name: 'image',
   seeds: once(smallImages),
   parse: (bytes, sourceName) => decodeImage(bytes, sourceName),
-  memoryBound: BOUNDS.image,
+  memoryBound: (n, input) => BOUNDS.image(n, backedPixels(input)),
   repair: fixPngChecksums,
   generators: () => [imageHeaderPatches(() => imageTarget.seeds())],
 };
