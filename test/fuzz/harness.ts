@@ -205,6 +205,8 @@ export interface FuzzStats {
   rejected: number;
   seconds: number;
   slowestMs: number;
+  /** The slowest input, kept so a hang candidate can be saved and replayed. */
+  slowestInput?: Uint8Array;
 }
 
 /** Runs `runs` inputs (or until `seconds` pass) through the property; throws the first finding. */
@@ -220,7 +222,11 @@ export async function fuzzTarget(
     fc.asyncProperty(inputsFor(target, seeds, target.repair), async (input) => {
       const t0 = performance.now();
       const outcome = await checkInput(target, input);
-      stats.slowestMs = Math.max(stats.slowestMs, performance.now() - t0);
+      const ms = performance.now() - t0;
+      if (ms > stats.slowestMs) {
+        stats.slowestMs = ms;
+        stats.slowestInput = input;
+      }
       stats.runs++;
       if (outcome === 'ok') stats.ok++;
       else stats.rejected++;

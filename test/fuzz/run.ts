@@ -7,7 +7,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FuzzFinding, fuzzTarget } from './harness.ts';
+import { checkInput, FuzzFinding, fuzzTarget } from './harness.ts';
 import { ALL_TARGETS } from './targets.ts';
 import { REPO_ROOT } from '../helpers/shared-data.ts';
 
@@ -26,8 +26,14 @@ for (const target of ALL_TARGETS) {
   try {
     const stats = await fuzzTarget(target, { runs: maxRuns, seconds, seed });
     const rate = stats.runs / stats.seconds;
-    const slow = stats.slowestMs > SLOW_INPUT_MS ? `  FINDING: an input took ${stats.slowestMs.toFixed(0)} ms` : '';
-    if (slow) found++;
+    // On a busy machine one GC pause or scheduling gap can exceed the limit: replay the slowest
+    // input three times and judge the fastest replay.
+    const replayMs = stats.slowestMs > SLOW_INPUT_MS ? await fastestReplay(target, stats.slowestInput!) : 0;
+    const slow = replayMs > SLOW_INPUT_MS ? `  FINDING: an input takes ${replayMs.toFixed(0)} ms` : '';
+    if (slow) {
+      found++;
+      save(`${target.name}-${seed}-slow.bin`, stats.slowestInput!);
+    }
     console.log(
       `${target.name.padEnd(12)} ${String(stats.runs).padStart(8)} inputs  ${rate.toFixed(0).padStart(6)} exec/s  ` +
         `${stats.ok} parsed, ${stats.rejected} rejected  slowest ${stats.slowestMs.toFixed(1)} ms  seed ${seed}${slow}`,
@@ -36,16 +42,28 @@ for (const target of ALL_TARGETS) {
     found++;
     const finding = findFinding(err);
     console.log(`${target.name.padEnd(12)} FINDING (seed ${seed}): ${finding?.message ?? String(err)}`);
-    if (finding) {
-      mkdirSync(findingsDir, { recursive: true });
-      const file = join(findingsDir, `${target.name}-${seed}.bin`);
-      writeFileSync(file, finding.input);
-      console.log(`  input saved to ${file} (${finding.input.length} bytes)`);
-    }
+    if (finding) save(`${target.name}-${seed}.bin`, finding.input);
   }
 }
 console.log(found === 0 ? 'no findings' : `${found} finding(s)`);
 process.exitCode = found === 0 ? 0 : 1;
+
+async function fastestReplay(target: (typeof ALL_TARGETS)[number], input: Uint8Array): Promise<number> {
+  let fastest = Infinity;
+  for (let i = 0; i < 3; i++) {
+    const t0 = performance.now();
+    await checkInput(target, input);
+    fastest = Math.min(fastest, performance.now() - t0);
+  }
+  return fastest;
+}
+
+function save(name: string, input: Uint8Array): void {
+  mkdirSync(findingsDir, { recursive: true });
+  const file = join(findingsDir, name);
+  writeFileSync(file, input);
+  console.log(`  input saved to ${file} (${input.length} bytes)`);
+}
 
 /** fast-check wraps the property's error; dig the FuzzFinding (with its input) out of the cause chain. */
 function findFinding(err: unknown): FuzzFinding | undefined {
