@@ -174,6 +174,7 @@ function decodePng(bytes: Uint8Array, source: string): RgbImage {
   // upng trusts its input: a truncated or bit-flipped file decodes to garbage without an error,
   // so the chunk structure and checksums are verified first.
   const header = checkPngStructure(bytes, source);
+  checkDeclaredSizeIsBacked(header, source);
   let rgba: Uint8Array;
   try {
     const decoded = UPNG.decode(bytes);
@@ -265,18 +266,42 @@ function parsePngHeader(view: DataView, offset: number, length: number, corrupt:
   return { width, height, bitDepth, colorType, interlaced: interlace === 1, imageData: [] };
 }
 
+/** DEFLATE's best case is about 1032 output bytes per input byte (258-byte matches in ~2 bits). */
+export const MAX_DEFLATE_RATIO = 1032;
+
+/** Bytes of filtered pixel data (a filter byte per row) the header declares, summed over Adam7 passes when interlaced. */
+function declaredFilteredSize(header: PngHeader): number {
+  const bitsPerPixel = PNG_SAMPLES_PER_PIXEL[header.colorType]! * header.bitDepth;
+  const filteredSize = (width: number, height: number) => (width <= 0 || height <= 0 ? 0 : height * (1 + Math.ceil((width * bitsPerPixel) / 8)));
+  if (!header.interlaced) return filteredSize(header.width, header.height);
+  return ADAM7_PASSES.reduce((sum, [x0, y0, dx, dy]) => sum + filteredSize(Math.ceil((header.width - x0) / dx), Math.ceil((header.height - y0) / dy)), 0);
+}
+
+/**
+ * Refuses a header whose size the compressed data cannot possibly fill, before the decoder
+ * allocates buffers for it: a 100-byte file declaring 10000x10000 must not cost gigabytes.
+ */
+function checkDeclaredSizeIsBacked(header: PngHeader, source: string): void {
+  const compressed = header.imageData.reduce((sum, [start, end]) => sum + end - start, 0);
+  const declared = declaredFilteredSize(header);
+  if (declared > compressed * MAX_DEFLATE_RATIO + 1024) {
+    throw new Error(
+      `${source}: corrupt PNG file: the header declares a ${header.width}x${header.height} image (${declared} bytes of pixel data) ` +
+        `but the file holds only ${compressed} compressed bytes, which cannot inflate to that; the file is truncated or damaged. ` +
+        'Re-download or re-export the image.',
+    );
+  }
+}
+
 /** A zlib stream cut short inside a valid chunk inflates to too few bytes without an error. */
 function checkInflatedSize(bytes: Uint8Array, decoded: UpngDecoded, header: PngHeader): void {
   if (decoded.data === undefined) throw new Error('no pixel data after decompression');
-  const bitsPerPixel = PNG_SAMPLES_PER_PIXEL[header.colorType]! * header.bitDepth;
-  const filteredSize = (width: number, height: number) => (width === 0 ? 0 : height * (1 + Math.ceil((width * bitsPerPixel) / 8)));
   // upng unfilters non-interlaced data in place, so its length is the inflated length. Interlaced
   // data is copied into a full-size buffer, which hides a short stream: inflate it again to measure.
   let inflated = decoded.data.length;
-  let expected = filteredSize(header.width, header.height);
+  const expected = declaredFilteredSize(header);
   if (header.interlaced) {
     inflated = UPNG.decode._inflate(concatRanges(bytes, header.imageData))?.length ?? 0;
-    expected = ADAM7_PASSES.reduce((sum, [x0, y0, dx, dy]) => sum + filteredSize(Math.ceil((header.width - x0) / dx), Math.ceil((header.height - y0) / dy)), 0);
   }
   if (inflated < expected) {
     throw new Error(`pixel data decompresses to ${inflated} bytes, expected ${expected}`);
@@ -344,7 +369,21 @@ function crc32(bytes: Uint8Array, start: number, end: number): number {
 
 // ---- JPEG -----------------------------------------------------------------------------------
 
+/**
+ * Huffman-coded JPEG spends at least one bit per 8x8 block of each component in its DC scan (codes
+ * are 1..16 bits), so a file of n bytes holds at most 512·n pixels. More is refused before jpeg-js
+ * allocates for the declared size.
+ */
+export const MAX_JPEG_PIXELS_PER_BYTE = 512;
+
 function decodeJpeg(bytes: Uint8Array, source: string): RgbImage {
+  const frame = jpegFrameSize(bytes);
+  if (frame !== undefined && frame.width * frame.height > Math.max(MAX_JPEG_PIXELS_PER_BYTE * bytes.length, 1 << 16)) {
+    throw new Error(
+      `${source}: corrupt JPEG file: the header declares a ${frame.width}x${frame.height} image but the file holds only ` +
+        `${bytes.length} bytes, far too few for that many pixels; the file is truncated or damaged. Re-download or re-export the image.`,
+    );
+  }
   let decoded: { width: number; height: number; data: Uint8Array };
   try {
     decoded = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxMemoryUsageInMB: 1024 });
@@ -361,6 +400,25 @@ function decodeJpeg(bytes: Uint8Array, source: string): RgbImage {
   }
   // jpeg-js fills alpha with 255, so the composite is a plain copy.
   return compositeOverWhite(data, width, height);
+}
+
+/** Width and height from the first start-of-frame marker, or undefined when the marker walk fails. */
+function jpegFrameSize(bytes: Uint8Array): { width: number; height: number } | undefined {
+  let offset = 2;
+  while (offset + 9 < bytes.length) {
+    if (bytes[offset] !== 0xff) return undefined;
+    const marker = bytes[offset + 1]!;
+    if (marker === 0xff) {
+      offset++;
+      continue;
+    }
+    // Start-of-frame markers C0..CF, except C4 (Huffman tables), C8 (reserved) and CC (arithmetic tables).
+    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
+      return { height: (bytes[offset + 5]! << 8) | bytes[offset + 6]!, width: (bytes[offset + 7]! << 8) | bytes[offset + 8]! };
+    }
+    offset += 2 + ((bytes[offset + 2]! << 8) | bytes[offset + 3]!);
+  }
+  return undefined;
 }
 
 // ---- helpers --------------------------------------------------------------------------------

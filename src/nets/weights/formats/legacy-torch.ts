@@ -12,6 +12,7 @@
  * nothing the file names is ever run.
  */
 import { hostTensor, type HostTensorMap } from '../host-tensor.ts';
+import { clipText } from './message-text.ts';
 import { describePickleValue, unpicklePrefix, type PickleValue } from './pickle.ts';
 import { gatherTensor, stateDictTensors, unpickleCheckpoint, type StorageRef } from './torch-pickle.ts';
 
@@ -62,8 +63,8 @@ export function readLegacyTorch(bytes: Uint8Array, sourceName = 'checkpoint'): H
   const tensors: HostTensorMap = new Map();
   for (const [key, tensor] of stateDictTensors(root, sourceName)) {
     const data = storageBytes.get(tensor.storage.key);
-    if (!data) throw new Error(`${sourceName}: tensor '${key}' refers to storage '${tensor.storage.key}', which the file doesn't hold`);
-    tensors.set(key, hostTensor(tensor.size, gatherTensor(tensor, data, littleEndian, `${sourceName}: tensor '${key}'`)));
+    if (!data) throw new Error(`${sourceName}: tensor '${clipText(key)}' refers to storage '${tensor.storage.key}', which the file doesn't hold`);
+    tensors.set(key, hostTensor(tensor.size, gatherTensor(tensor, data, littleEndian, `${sourceName}: tensor '${clipText(key)}'`)));
   }
   return tensors;
 }

@@ -6,6 +6,7 @@
 import { readFromDirectory, type ReadRelativeFile } from '../file-source.ts';
 import { hostTensor, type HostTensorMap } from '../host-tensor.ts';
 import { decodeFloat32LE } from '../little-endian.ts';
+import { clipText } from './message-text.ts';
 
 /** Reads every variable of a checkpoint; the map is ordered by variable name, numbers compared numerically. */
 export async function readMl5Checkpoint(readFile: ReadRelativeFile, sourceName = 'ml5 checkpoint'): Promise<HostTensorMap> {
@@ -26,17 +27,17 @@ export async function readMl5Checkpoint(readFile: ReadRelativeFile, sourceName =
     const filename = entry?.filename;
     const shape = entry?.shape;
     if (typeof filename !== 'string' || filename === '' || /[\\/]|^\.\.?$/.test(filename)) {
-      throw new Error(`${sourceName}/manifest.json: variable "${name}" has no valid "filename" (a plain file name in the checkpoint folder)`);
+      throw new Error(`${sourceName}/manifest.json: variable "${clipText(name)}" has no valid "filename" (a plain file name in the checkpoint folder)`);
     }
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-      throw new Error(`${sourceName}/manifest.json: variable "${name}" shape ${JSON.stringify(shape)} is not a list of non-negative integers`);
+      throw new Error(`${sourceName}/manifest.json: variable "${clipText(name)}" shape ${clipText(JSON.stringify(shape) ?? 'missing')} is not a list of non-negative integers`);
     }
     const dims = shape as number[];
     const count = dims.reduce((a, b) => a * b, 1);
     const bytes = await readFile(filename);
     if (bytes.length !== count * 4) {
       throw new Error(
-        `${sourceName}/${filename}: variable "${name}" [${dims.join(', ')}] needs ${count * 4} bytes of float32 but the file has ${bytes.length}; ` +
+        `${sourceName}/${filename}: variable "${clipText(name)}" [${clipText(dims.join(', '))}] needs ${count * 4} bytes of float32 but the file has ${bytes.length}; ` +
           'the file is truncated or damaged: fetch the checkpoint again',
       );
     }
@@ -115,7 +116,7 @@ export function lengstromToCanonical(variables: HostTensorMap, sourceName = 'len
   if (variables.size !== LENGSTROM_VARIABLE_COUNT) {
     const known = new Set(Array.from({ length: LENGSTROM_VARIABLE_COUNT }, (_, i) => variableName(i)));
     const extra = [...variables.keys()].filter((name) => !known.has(name));
-    throw new Error(`${sourceName}: unexpected variables ${extra.join(', ')}; a lengstrom style net has exactly ${LENGSTROM_VARIABLE_COUNT}`);
+    throw new Error(`${sourceName}: unexpected variables ${clipText(extra.join(', '))}; a lengstrom style net has exactly ${LENGSTROM_VARIABLE_COUNT}`);
   }
   return canonical;
 }

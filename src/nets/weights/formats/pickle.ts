@@ -8,6 +8,7 @@
  * supplied by the caller (or a bare tag that can't be called). Any other global is refused
  * with a `PickleGlobalRefusedError` naming it. With no allow-list, no global is allowed.
  */
+import { clipText } from './message-text.ts';
 
 /** The values a pickle can produce here. Lists and tuples are both arrays (tuples frozen). */
 export type PickleValue =
@@ -55,7 +56,7 @@ export class PickleGlobalRefusedError extends Error {
     sourceName: string,
   ) {
     super(
-      `${sourceName}: the pickle refers to '${qualifiedName}', which is not on the allow-list of safe globals; ` +
+      `${sourceName}: the pickle refers to '${clipText(qualifiedName)}', which is not on the allow-list of safe globals; ` +
         `nothing was executed`,
     );
     this.name = 'PickleGlobalRefusedError';
@@ -420,7 +421,7 @@ class PickleMachine {
   }
 
   private error(problem: string): Error {
-    return new Error(`${this.sourceName}: ${problem} (pickle opcode at byte ${this.opcodeOffset})`);
+    return new Error(`${this.sourceName}: ${clipText(problem)} (pickle opcode at byte ${this.opcodeOffset})`);
   }
 
   private text(bytes: Uint8Array): string {
@@ -501,11 +502,16 @@ function tuple(items: PickleValue[]): PickleValue[] {
   return Object.freeze(items) as PickleValue[];
 }
 
+const HEX_DIGITS = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, '0'));
+
 /** Little-endian two's-complement integer of any width (LONG1/LONG4); a bigint only when unsafe as a number. */
 function decodeLong(bytes: Uint8Array): number | bigint {
   if (bytes.length === 0) return 0;
-  let value = 0n;
-  for (let i = bytes.length - 1; i >= 0; i--) value = (value << 8n) | BigInt(bytes[i]!);
+  // One parse of the hex digits is linear in the length; shifting in a byte at a time is quadratic
+  // (a 100 KB LONG4 took 16 s, a few MB would never finish).
+  let hex = '';
+  for (let i = bytes.length - 1; i >= 0; i--) hex += HEX_DIGITS[bytes[i]!];
+  let value = BigInt(`0x${hex}`);
   if (bytes[bytes.length - 1]! & 0x80) value -= 1n << BigInt(bytes.length * 8);
   const safe = value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER);
   return safe ? Number(value) : value;

@@ -12,6 +12,7 @@
 import { hostTensor, type HostTensor, type HostTensorMap } from '../host-tensor.ts';
 import { looksLikeLegacyTorch, readLegacyTorch } from './legacy-torch.ts';
 import { gatherTensor, stateDictTensors, unpickleCheckpoint, type StorageRef } from './torch-pickle.ts';
+import { clipText } from './message-text.ts';
 import { looksLikeZip, openZip, type ZipArchive } from './zip-reader.ts';
 
 const OLD_FORMAT_FIX =
@@ -48,7 +49,7 @@ export async function readPth(bytes: Uint8Array, sourceName = 'checkpoint'): Pro
     viewsLeft.set(storageKey, remaining);
     if (remaining > 0) storageBytes.set(storageKey, bytes);
     else storageBytes.delete(storageKey);
-    const data = gatherTensor(value, bytes, littleEndian, `${sourceName}: tensor '${key}'`);
+    const data = gatherTensor(value, bytes, littleEndian, `${sourceName}: tensor '${clipText(key)}'`);
     tensors.set(key, hostTensor(value.size, data));
   }
   return tensors;

@@ -7,6 +7,7 @@
 import { decodeBfloat16LE, decodeFloat16LE, encodeFloat16LE } from '../float16.ts';
 import { hostTensor, type HostTensor, type HostTensorMap } from '../host-tensor.ts';
 import { decodeFloat32LE, encodeFloat32LE } from '../little-endian.ts';
+import { clipText } from './message-text.ts';
 
 export interface SafetensorsContents {
   tensors: HostTensorMap;
@@ -33,7 +34,7 @@ interface TensorHeaderEntry {
 /** Parses a safetensors file; F16 and BF16 tensors are widened to float32. */
 export function parseSafetensors(bytes: Uint8Array, sourceName = 'safetensors data'): SafetensorsContents {
   const fail = (problem: string): never => {
-    throw new Error(`${sourceName}: not a valid safetensors file: ${problem}`);
+    throw new Error(`${sourceName}: not a valid safetensors file: ${clipText(problem)}`);
   };
   if (bytes.length < 8) fail(`only ${bytes.length} bytes, fewer than the 8-byte header length`);
 

@@ -41,6 +41,7 @@
 import { FlatbufferBuffer, FlatbufferError, type FlatTable } from './flatbuffer.ts';
 import { bfloat16BitsToFloat32, float16BitsToFloat32 } from '../float16.ts';
 import { hostTensor, type HostTensor } from '../host-tensor.ts';
+import { clipText } from './message-text.ts';
 
 export type TfliteTensorType =
   | 'FLOAT32' | 'FLOAT16' | 'INT32' | 'UINT8' | 'INT64' | 'STRING' | 'BOOL' | 'INT16' | 'COMPLEX64'
@@ -236,7 +237,9 @@ export function parseTflite(bytes: Uint8Array, sourceName = 'model.tflite'): Tfl
   try {
     return readModel(file, sourceName);
   } catch (error) {
-    if (error instanceof FlatbufferError) throw new Error(`tflite: ${sourceName} is corrupt: ${error.detail}`);
+    if (error instanceof FlatbufferError) throw new Error(`tflite: ${sourceName} is corrupt: ${clipText(error.detail)}`);
+    // Names read from the file (tensors, custom ops) can be arbitrarily long.
+    if (error instanceof Error && error.message.length > 2000) throw new Error(clipText(error.message, 2000), { cause: error });
     throw error;
   }
 }

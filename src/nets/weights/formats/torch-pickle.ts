@@ -16,6 +16,7 @@ import {
   type PickleDict,
   type PickleValue,
 } from './pickle.ts';
+import { clipText } from './message-text.ts';
 
 /** Element types a storage can hold, named by their legacy storage classes. */
 export interface StorageDtype {
@@ -173,7 +174,7 @@ export function findStateDict(root: PickleValue, sourceName: string): PickleDict
   if (found) return found;
   const keys = [...root.keys()].map((key) => (typeof key === 'string' ? `'${key}'` : describePickleValue(key)));
   throw new Error(
-    `${sourceName}: found no state_dict: neither the top-level dict (keys ${keys.join(', ') || 'none'}) nor a dict ` +
+    `${sourceName}: found no state_dict: neither the top-level dict (keys ${clipText(keys.join(', ')) || 'none'}) nor a dict ` +
       `nested under ${WRAPPER_KEYS.map((key) => `'${key}'`).join('/')} holds tensors. ${fix}`,
   );
 }
@@ -205,6 +206,14 @@ export function gatherTensor(tensor: TensorRef, storageBytes: Uint8Array, little
     throw new Error(
       `${context} reads storage elements up to ${storageOffset + span} but storage '${tensor.storage.key}' holds ` +
         `${tensor.storage.numel}; the file is corrupt`,
+    );
+  }
+  // Only overlapping views (stride 0, as expand() makes) hold more elements than their storage;
+  // copying one out would allocate what its size declares, not what the file backs.
+  if (count > tensor.storage.numel) {
+    throw new Error(
+      `${context} is a view of ${count} elements over storage '${tensor.storage.key}' of ${tensor.storage.numel} ` +
+        `(overlapping strides [${stride.join(', ')}]); save a copy instead: \`tensor.clone()\` before torch.save`,
     );
   }
   const window = decodeElements(storageBytes, tensor.storage.dtype, storageOffset, span, littleEndian);
@@ -271,7 +280,7 @@ export function unpickleCheckpoint(
   } catch (err) {
     if (err instanceof PickleGlobalRefusedError) {
       throw new Error(
-        `${sourceName}: refusing to load: the checkpoint refers to '${err.qualifiedName}', and pastiche reads only ` +
+        `${sourceName}: refusing to load: the checkpoint refers to '${clipText(err.qualifiedName)}', and pastiche reads only ` +
           `state_dict tensors (it never runs the Python a checkpoint names). If this is a whole pickled model or a ` +
           `TorchScript file, save just the weights: \`torch.save(model.state_dict(), path)\`.`,
         { cause: err },

@@ -108,6 +108,10 @@ function manifestEntry(
   if (q?.dtype !== 'uint8' || typeof q.scale !== 'number' || typeof q.min_value !== 'number') {
     throw new Error(`${where} lacks uint8 "quantization" {dtype, scale, min_value}; only the uint8-quantized files are supported`);
   }
+  // JSON turns 1e400 into Infinity, which would dequantize to non-finite weights without a word.
+  if (!Number.isFinite(q.scale) || !Number.isFinite(q.min_value)) {
+    throw new Error(`${where} has a non-finite quantization scale or min_value (${q.scale}, ${q.min_value}); the manifest is damaged: fetch the model again`);
+  }
   if (typeof checksum !== 'string' || !/^[0-9a-f]{32}$/i.test(checksum)) {
     throw new Error(`${where} has no md5 "checksum"`);
   }

@@ -8,6 +8,8 @@
  * inflate function is injected.
  */
 
+import { clipText } from './message-text.ts';
+
 /** Decompresses raw DEFLATE data (no zlib or gzip wrapper) to exactly `expectedSize` bytes. */
 export type InflateRaw = (compressed: Uint8Array, expectedSize: number) => Promise<Uint8Array>;
 
@@ -47,6 +49,8 @@ const ZIP64_EXTRA_FIELD_ID = 0x0001;
 const FLAG_ENCRYPTED = 0x0001;
 const METHOD_STORED = 0;
 const METHOD_DEFLATE = 8;
+/** DEFLATE's best case is about 1032 output bytes per input byte (258-byte matches in ~2 bits). */
+const MAX_DEFLATE_RATIO = 1032;
 
 export class ZipArchive {
   /** Entries by name, in central-directory order. */
@@ -75,7 +79,7 @@ export class ZipArchive {
   async read(name: string): Promise<Uint8Array> {
     const entry = this.entries.get(name);
     if (!entry) {
-      throw new Error(`${this.sourceName}: the zip has no entry named '${name}'`);
+      throw new Error(`${this.sourceName}: the zip has no entry named '${clipText(name)}'`);
     }
     const compressed = this.compressedData(entry);
     let data: Uint8Array;
@@ -85,6 +89,14 @@ export class ZipArchive {
       }
       data = compressed;
     } else if (entry.method === METHOD_DEFLATE) {
+      // Checked before inflating: a zip bomb's directory may declare far more than its data can hold.
+      const mostPossible = entry.compressedSize * MAX_DEFLATE_RATIO + 1024;
+      if (entry.uncompressedSize > mostPossible) {
+        throw this.corrupt(
+          `entry '${name}' declares ${entry.uncompressedSize} bytes uncompressed, but its ${entry.compressedSize} compressed bytes ` +
+            `can inflate to at most ${mostPossible}`,
+        );
+      }
       try {
         data = await this.inflateRaw(compressed, entry.uncompressedSize);
       } catch (err) {
@@ -95,7 +107,7 @@ export class ZipArchive {
       }
     } else {
       throw new Error(
-        `${this.sourceName}: entry '${name}' uses ZIP compression method ${entry.method}; only STORED (0) and ` +
+        `${this.sourceName}: entry '${clipText(name)}' uses ZIP compression method ${entry.method}; only STORED (0) and ` +
           `DEFLATE (8) are supported. Re-save the file with torch.save, or re-zip it without compression.`,
       );
     }
@@ -134,7 +146,7 @@ export class ZipArchive {
 }
 
 function corruptZip(sourceName: string, problem: string): Error {
-  return new Error(`${sourceName}: truncated or corrupt zip: ${problem}. Re-download or re-save the file.`);
+  return new Error(`${sourceName}: truncated or corrupt zip: ${clipText(problem)}. Re-download or re-save the file.`);
 }
 
 /** Opens a ZIP archive held in memory. Throws if the central directory can't be read. */
@@ -189,7 +201,7 @@ function readCentralDirectory(bytes: Uint8Array, sourceName: string): Map<string
     const nameStart = at + CENTRAL_HEADER_SIZE;
     const name = nameDecoder.decode(bytes.subarray(nameStart, nameStart + nameLength));
     if (flags & FLAG_ENCRYPTED) {
-      throw new Error(`${sourceName}: zip entry '${name}' is encrypted; decrypt the archive first`);
+      throw new Error(`${sourceName}: zip entry '${clipText(name)}' is encrypted; decrypt the archive first`);
     }
     const entry: ZipEntry = {
       name,
@@ -289,7 +301,9 @@ export async function inflateRawWithStreams(compressed: Uint8Array, expectedSize
     },
   });
   const reader = input.pipeThrough(new DecompressionStream('deflate-raw')).getReader();
-  const output = new Uint8Array(expectedSize);
+  // Chunks are kept and joined at the end, so memory follows what the data really inflates to,
+  // never the size the archive declares.
+  const chunks: Uint8Array[] = [];
   let written = 0;
   for (;;) {
     const { done, value } = await reader.read();
@@ -298,10 +312,17 @@ export async function inflateRawWithStreams(compressed: Uint8Array, expectedSize
       await reader.cancel();
       throw new Error(`inflated data exceeds the expected ${expectedSize} bytes`);
     }
-    output.set(value, written);
+    chunks.push(value);
     written += value.length;
   }
-  return written === expectedSize ? output : output.subarray(0, written);
+  if (chunks.length === 1) return chunks[0]!;
+  const output = new Uint8Array(written);
+  let at = 0;
+  for (const chunk of chunks) {
+    output.set(chunk, at);
+    at += chunk.length;
+  }
+  return output;
 }
 
 /**
