@@ -18,9 +18,10 @@ export function registerInfoCommand(program: Command): void {
     .description('show the WebGPU adapter, its features and limits, and the installed models')
     .action(async () => {
       const runtime = await initRuntime();
-      const { adapterInfo, features, limits, platform } = runtime.context;
+      const { adapterInfo, features, limits, platform, selection } = runtime.context;
       const lines = [
         `adapter:   ${[adapterInfo.vendor, adapterInfo.architecture, adapterInfo.device, adapterInfo.description].filter(Boolean).join(' / ') || '(no description)'}`,
+        `chosen by: ${selection}; choose with --adapter high-performance|low-power|NAME or PASTICHE_ADAPTER`,
         `platform:  ${platform}`,
         `features:  ${[...features].sort().join(', ')}`,
         'limits:',
