@@ -6,8 +6,17 @@
  * Only these known lines are dropped; everything else passes unchanged, partial lines (progress bars) at once.
  */
 
-/** Start-up lines from Dawn that carry no information for users. */
-const NATIVE_NOISE = [/^Warning: max\w+ artificially reduced from \d+ to \d+ to fit dynamic offset allocation limit\.\r?\n$/];
+/**
+ * Start-up lines from Dawn and the Vulkan loader that carry no information for users: Dawn's limit
+ * notes, and the loader's search when a driver is broken or missing (the CLI's own "No WebGPU adapter"
+ * error then says what to do), with Dawn's source location of the failed call.
+ */
+const NATIVE_NOISE = [
+  /^Warning: max\w+ artificially reduced from \d+ to \d+ to fit dynamic offset allocation limit\.\r?\n$/,
+  /^Warning: (loader_\w+|vkCreateInstance|vkEnumerate\w+)\b.*\n$/,
+  /^Warning: \S+: cannot open shared object file\b.*\n$/,
+  /^\s+at \w+ \(\S*dawn\S*:\d+\)\r?\n$/,
+];
 const NOISE_PREFIX = 'Warning: ';
 
 export class NativeNoiseFilter {
@@ -15,6 +24,8 @@ export class NativeNoiseFilter {
   private held = '';
   /** Whether the current line has been let through already (its rest passes at once). */
   private passing = false;
+  /** Whether the last complete line was dropped as noise. */
+  private afterNoise = false;
 
   constructor(private readonly write: (text: string) => void) {}
 
@@ -26,14 +37,23 @@ export class NativeNoiseFilter {
       const newline = text.indexOf('\n');
       const line = newline < 0 ? text : text.slice(0, newline + 1);
       text = newline < 0 ? '' : text.slice(newline + 1);
-      if (this.passing) out += line;
-      else if (newline < 0 && mayBeNoise(line)) this.held = line;
-      else if (newline < 0) {
-        out += line;
-        this.passing = true;
+      if (newline < 0) {
+        // An unfinished line: pass it now unless it may still become noise.
+        if (!this.passing && mayBeNoise(line)) this.held = line;
+        else {
+          out += line;
+          this.passing = true;
+        }
         continue;
-      } else if (!NATIVE_NOISE.some((pattern) => pattern.test(line))) out += line;
-      if (newline >= 0) this.passing = false;
+      }
+      if (this.passing) out += line;
+      else if (NATIVE_NOISE.some((pattern) => pattern.test(line))) this.afterNoise = true;
+      else if (this.afterNoise && /^\s*$/.test(line)) this.afterNoise = false; // the blank line closing Dawn's trace
+      else {
+        out += line;
+        this.afterNoise = false;
+      }
+      this.passing = false;
     }
     if (out !== '') this.write(out);
   }
@@ -45,6 +65,8 @@ export class NativeNoiseFilter {
   }
 }
 
+/** Whether an unfinished line could still become noise (held until its newline, so never for long). */
 function mayBeNoise(partialLine: string): boolean {
+  if (/^\s/.test(partialLine)) return true;
   return partialLine.length < NOISE_PREFIX.length ? NOISE_PREFIX.startsWith(partialLine) : partialLine.startsWith(NOISE_PREFIX);
 }

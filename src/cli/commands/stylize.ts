@@ -93,7 +93,7 @@ export function registerStylizeCommand(program: Command): void {
     .option('-s, --style <image>', 'style image (repeat for several styles)', collect)
     .option('--style-weight <w>', 'blend weights, one per style ("0.7,0.3"), or with one style the gatys style-loss weight', parseWeights)
     .option('-m, --method <name>', `gatys | transformer | adain | magenta`, 'transformer')
-    .option('--model <name|path>', 'feed-forward model: candy, mosaic, pointilism, rain_princess, udnie, mathura, matilde_perez, matta, or a .safetensors/.pth file')
+    .option('--model <name|path>', 'feed-forward model: candy, mosaic, pointilism, rain_princess, udnie, mathura, matilde_perez, matta, a .safetensors/.pth file, or an ml5 checkpoint folder (manifest.json + variable files)')
     .option('--size <px>', 'resize the content so its long side is this many pixels', parseInteger('--size', 16))
     .option('-o, --output <path>', 'output image, .png or .jpg/.jpeg; for several content images a folder of <name>.png (a repeated name becomes <name>-2.png)', 'out.png')
     .option('--iterations <n>', 'gatys: optimiser iterations', parseInteger('--iterations', 1), 300)
