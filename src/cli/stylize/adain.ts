@@ -94,7 +94,7 @@ export async function runAdainMethod(ctx: StylizeContext): Promise<void> {
       process.stderr.write(`${contentPath} → ${out} (${content.width}×${content.height}, ${seconds(performance.now() - t0)})\n`);
     });
     process.stderr.write(
-      `done: ${ctx.contents.length} image(s) with ${ctx.styles.length} style(s) in ${seconds(performance.now() - started)} ` +
+      `done: ${ctx.batch.outcome().written} image(s) with ${ctx.styles.length} style(s) in ${seconds(performance.now() - started)} ` +
         `(encoder passes: ${stylizer.counters.styleEncodes} style, ${stylizer.counters.contentEncodes} content)\n`,
     );
   } finally {

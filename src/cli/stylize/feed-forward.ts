@@ -22,5 +22,5 @@ export async function runFeedForwardMethod(ctx: StylizeContext): Promise<void> {
   } finally {
     net.dispose();
   }
-  process.stderr.write(`done: ${ctx.contents.length} image(s) with '${modelName}' in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+  process.stderr.write(`done: ${ctx.batch.outcome().written} image(s) with '${modelName}' in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
 }

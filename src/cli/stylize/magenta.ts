@@ -36,5 +36,5 @@ export async function runMagentaMethod(ctx: StylizeContext): Promise<void> {
   } finally {
     net.dispose();
   }
-  process.stderr.write(`done: ${ctx.contents.length} image(s), ${ctx.styles.length} style(s) in ${seconds(started)} s\n`);
+  process.stderr.write(`done: ${ctx.batch.outcome().written} image(s), ${ctx.styles.length} style(s) in ${seconds(started)} s\n`);
 }
