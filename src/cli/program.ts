@@ -12,7 +12,7 @@ export function buildProgram(): Command {
   program
     .name('pastiche')
     .description('Neural style transfer on a WebGPU compute engine written from scratch')
-    .showHelpAfterError()
+    .showHelpAfterError('(add --help to see the options)')
     .option('--adapter <which>', 'WebGPU adapter: high-performance | low-power | a part of its name (default $PASTICHE_ADAPTER, else high-performance)')
     .hook('preAction', (command) => {
       // The runtime reads the choice where every command creates it; the option only sets it.

@@ -8,7 +8,7 @@ import { runAdainMethod } from '../stylize/adain.ts';
 import { batchSummary, StylizeBatch, stylizeExitCode } from '../stylize/batch.ts';
 import type { StylizeContext, StylizeOptions } from '../stylize/context.ts';
 import { runFeedForwardMethod } from '../stylize/feed-forward.ts';
-import { checkContentImages, checkSharedImages } from '../stylize/inputs.ts';
+import { checkContentImages, checkModelFile, checkSharedImages } from '../stylize/inputs.ts';
 import { canonicalMethod, checkOptionsForMethod, METHOD_OPTIONS, type MethodName } from '../stylize/option-methods.ts';
 import { checkOutputFolder, planOutputs } from '../stylize/output-plan.ts';
 import { choice, parseInteger, parseNumber } from '../options.ts';
@@ -129,6 +129,8 @@ export function registerStylizeCommand(program: Command): void {
       if (method === 'transformer' && !raw.model) throw new Error('--method transformer needs --model NAME (candy, mosaic, pointilism, rain_princess, udnie, mathura, matilde_perez, matta) or --model PATH.safetensors');
       if (method !== 'transformer' && styles.length === 0) throw new Error(`--method ${method} needs at least one --style image`);
       checkMethodValues(method, raw, styles.length);
+      if (raw.model !== undefined) await checkModelFile('--model', raw.model);
+      if (raw.decoder !== undefined) await checkModelFile('--decoder', raw.decoder);
       await checkSharedImages([...styles.map((path) => ({ path, role: '--style' })), ...(raw.mask ? [{ path: raw.mask, role: '--mask' }] : [])]);
       const checked = await checkContentImages(contents);
       if (checked.valid.length === 0) {
