@@ -67,6 +67,6 @@ export class NativeNoiseFilter {
 
 /** Whether an unfinished line could still become noise (held until its newline, so never for long). */
 function mayBeNoise(partialLine: string): boolean {
-  if (/^\s/.test(partialLine)) return true;
+  if (/^[ \t]/.test(partialLine)) return true; // an indented trace line
   return partialLine.length < NOISE_PREFIX.length ? NOISE_PREFIX.startsWith(partialLine) : partialLine.startsWith(NOISE_PREFIX);
 }
