@@ -10,7 +10,7 @@ import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFil
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { readImageFile } from '../../src/io/image-file.ts';
+import { readImageFile, writeImageFile } from '../../src/io/image-file.ts';
 import type { RgbImage } from '../../src/io/image.ts';
 import { REPO_ROOT, sharedWeightsPath } from '../helpers/shared-data.ts';
 import { runStylize } from './stylize-helpers.ts';
@@ -106,8 +106,11 @@ const REFUSED: RefusedRow[] = [
   { what: 'transformer without --model', args: () => [fixture('reference.png')], error: /--method transformer needs --model NAME/ },
 ];
 
-beforeAll(() => {
+beforeAll(async () => {
   T = mkdtempSync(join(tmpdir(), 'pastiche-bad-input-'));
+  const flat = (width: number, height: number) => ({ width, height, data: new Float32Array(width * height * 3).fill(128) });
+  await writeImageFile(tmp('tiny.png'), flat(3, 2));
+  await writeImageFile(tmp('wide.png'), flat(400, 6));
   writeFileSync(tmp('empty.png'), '');
   writeFileSync(tmp('notes.png'), 'shopping list: eggs, paint\n');
   writeFileSync(tmp('anim.jpg'), Buffer.from('GIF89a\x01\x00\x01\x00\x00\x00\x00;', 'latin1'));
@@ -182,6 +185,13 @@ describe('bad-input matrix: runs on the GPU', () => {
     expect(run.stderr).toMatch(/scrambled\.jpg: could not decode JPEG data/);
     expect(run.stderr).toMatch(/0 of 4 written; failed: /);
     expect(readFileSync(join(out, 'cut.png'), 'utf8')).toBe('the earlier result');
+  }, 120_000);
+
+  it('images too small for the net, also after --size on a very wide image, are named with the fix', async () => {
+    const run = await runStylize([tmp('tiny.png'), tmp('wide.png'), ...MODEL, tmp('small'), '--size', '64', ...store()]);
+    expect(run.exitCode).toBe(1);
+    // 3×2 scaled to 64 px is fine; 400×6 scaled to 64 px is 64×1.
+    expect(run.stderr).toMatch(/1 of 2 written; failed: .*wide\.png: transformer: the image is 64×1 px but this method needs at least 5 px a side; use a larger --size \(or crop a very elongated image\)/);
   }, 120_000);
 
   it('a damaged cached weight file is re-verified and rebuilt from the mirror, giving the same image', async () => {
