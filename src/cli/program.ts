@@ -20,7 +20,16 @@ export function buildProgram(): Command {
     .name('pastiche')
     .description('Neural style transfer on a WebGPU compute engine written from scratch')
     .version(packageVersion(), '-V, --version', 'print the version')
-    .showHelpAfterError();
+    .showHelpAfterError('(add --help to see the options)')
+    .option('--adapter <which>', 'WebGPU adapter: high-performance | low-power | a part of its name (default $PASTICHE_ADAPTER, else high-performance)')
+    .hook('preAction', (command) => {
+      // The runtime reads the choice where every command creates it; the option only sets it.
+      const adapter = command.opts<{ adapter?: string }>().adapter;
+      if (adapter !== undefined) {
+        process.env.PASTICHE_ADAPTER = adapter;
+        process.env.PASTICHE_ADAPTER_SOURCE = '--adapter';
+      }
+    });
   registerFeaturesCommand(program);
   registerInfoCommand(program);
   registerStylizeCommand(program);

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { makeFolder } from './make-folder.ts';
 import { dirname, join, basename } from 'node:path';
 
 /** A temporary file left this long by a killed writer is stale: no live write takes an hour. */
@@ -76,7 +77,7 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
   const folder = dirname(path);
   const temp = join(folder, tempName(basename(path)));
   try {
-    await mkdir(folder, { recursive: true });
+    await makeFolder(folder);
     await removeStaleTempFiles(path);
     await writeFile(temp, data);
     await rename(temp, path);

@@ -4,7 +4,8 @@ import { open, readFile } from 'node:fs/promises';
 import { extname, isAbsolute, resolve } from 'node:path';
 import jpeg from 'jpeg-js';
 import { writeFileAtomic } from './atomic-write.ts';
-import { decodeImage, encodePng, sniffImageFormat, toRgba8, type ImageFormat, type RgbImage } from './image.ts';
+import { jpegOrientation, swapsSides } from './exif-orientation.ts';
+import { decodeImage, encodePng, imageTooLargeError, jpegFrameSize, MAX_MEGAPIXELS, sniffImageFormat, toRgba8, type ImageFormat, type RgbImage } from './image.ts';
 
 /** Output file extensions writeImageFile understands, and the format each one writes. */
 export const OUTPUT_FORMATS: Readonly<Record<string, ImageFormat>> = { '.png': 'png', '.jpg': 'jpeg', '.jpeg': 'jpeg' };
@@ -90,13 +91,17 @@ export async function readImageHeader(path: string): Promise<ImageHeader> {
     throw fileReadError(path, err);
   }
   const format = sniffImageFormat(bytes);
-  const size = format === 'png' ? pngSize(bytes) : format === 'jpeg' ? jpegSize(bytes) : undefined;
+  const size = format === 'png' ? pngSize(bytes) : format === 'jpeg' ? jpegFrameSize(bytes) : undefined;
   if (!format || !size) {
     // Let the full decoder phrase the error (empty file, unknown format, corrupt header).
     decodeImage(bytes, path);
     throw new Error(`${path}: cannot find the image size in its header; re-export the image as PNG or JPEG`);
   }
   if (!(size.width > 0 && size.height > 0)) throw new Error(`${path}: the header gives an empty image (${size.width}×${size.height}); re-export the image`);
+  // Refused from the header: decoding would allocate gigabytes before finding out.
+  if (size.width * size.height > MAX_MEGAPIXELS * 1e6) throw imageTooLargeError(path, size.width, size.height);
+  // The size as the image will be used: upright, as its EXIF orientation says.
+  if (format === 'jpeg' && swapsSides(jpegOrientation(bytes))) return { format, width: size.height, height: size.width };
   return { format, ...size };
 }
 
@@ -105,25 +110,6 @@ function pngSize(bytes: Uint8Array): { width: number; height: number } | undefin
   if (bytes.length < 24 || String.fromCharCode(...bytes.subarray(12, 16)) !== 'IHDR') return undefined;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   return { width: view.getUint32(16), height: view.getUint32(20) };
-}
-
-function jpegSize(bytes: Uint8Array): { width: number; height: number } | undefined {
-  let offset = 2;
-  while (offset + 9 < bytes.length) {
-    if (bytes[offset] !== 0xff) return undefined;
-    const marker = bytes[offset + 1]!;
-    if (marker === 0xff) {
-      offset++;
-      continue;
-    }
-    const length = (bytes[offset + 2]! << 8) | bytes[offset + 3]!;
-    // Start-of-frame markers C0..CF, except C4 (Huffman tables), C8 (reserved) and CC (arithmetic tables).
-    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
-      return { height: (bytes[offset + 5]! << 8) | bytes[offset + 6]!, width: (bytes[offset + 7]! << 8) | bytes[offset + 8]! };
-    }
-    offset += 2 + length;
-  }
-  return undefined;
 }
 
 function fileReadError(path: string, err: unknown): Error {

@@ -3,6 +3,7 @@
 
 import UPNG, { type UpngDecoded } from 'upng-js';
 import jpeg from 'jpeg-js';
+import { applyOrientation, jpegOrientation } from './exif-orientation.ts';
 
 /**
  * An RGB image, stored HWC: row-major, 3 floats per pixel (R, G, B), values nominally 0..255.
@@ -20,7 +21,15 @@ export type ImageFormat = 'png' | 'jpeg';
 const SUPPORTED_FORMATS = 'Supported formats: PNG and JPEG.';
 
 /** Same ceiling jpeg-js applies by default; stops a forged PNG header from allocating gigabytes. */
-const MAX_MEGAPIXELS = 100;
+export const MAX_MEGAPIXELS = 100;
+
+/** The error for an image whose header declares more pixels than pastiche decodes; `source` names the file. */
+export function imageTooLargeError(source: string, width: number, height: number): Error {
+  return new Error(
+    `${source}: the image is ${width}x${height} (${((width * height) / 1e6).toFixed(1)} megapixels), over the ${MAX_MEGAPIXELS} megapixel limit; ` +
+      'downscale it first (e.g. to 4000 px on the long side)',
+  );
+}
 
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 const JPEG_SIGNATURE = [0xff, 0xd8, 0xff];
@@ -200,11 +209,7 @@ function checkPngStructure(bytes: Uint8Array, source: string): PngHeader {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const corrupt = (problem: string) =>
     new Error(`${source}: corrupt PNG file: ${problem}. Re-download or re-export the image.`);
-  const tooLarge = (width: number, height: number) =>
-    new Error(
-      `${source}: the image is ${width}x${height} (${((width * height) / 1e6).toFixed(1)} megapixels), over the ${MAX_MEGAPIXELS} megapixel limit; ` +
-        'downscale it first (e.g. to 4000 px on the long side)',
-    );
+  const tooLarge = (width: number, height: number) => imageTooLargeError(source, width, height);
   let header: PngHeader | undefined;
   let sawPalette = false;
   let sawImageData = false;
@@ -376,11 +381,17 @@ function crc32(bytes: Uint8Array, start: number, end: number): number {
  */
 export const MAX_JPEG_PIXELS_PER_BYTE = 512;
 
+/**
+ * Decodes a JPEG (baseline or progressive; greyscale, YCbCr, RGB or CMYK) and turns it upright as its
+ * EXIF Orientation tag says, as browsers do. A declared size over the limit, or more pixels than the
+ * file's bytes can code, is refused before decoding.
+ */
 function decodeJpeg(bytes: Uint8Array, source: string): RgbImage {
-  const frame = jpegFrameSize(bytes);
-  if (frame !== undefined && frame.width * frame.height > Math.max(MAX_JPEG_PIXELS_PER_BYTE * bytes.length, 1 << 16)) {
+  const declared = jpegFrameSize(bytes);
+  if (declared && declared.width * declared.height > MAX_MEGAPIXELS * 1e6) throw imageTooLargeError(source, declared.width, declared.height);
+  if (declared !== undefined && declared.width * declared.height > Math.max(MAX_JPEG_PIXELS_PER_BYTE * bytes.length, 1 << 16)) {
     throw new Error(
-      `${source}: corrupt JPEG file: the header declares a ${frame.width}x${frame.height} image but the file holds only ` +
+      `${source}: corrupt JPEG file: the header declares a ${declared.width}x${declared.height} image but the file holds only ` +
         `${bytes.length} bytes, far too few for that many pixels; the file is truncated or damaged. Re-download or re-export the image.`,
     );
   }
@@ -399,11 +410,11 @@ function decodeJpeg(bytes: Uint8Array, source: string): RgbImage {
     throw new Error(`${source}: corrupt JPEG data (decoded size ${width}x${height} with ${data.length} bytes)`);
   }
   // jpeg-js fills alpha with 255, so the composite is a plain copy.
-  return compositeOverWhite(data, width, height);
+  return applyOrientation(compositeOverWhite(data, width, height), jpegOrientation(bytes));
 }
 
-/** Width and height from the first start-of-frame marker, or undefined when the marker walk fails. */
-function jpegFrameSize(bytes: Uint8Array): { width: number; height: number } | undefined {
+/** The stored (not yet oriented) size from a JPEG's start-of-frame header, or undefined when none is found. */
+export function jpegFrameSize(bytes: Uint8Array): { width: number; height: number } | undefined {
   let offset = 2;
   while (offset + 9 < bytes.length) {
     if (bytes[offset] !== 0xff) return undefined;
@@ -412,11 +423,12 @@ function jpegFrameSize(bytes: Uint8Array): { width: number; height: number } | u
       offset++;
       continue;
     }
+    const length = (bytes[offset + 2]! << 8) | bytes[offset + 3]!;
     // Start-of-frame markers C0..CF, except C4 (Huffman tables), C8 (reserved) and CC (arithmetic tables).
     if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
       return { height: (bytes[offset + 5]! << 8) | bytes[offset + 6]!, width: (bytes[offset + 7]! << 8) | bytes[offset + 8]! };
     }
-    offset += 2 + ((bytes[offset + 2]! << 8) | bytes[offset + 3]!);
+    offset += 2 + length;
   }
   return undefined;
 }

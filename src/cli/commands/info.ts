@@ -22,9 +22,10 @@ export function registerInfoCommand(program: Command): void {
       const lines: string[] = [];
       try {
         const runtime = await initRuntime();
-        const { adapterInfo, features, limits, platform } = runtime.context;
+        const { adapterInfo, features, limits, platform, selection } = runtime.context;
         lines.push(
           `adapter:   ${[adapterInfo.vendor, adapterInfo.architecture, adapterInfo.device, adapterInfo.description].filter(Boolean).join(' / ') || '(no description)'}`,
+          `chosen by: ${selection}; choose with --adapter high-performance|low-power|NAME or PASTICHE_ADAPTER`,
           `platform:  ${platform}`,
           `features:  ${[...features].sort().join(', ')}`,
           'limits:',

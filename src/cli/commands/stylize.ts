@@ -9,7 +9,7 @@ import type { OptionSpec } from '../../nets/methods/contract.ts';
 import { methodsTaking, optionFlag, optionHelp } from '../../nets/methods/options.ts';
 import { METHODS } from '../../nets/methods/registry.ts';
 import { batchSummary, StylizeBatch, stylizeExitCode } from '../stylize/batch.ts';
-import { checkContentImages, checkSharedImages } from '../stylize/inputs.ts';
+import { checkContentImages, checkModelFile, checkSharedImages } from '../stylize/inputs.ts';
 import { checkOutputFolder, planOutputs } from '../stylize/output-plan.ts';
 import { allOptionSpecs, attributeOf, planStylize, type RawStylizeOptions, type StylizePlan } from '../stylize/plan.ts';
 import { runStylizePlan } from '../stylize/run.ts';
@@ -80,6 +80,10 @@ export function registerStylizeCommand(program: Command): void {
     // Everything is checked before the GPU starts: a mistake should cost seconds, not a long run.
     const plan = planFromCommand(raw, cmd);
     const { output, mirror, cache } = raw;
+    for (const option of ['model', 'decoder'] as const) {
+      const path = plan.values[option];
+      if (typeof path === 'string') await checkModelFile(`--${option}`, path);
+    }
     await checkSharedImages([...plan.styles.map((path) => ({ path, role: '--style' })), ...plan.imageOptions.map((o) => ({ path: o.path, role: optionFlag(o.id) }))]);
     const checked = await checkContentImages(contents);
     if (checked.valid.length === 0) throw new Error(`no content image can be read: ${checked.failed.map((f) => f.reason).join('; ')}`);

@@ -4,7 +4,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { realpathSync, statSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
+import { makeFolder } from '../../io/make-folder.ts';
 import { basename, dirname, extname, join, resolve, sep } from 'node:path';
 import { OUTPUT_FORMATS, outputFormatFor } from '../../io/image-file.ts';
 
@@ -77,7 +78,7 @@ export function planOutputs(contents: readonly string[], output: string, inputs:
 /** Creates the output folder if needed and proves it writable with a probe file that is removed again. */
 export async function checkOutputFolder(folder: string): Promise<void> {
   try {
-    await mkdir(folder, { recursive: true });
+    await makeFolder(folder);
   } catch (err) {
     throw new Error(`cannot create the output folder ${folder}: ${reason(err)}; choose another -o`, { cause: err });
   }
@@ -97,5 +98,7 @@ function reason(err: unknown): string {
   if (code === 'EROFS') return 'read-only file system';
   if (code === 'ENOSPC') return 'no space left on the device';
   if (code === 'ENOTDIR' || code === 'EEXIST') return 'a part of that path is a file, not a folder';
+  // The parent exists, yet creating inside it reports "no such file": a virtual file system such as /proc.
+  if (code === 'ENOENT') return 'this file system does not allow creating folders there';
   return code ?? (err instanceof Error ? err.message : String(err));
 }

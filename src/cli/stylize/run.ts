@@ -82,5 +82,5 @@ export async function runStylizePlan({ runtime, plan, batch, store, onCurrent }:
   } finally {
     stylizer.dispose();
   }
-  process.stderr.write(`done: ${batch.items.length} image(s) with ${method.id}${styles.length ? ` and ${styles.length} style(s)` : ''} in ${seconds(started)}\n`);
+  process.stderr.write(`done: ${batch.outcome().written} image(s) with ${method.id}${styles.length ? ` and ${styles.length} style(s)` : ''} in ${seconds(started)}\n`);
 }

@@ -30,7 +30,18 @@ async function readModel(weights: WeightSource, model: string, onProgress: RunCo
   if (!file) throw new Error(`feed-forward: model files cannot be read here; choose one of ${FEED_FORWARD_MODELS.join(', ')}`);
   if (isModelFile(model)) return feedForwardWeightsFromBytes(await file(model), model);
   const folder = model.replace(/\/+$/, '');
-  return lengstromToCanonical(await readMl5Checkpoint((relative) => file(`${folder}/${relative}`), folder), folder);
+  let manifest: Uint8Array;
+  try {
+    manifest = await file(`${folder}/manifest.json`);
+  } catch (err) {
+    throw new Error(
+      `${folder} is not an ml5 checkpoint folder: no readable manifest.json (${err instanceof Error ? err.message : String(err)}); ` +
+        '--model takes a model name, a .safetensors/.pth file, or an ml5 checkpoint folder (manifest.json and its variable files)',
+      { cause: err },
+    );
+  }
+  const read = (relative: string): Promise<Uint8Array> => (relative === 'manifest.json' ? Promise.resolve(manifest) : file(`${folder}/${relative}`));
+  return lengstromToCanonical(await readMl5Checkpoint(read, folder), folder);
 }
 
 export const feedForwardMethod: MethodDefinition = {

@@ -12,7 +12,8 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { makeFolder } from '../../../io/make-folder.ts';
 import { basename, dirname, join } from 'node:path';
 import { readBundledWeights, resolveBundledDir } from './bundled.ts';
 import { hasChecksumRecord, readChecksummedFile, writeChecksummedFile } from './checksummed-file.ts';
@@ -345,7 +346,7 @@ async function writeVerified(
   file: ModelFile,
   context: VerifiedWriteContext,
 ): Promise<void> {
-  await mkdir(dirname(target), { recursive: true });
+  await makeFolder(dirname(target));
   const temp = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString('hex')}.part`);
   const hash = createHash('sha256');
   let bytesDone = 0;

@@ -1,8 +1,10 @@
 /** Loading feed-forward models from the weight store or from files (Node only; the page fetches weights itself). */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import type { Runtime } from '../../../../gpu/runtime.ts';
 import { feedForwardFromWeights, type FeedForwardNet } from '../feed-forward.ts';
+import { lengstromToCanonical, readMl5CheckpointDirectory } from '../../../weights/formats/ml5-checkpoint.ts';
 import { findModel, loadWeightsManifest } from '../../../weights/manifest.ts';
 import { feedForwardWeightsFromBytes } from '../model-file.ts';
 import { loadModelWeights, type StoreOptions } from '../../../weights/node/store.ts';
@@ -10,11 +12,17 @@ import { loadModelWeights, type StoreOptions } from '../../../weights/node/store
 /**
  * Loads a feed-forward model: a pretrained style by name (`candy`, `mosaic`, `mathura`, …) from the
  * weight store, or a file: `.safetensors` (pastiche's own, e.g. from `pastiche train transformer`) or a
- * PyTorch fast_neural_style `.pth`.
+ * PyTorch fast_neural_style `.pth`, or an ml5 checkpoint folder.
  */
 export async function loadFeedForwardModel(runtime: Runtime, model: string, store: StoreOptions = {}): Promise<FeedForwardNet> {
   if (/\.(safetensors|pth|pt)$/i.test(model) || existsSync(model)) {
     if (!existsSync(model)) throw new Error(`model file not found: ${model}`);
+    if (statSync(model).isDirectory()) {
+      if (!existsSync(join(model, 'manifest.json'))) {
+        throw new Error(`${model} is a folder without manifest.json; --model takes a model name, a .safetensors/.pth file, or an ml5 checkpoint folder (manifest.json and its variable files)`);
+      }
+      return feedForwardFromWeights(runtime, lengstromToCanonical(await readMl5CheckpointDirectory(model), model), model);
+    }
     const bytes = new Uint8Array(await readFile(model));
     const weights = await feedForwardWeightsFromBytes(bytes, model);
     return feedForwardFromWeights(runtime, weights, model);
