@@ -4,8 +4,8 @@
  * The net learns a fixed colour remix of its input through conv → instance norm → ReLU → conv.
  */
 import { conv2d } from '../../src/autograd/ops/conv2d.ts';
-import { relu } from '../../src/autograd/ops/elementwise.ts';
-import { mse } from '../../src/autograd/ops/losses.ts';
+import { add, affine, relu } from '../../src/autograd/ops/elementwise.ts';
+import { mse, sumSquares } from '../../src/autograd/ops/losses.ts';
 import { instanceNorm } from '../../src/autograd/ops/norm.ts';
 import type { Runtime } from '../../src/gpu/runtime.ts';
 import type { Tensor } from '../../src/gpu/tensor.ts';
@@ -33,12 +33,17 @@ const SHAPES: Record<string, number[]> = {
 export class TinyConvModel implements TrainableModel<TinyBatch> {
   private tensors = new Map<string, Tensor>();
 
+  private readonly shapes: Record<string, number[]>;
+
+  /** `ballast` > 0 adds a parameter of that many values with a tiny weight-decay loss: big checkpoints, little work. */
   constructor(
     private readonly runtime: Runtime,
     seed: number,
+    ballast = 0,
   ) {
     const rng = new SeededRandom(seed);
-    for (const [name, shape] of Object.entries(SHAPES)) {
+    this.shapes = ballast > 0 ? { ...SHAPES, ballast: [ballast] } : SHAPES;
+    for (const [name, shape] of Object.entries(this.shapes)) {
       const size = shape.reduce((a, b) => a * b, 1);
       const fanIn = shape.length === 4 ? shape[0]! * shape[1]! * shape[2]! : 1;
       const values = Array.from({ length: size }, () => (name === 'scale' ? 1 : name === 'shift' ? 0 : rng.normal() / Math.sqrt(fanIn)));
@@ -47,7 +52,7 @@ export class TinyConvModel implements TrainableModel<TinyBatch> {
   }
 
   params(): Tensor[] {
-    return Object.keys(SHAPES).map((n) => this.tensors.get(n)!);
+    return Object.keys(this.shapes).map((n) => this.tensors.get(n)!);
   }
 
   loss(batch: TinyBatch, _context: LossContext): LossResult {
@@ -58,7 +63,9 @@ export class TinyConvModel implements TrainableModel<TinyBatch> {
     const h = relu(instanceNorm(conv2d(x, p('w1'), { padding: 1 }), { scale: p('scale'), shift: p('shift') }));
     const y = conv2d(h, p('w2'), { padding: 1 });
     const fit = mse(y, target);
-    return { total: fit, terms: { fit } };
+    if (!this.tensors.has('ballast')) return { total: fit, terms: { fit } };
+    const decay = affine(sumSquares(p('ballast')), 1e-9);
+    return { total: add(fit, decay), terms: { fit, decay } };
   }
 
   setTraining(): void {}
@@ -77,7 +84,7 @@ export class TinyConvModel implements TrainableModel<TinyBatch> {
   }
 
   describe(): Record<string, string> {
-    return { model: 'tiny-conv', hidden: String(HIDDEN) };
+    return { model: 'tiny-conv', hidden: String(HIDDEN), ballast: String(this.shapes.ballast?.[0] ?? 0) };
   }
 
   dispose(): void {

@@ -43,6 +43,11 @@ export class GpuRuntime implements Runtime {
     void context.lost.then((err) => {
       this.lostError = err;
       this.recorder.fail(err);
+      // The next initRuntime() starts a fresh device instead of handing out this dead one.
+      if (defaultRuntime === this) {
+        defaultRuntime = null;
+        pendingInit = null;
+      }
     });
   }
 
@@ -157,6 +162,11 @@ export class GpuRuntime implements Runtime {
       pipelines: this.pipelines.size,
       liveTensors: this.liveTensors.size,
     };
+  }
+
+  /** Whether the device was lost (or destroyed): every later call fails with the loss's error. */
+  get lost(): boolean {
+    return this.lostError !== null;
   }
 
   /** Frees every live tensor and pooled buffer, and destroys the device. */

@@ -15,6 +15,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { hasChecksumRecord, readChecksummedFile, writeChecksummedFile } from './checksummed-file.ts';
+import { removeStaleTempFiles, STALE_TEMP_AGE_MS } from '../../../io/atomic-write.ts';
 import { defaultCacheDir } from '../../../io/cache-dir.ts';
 import type { HostTensorMap } from '../host-tensor.ts';
 import { findModel, loadWeightsManifest, type ModelEntry, type ModelFile, type WeightsManifest } from '../manifest.ts';
@@ -336,6 +337,8 @@ async function writeVerified(
   context: VerifiedWriteContext,
 ): Promise<void> {
   await mkdir(dirname(target), { recursive: true });
+  // `.part` files of fetches killed long ago would otherwise stay in the cache for ever.
+  await removeStaleTempFiles(target, STALE_TEMP_AGE_MS, Date.now(), 'part');
   const temp = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString('hex')}.part`);
   const hash = createHash('sha256');
   let bytesDone = 0;
@@ -349,6 +352,7 @@ async function writeVerified(
         bytesDone += chunk.length;
         context.onBytes(bytesDone);
       }
+      await handle.sync();
     } finally {
       await handle.close();
     }

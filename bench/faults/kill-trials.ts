@@ -1,0 +1,234 @@
+/**
+ * Kill trials: a process is started, killed with SIGKILL at a random moment, and what it leaves on
+ * disk is checked; then it is started again (resuming), until it finishes. The result must be
+ * bit-identical (sha256) to an uninterrupted run's. For training (bench/faults/train-child.ts) and
+ * for `pastiche weights` copying from a mirror into a fresh cache.
+ */
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { readCheckpoint } from '../../src/nets/train/node/checkpoint.ts';
+import { parseSafetensors } from '../../src/nets/weights/formats/safetensors.ts';
+import { loadWeightsManifest } from '../../src/nets/weights/manifest.ts';
+import { SeededRandom } from '../../src/nets/random.ts';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
+
+export interface KillReport {
+  /** Processes killed. */
+  kills: number;
+  /** Kills that left a temporary file behind: they landed inside a write. */
+  killsDuringWrite: number;
+  /** Starts needed to finish after the first (each resumed from what the last kill left). */
+  resumes: number;
+  /** Final files, path → sha256, of the interrupted and of the uninterrupted run. */
+  interrupted: Record<string, string>;
+  uninterrupted: Record<string, string>;
+  /** One line per kill: when, and what was on disk afterwards. */
+  log: string[];
+}
+
+interface Child {
+  /** Resolves with the exit code (null when killed). */
+  exit: Promise<number | null>;
+  /** Resolves when the child printed `ready` (training started), or at exit. */
+  ready: Promise<void>;
+  kill(): void;
+  output(): string;
+}
+
+function start(command: string, args: string[]): Child {
+  const child = spawn(command, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' } });
+  let out = '';
+  let onReady: () => void = () => undefined;
+  const ready = new Promise<void>((resolve) => (onReady = resolve));
+  child.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+    if (out.includes('ready')) onReady();
+  });
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  void exit.then(onReady);
+  return { exit, ready, kill: () => child.kill('SIGKILL'), output: () => out };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const sha256 = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
+
+/** Every regular file under `dir`, relative path → sha256; temporaries (dot files) listed apart. */
+function listFiles(dir: string): { files: Record<string, string>; temps: string[] } {
+  const files: Record<string, string> = {};
+  const temps: string[] = [];
+  const walk = (d: string) => {
+    for (const name of readdirSync(d)) {
+      const path = join(d, name);
+      if (statSync(path).isDirectory()) walk(path);
+      else if (name.startsWith('.')) temps.push(relative(dir, path));
+      else files[relative(dir, path)] = sha256(path);
+    }
+  };
+  if (existsSync(dir)) walk(dir);
+  return { files, temps };
+}
+
+/** Resolves once a temporary file not in `known` appears under `dir` (a write is under way), or the child exits. */
+async function newTempFile(dir: string, known: number, child: Child): Promise<void> {
+  let exited = false;
+  void child.exit.then(() => (exited = true));
+  while (!exited && listTemps(dir).length <= known) await sleep(2);
+}
+
+function listTemps(dir: string): string[] {
+  const temps: string[] = [];
+  const walk = (d: string) => {
+    for (const entry of readdirSync(d, { withFileTypes: true })) {
+      if (entry.isDirectory()) walk(join(d, entry.name));
+      else if (entry.name.startsWith('.')) temps.push(entry.name);
+    }
+  };
+  try {
+    walk(dir);
+  } catch {
+    // A folder renamed or removed while listed: the next poll sees it again.
+  }
+  return temps;
+}
+
+/** Runs to the end; returns the seconds from `ready` (or the start) to the exit. */
+async function runToEnd(command: string, args: string[]): Promise<number> {
+  const child = start(command, args);
+  await child.ready;
+  const started = performance.now();
+  const code = await child.exit;
+  if (code !== 0) throw new Error(`${[command, ...args].join(' ')} exited with ${code}:\n${child.output()}`);
+  return (performance.now() - started) / 1000;
+}
+
+/**
+ * Kills a training run `kills` times at random moments (some before training starts, most during it,
+ * where a checkpoint is written after every iteration), checking after each kill that the checkpoint
+ * and model file on disk are whole and that the checkpoint never goes back; then lets it finish.
+ */
+export async function killTrainingTrials(options: { kills: number; iterations: number; seed: number }): Promise<KillReport> {
+  const rng = new SeededRandom(options.seed);
+  const straight = mkdtempSync(join(tmpdir(), 'pastiche-kill-straight-'));
+  const killed = mkdtempSync(join(tmpdir(), 'pastiche-kill-train-'));
+  const child = join(ROOT, 'bench', 'faults', 'train-child.ts');
+  const seconds = await runToEnd(TSX, [child, straight, String(options.iterations)]);
+
+  const log: string[] = [];
+  let kills = 0;
+  let killsDuringWrite = 0;
+  let lastIteration = 0;
+  let seenTemps = 0;
+  let resumes = 0;
+  while (kills < options.kills) {
+    const run = start(TSX, [child, killed, String(options.iterations)]);
+    // One kill in five during start-up (loading the checkpoint); of the rest, half at a random moment
+    // of the training left, half at the start of the next checkpoint write after such a moment.
+    const early = rng.next() < 0.2;
+    const inWrite = !early && rng.next() < 0.5;
+    if (!early) await run.ready;
+    const left = (seconds * (options.iterations - lastIteration)) / options.iterations;
+    await sleep(early ? rng.uniform(0, 1500) : rng.uniform(0, 900 * left));
+    if (inWrite) await newTempFile(killed, listTemps(killed).length, run);
+    run.kill();
+    const code = await run.exit;
+    if (code === 0) {
+      // It finished before the kill: start over so every kill interrupts something.
+      log.push(`finished before the kill; starting over`);
+      lastIteration = 0;
+      rmSync(killed, { recursive: true, force: true });
+      mkdirSync(killed);
+      seenTemps = 0;
+      continue;
+    }
+    kills++;
+    if (kills > 1) resumes++;
+    const { temps } = listFiles(killed);
+    const duringWrite = temps.length > seenTemps;
+    seenTemps = temps.length;
+    if (duringWrite) killsDuringWrite++;
+    // Whatever is on disk must be whole: the checkpoint parses and never goes back, the model parses.
+    let iteration = 0;
+    const ckpt = join(killed, 'model.ckpt.safetensors');
+    if (existsSync(ckpt)) iteration = (await readCheckpoint(ckpt)).state.iteration;
+    if (iteration < lastIteration) throw new Error(`after kill ${kills} the checkpoint went back from iteration ${lastIteration} to ${iteration}`);
+    lastIteration = iteration;
+    const modelPath = join(killed, 'model.safetensors');
+    if (existsSync(modelPath)) parseSafetensors(new Uint8Array(readFileSync(modelPath)), modelPath);
+    log.push(`kill ${kills}${early ? ' (start-up)' : inWrite ? ' (at a write)' : ''}: checkpoint at iteration ${iteration}${duringWrite ? ', inside a write (temporary file left)' : ''}`);
+  }
+  await runToEnd(TSX, [child, killed, String(options.iterations)]);
+  resumes++;
+  const pick = (dir: string) => ({ 'model.safetensors': sha256(join(dir, 'model.safetensors')), checkpoint: checkpointFingerprint(join(dir, 'model.ckpt.safetensors')) });
+  return { kills, killsDuringWrite, resumes, interrupted: pick(killed), uninterrupted: pick(straight), log };
+}
+
+/** sha256 of a checkpoint's tensors and state, without its wall-clock seconds (which differ between runs). */
+function checkpointFingerprint(path: string): string {
+  const { tensors, metadata } = parseSafetensors(new Uint8Array(readFileSync(path)), path);
+  const hash = createHash('sha256');
+  for (const [name, t] of [...tensors].sort(([a], [b]) => a.localeCompare(b))) hash.update(name).update(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+  const state = JSON.parse(metadata.state ?? '{}') as Record<string, unknown>;
+  delete state.seconds;
+  return hash.update(JSON.stringify(state)).digest('hex');
+}
+
+/**
+ * Kills `pastiche weights MODELS --mirror MIRROR --cache DIR` at random moments; after each kill every
+ * source file in the cache must match the manifest's sha256 (a partial copy only ever exists as a
+ * temporary), then a last run finishes and the cache must equal an uninterrupted run's.
+ */
+export async function killWeightsTrials(options: { kills: number; models: string[]; mirror: string; seed: number }): Promise<KillReport> {
+  const rng = new SeededRandom(options.seed);
+  const manifest = await loadWeightsManifest();
+  const expected = new Map(manifest.models.flatMap((m) => m.files.map((f) => [f.path, f.sha256] as const)));
+  const cli = join(ROOT, 'bin', 'pastiche.mjs');
+  const args = (cache: string) => [cli, 'weights', ...options.models, '--mirror', options.mirror, '--cache', cache];
+  const straight = mkdtempSync(join(tmpdir(), 'pastiche-kill-cache-straight-'));
+  const started = performance.now();
+  await runToEnd(process.execPath, args(straight));
+  const seconds = (performance.now() - started) / 1000;
+
+  const cache = mkdtempSync(join(tmpdir(), 'pastiche-kill-cache-'));
+  const log: string[] = [];
+  let kills = 0;
+  let killsDuringWrite = 0;
+  let seenTemps = 0;
+  let resumes = 0;
+  while (kills < options.kills) {
+    const run = start(process.execPath, args(cache));
+    // Half the kills at a random moment of the run, half as the next file write after one starts.
+    // (A resumed run has less left to do than the first, so the moments come from the first 60%.)
+    const inWrite = rng.next() < 0.5;
+    await sleep(rng.uniform(0, (inWrite ? 300 : 600) * seconds));
+    if (inWrite) await newTempFile(cache, listTemps(cache).length, run);
+    run.kill();
+    if ((await run.exit) === 0) {
+      log.push('finished before the kill; starting over');
+      rmSync(cache, { recursive: true, force: true });
+      mkdirSync(cache);
+      seenTemps = 0;
+      continue;
+    }
+    kills++;
+    if (kills > 1) resumes++;
+    const { files, temps } = listFiles(cache);
+    const duringWrite = temps.length > seenTemps;
+    seenTemps = temps.length;
+    if (duringWrite) killsDuringWrite++;
+    for (const [path, hash] of Object.entries(files)) {
+      const want = expected.get(path);
+      if (want && want !== hash) throw new Error(`after kill ${kills}, ${path} in the cache is damaged (sha256 ${hash}, manifest ${want})`);
+      if (path.endsWith('.safetensors')) parseSafetensors(new Uint8Array(readFileSync(join(cache, path))), path);
+    }
+    log.push(`kill ${kills}${inWrite ? ' (at a write)' : ''}: ${Object.keys(files).length} files whole${duringWrite ? ', inside a write (temporary file left)' : ''}`);
+  }
+  await runToEnd(process.execPath, args(cache));
+  resumes++;
+  return { kills, killsDuringWrite, resumes, interrupted: listFiles(cache).files, uninterrupted: listFiles(straight).files, log };
+}
