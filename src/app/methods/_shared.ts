@@ -16,7 +16,7 @@ const runtimeIds = new WeakMap<object, number>();
 let runtimesSeen = 0;
 
 /** Which runtime is current: models loaded on a lost or replaced device must not be reused. */
-function runtimeTag(): string {
+export function runtimeTag(): string {
   let runtime: object;
   try {
     runtime = getRuntime();

@@ -23,7 +23,7 @@ import { parseSafetensors } from '../../nets/weights/formats/safetensors.ts';
 import type { ControlValues, MethodInputs, ProgressFn, StyleMethod, WeightsFileInput } from '../methods.ts';
 import { booleanValue, numberValue, sizeControl, throwIfAborted } from '../methods.ts';
 import { fetchWeights, weightsAvailable } from '../weights.ts';
-import { fitLongSide, loadVgg19 } from './_shared.ts';
+import { fitLongSide, loadVgg19, runtimeTag } from './_shared.ts';
 
 export const ADAIN_DECODER_FILE = 'adain-decoder.safetensors';
 /** A decoder file is about 14 MB (float32) or 7 MB (float16); anything far larger is something else. */
@@ -48,7 +48,8 @@ let activeStylizer: { key: string; promise: Promise<AdainStylizer> } | null = nu
 
 function loadStylizer(onProgress: ProgressFn): Promise<AdainStylizer> {
   const user = userDecoder;
-  const key = user ? `file:${user.id}` : 'cache';
+  // A retry after a GPU fault starts a new runtime: the old decoder went with the old device.
+  const key = `${runtimeTag()}:${user ? `file:${user.id}` : 'cache'}`;
   if (activeStylizer?.key === key) return activeStylizer.promise;
   const previous = activeStylizer;
   const promise = (async () => {
@@ -136,7 +137,7 @@ interface ContentFeatures {
 let contentCache: ContentFeatures | null = null;
 
 function contentFeatures(stylizer: AdainStylizer, source: RgbImage, size: number): ContentFeatures {
-  if (contentCache && contentCache.source === source && contentCache.size === size) return contentCache;
+  if (contentCache && contentCache.source === source && contentCache.size === size && contentCache.features.runtime === getRuntime()) return contentCache;
   contentCache?.features.dispose();
   contentCache = null;
   const image = fitLongSide(source, size);
