@@ -74,27 +74,36 @@ function listFiles(dir: string): { files: Record<string, string>; temps: string[
   return { files, temps };
 }
 
-/** Resolves once a temporary file not in `known` appears under `dir` (a write is under way), or the child exits. */
-async function newTempFile(dir: string, known: number, child: Child): Promise<void> {
+/**
+ * Resolves as soon as a write under `dir` is seen to start (or the child exits): a new temporary file,
+ * or a file whose size, time or inode changed (a writer that wrote in place would show that way).
+ */
+async function writeStarted(dir: string, child: Child): Promise<void> {
   let exited = false;
   void child.exit.then(() => (exited = true));
-  while (!exited && listTemps(dir).length <= known) await sleep(2);
+  const before = snapshot(dir);
+  while (!exited && snapshot(dir) === before) await sleep(2);
 }
 
-function listTemps(dir: string): string[] {
-  const temps: string[] = [];
+/** Every entry under `dir` with its size, modification time and inode, as one string. */
+function snapshot(dir: string): string {
+  const parts: string[] = [];
   const walk = (d: string) => {
     for (const entry of readdirSync(d, { withFileTypes: true })) {
-      if (entry.isDirectory()) walk(join(d, entry.name));
-      else if (entry.name.startsWith('.')) temps.push(entry.name);
+      const path = join(d, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else {
+        const info = statSync(path, { throwIfNoEntry: false });
+        parts.push(`${path}:${info?.size}:${info?.mtimeMs}:${info?.ino}`);
+      }
     }
   };
   try {
     walk(dir);
   } catch {
-    // A folder renamed or removed while listed: the next poll sees it again.
+    return `changing ${Math.random()}`; // an entry vanished while listed: something is being written
   }
-  return temps;
+  return parts.sort().join('\n');
 }
 
 /** Runs to the end; returns the seconds from `ready` (or the start) to the exit. */
@@ -127,14 +136,18 @@ export async function killTrainingTrials(options: { kills: number; iterations: n
   let resumes = 0;
   while (kills < options.kills) {
     const run = start(TSX, [child, killed, String(options.iterations)]);
-    // One kill in five during start-up (loading the checkpoint); of the rest, half at a random moment
-    // of the training left, half at the start of the next checkpoint write after such a moment.
+    // One kill in five during start-up (loading the checkpoint). The rest let a random number of file
+    // changes pass (so kills spread over the whole run), then kill at the start of the next write
+    // (half of them) or at a random moment up to one iteration later.
     const early = rng.next() < 0.2;
     const inWrite = !early && rng.next() < 0.5;
-    if (!early) await run.ready;
-    const left = (seconds * (options.iterations - lastIteration)) / options.iterations;
-    await sleep(early ? rng.uniform(0, 1500) : rng.uniform(0, 900 * left));
-    if (inWrite) await newTempFile(killed, listTemps(killed).length, run);
+    if (early) await sleep(rng.uniform(0, 1500));
+    else {
+      await run.ready;
+      for (let skip = rng.int(2 * (options.iterations - lastIteration) + 1); skip > 0; skip--) await writeStarted(killed, run);
+      if (inWrite) await writeStarted(killed, run);
+      else await sleep(rng.uniform(0, (1000 * seconds) / options.iterations));
+    }
     run.kill();
     const code = await run.exit;
     if (code === 0) {
@@ -190,9 +203,7 @@ export async function killWeightsTrials(options: { kills: number; models: string
   const cli = join(ROOT, 'bin', 'pastiche.mjs');
   const args = (cache: string) => [cli, 'weights', ...options.models, '--mirror', options.mirror, '--cache', cache];
   const straight = mkdtempSync(join(tmpdir(), 'pastiche-kill-cache-straight-'));
-  const started = performance.now();
   await runToEnd(process.execPath, args(straight));
-  const seconds = (performance.now() - started) / 1000;
 
   const cache = mkdtempSync(join(tmpdir(), 'pastiche-kill-cache-'));
   const log: string[] = [];
@@ -202,11 +213,12 @@ export async function killWeightsTrials(options: { kills: number; models: string
   let resumes = 0;
   while (kills < options.kills) {
     const run = start(process.execPath, args(cache));
-    // Half the kills at a random moment of the run, half as the next file write after one starts.
-    // (A resumed run has less left to do than the first, so the moments come from the first 60%.)
+    // A random number of file changes pass (the kills spread over the whole run), then the kill comes
+    // at the start of the next write (half of them) or at a random moment of up to a second.
     const inWrite = rng.next() < 0.5;
-    await sleep(rng.uniform(0, (inWrite ? 300 : 600) * seconds));
-    if (inWrite) await newTempFile(cache, listTemps(cache).length, run);
+    for (let skip = rng.int(12); skip > 0; skip--) await writeStarted(cache, run);
+    if (inWrite) await writeStarted(cache, run);
+    else await sleep(rng.uniform(0, 1000));
     run.kill();
     if ((await run.exit) === 0) {
       log.push('finished before the kill; starting over');
