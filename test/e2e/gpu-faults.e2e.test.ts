@@ -52,6 +52,9 @@ async function retryAfter(problem: string, message: RegExp): Promise<void> {
   await page.waitForFunction(() => !document.body.dataset['busy'], { timeout: 60_000 });
   await page.click('#gpu-retry');
   await page.waitForFunction(() => !document.querySelector('.gpu-panel') && document.querySelector<HTMLElement>('#gpu-badge')?.dataset['state'] !== 'error', { timeout: 60_000 });
+  // The page kept its tab and inputs.
+  expect(await page.$eval('#tab-colour', (el) => el.getAttribute('aria-selected'))).toBe('true');
+  expect(await page.$$eval('.style-item', (els) => els.length)).toBe(1);
 }
 
 describe('GPU faults in the page', () => {
