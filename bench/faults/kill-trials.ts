@@ -15,7 +15,8 @@ import { loadWeightsManifest } from '../../src/nets/weights/manifest.ts';
 import { SeededRandom } from '../../src/nets/random.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
+/** The training child runs in this very process (tsx's loader imported), so SIGKILL reaches the writer itself. */
+const TS_NODE = [process.execPath, '--import', 'tsx'] as const;
 
 export interface KillReport {
   /** Processes killed. */
@@ -41,7 +42,8 @@ interface Child {
 }
 
 function start(command: string, args: string[]): Child {
-  const child = spawn(command, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' } });
+  // Its own process group: the kill takes every process it started with it (none must write on).
+  const child = spawn(command, args, { cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' } });
   let out = '';
   let onReady: () => void = () => undefined;
   const ready = new Promise<void>((resolve) => (onReady = resolve));
@@ -52,7 +54,14 @@ function start(command: string, args: string[]): Child {
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));
   const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   void exit.then(onReady);
-  return { exit, ready, kill: () => child.kill('SIGKILL'), output: () => out };
+  const kill = () => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  };
+  return { exit, ready, kill, output: () => out };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -126,7 +135,7 @@ export async function killTrainingTrials(options: { kills: number; iterations: n
   const straight = mkdtempSync(join(tmpdir(), 'pastiche-kill-straight-'));
   const killed = mkdtempSync(join(tmpdir(), 'pastiche-kill-train-'));
   const child = join(ROOT, 'bench', 'faults', 'train-child.ts');
-  const seconds = await runToEnd(TSX, [child, straight, String(options.iterations)]);
+  const seconds = await runToEnd(TS_NODE[0], [...TS_NODE.slice(1), child, straight, String(options.iterations)]);
 
   const log: string[] = [];
   let kills = 0;
@@ -135,7 +144,7 @@ export async function killTrainingTrials(options: { kills: number; iterations: n
   let seenTemps = 0;
   let resumes = 0;
   while (kills < options.kills) {
-    const run = start(TSX, [child, killed, String(options.iterations)]);
+    const run = start(TS_NODE[0], [...TS_NODE.slice(1), child, killed, String(options.iterations)]);
     // One kill in five during start-up (loading the checkpoint). The rest let a random number of file
     // changes pass (so kills spread over the whole run), then kill at the start of the next write
     // (half of them) or at a random moment up to one iteration later.
@@ -175,7 +184,7 @@ export async function killTrainingTrials(options: { kills: number; iterations: n
     if (existsSync(modelPath)) parseSafetensors(new Uint8Array(readFileSync(modelPath)), modelPath);
     log.push(`kill ${kills}${early ? ' (start-up)' : inWrite ? ' (at a write)' : ''}: checkpoint at iteration ${iteration}${duringWrite ? ', inside a write (temporary file left)' : ''}`);
   }
-  await runToEnd(TSX, [child, killed, String(options.iterations)]);
+  await runToEnd(TS_NODE[0], [...TS_NODE.slice(1), child, killed, String(options.iterations)]);
   resumes++;
   const pick = (dir: string) => ({ 'model.safetensors': sha256(join(dir, 'model.safetensors')), checkpoint: checkpointFingerprint(join(dir, 'model.ckpt.safetensors')) });
   return { kills, killsDuringWrite, resumes, interrupted: pick(killed), uninterrupted: pick(straight), log };
