@@ -1,5 +1,6 @@
 // Starting the engine in the browser, and telling the user precisely why it could not start.
 
+import { DeviceLostError, GpuOutOfMemoryError } from '../gpu/errors.ts';
 import { initRuntime, type Runtime } from '../gpu/runtime.ts';
 
 export type GpuProblem =
@@ -10,7 +11,11 @@ export type GpuProblem =
   /** navigator.gpu exists but requestAdapter() gave null: blocklisted GPU, missing driver, flags. */
   | 'no-adapter'
   /** There is an adapter but creating the device or the runtime failed. */
-  | 'device-failed';
+  | 'device-failed'
+  /** The device was lost while the page used it (driver reset, or destroyed). */
+  | 'lost'
+  /** A run asked for more GPU memory than the adapter allows. */
+  | 'out-of-memory';
 
 export type GpuStatus =
   | { ok: true; runtime: Runtime; adapterName: string; isSoftware: boolean }
@@ -21,8 +26,30 @@ function describeAdapter(info: { vendor: string; architecture: string; device: s
   return parts.length ? parts.join(' · ') : 'unknown adapter';
 }
 
-/** Probes WebGPU step by step (so the failure can be named), then starts the engine's runtime. */
+/** The runtime the page started last: a retry replaces it with one on a fresh device. */
+let started: Runtime | null = null;
+
+/**
+ * The page's GPU status after a run failed with `err`, when the failure was the GPU's: the device
+ * was lost, or an allocation went beyond the adapter's limits. Null for any other error.
+ */
+export function gpuFailure(err: unknown): GpuStatus | null {
+  if (err instanceof DeviceLostError) return { ok: false, problem: 'lost', detail: err.message };
+  if (err instanceof GpuOutOfMemoryError) return { ok: false, problem: 'out-of-memory', detail: err.message };
+  return null;
+}
+
+/**
+ * Probes WebGPU step by step (so the failure can be named), then starts the engine's runtime. Called
+ * again (Retry), it first destroys the runtime it started before: every model is then loaded anew
+ * on a fresh device.
+ */
 export async function startGpu(): Promise<GpuStatus> {
+  if (started) {
+    const previous = started;
+    started = null;
+    previous.destroy();
+  }
   if (typeof window !== 'undefined' && !window.isSecureContext) {
     return {
       ok: false,
@@ -45,6 +72,7 @@ export async function startGpu(): Promise<GpuStatus> {
   }
   try {
     const runtime = await initRuntime();
+    started = runtime;
     const info = runtime.context.adapterInfo;
     const name = describeAdapter(info);
     return { ok: true, runtime, adapterName: name, isSoftware: runtime.context.software };

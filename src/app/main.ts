@@ -65,7 +65,9 @@ async function boot(): Promise<void> {
   const requested = new URLSearchParams(location.hash.slice(1)).get('method');
   // Without WebGPU, still open the tab that would run with it.
   const firstReady = registered.find((m) => m.availability === true)?.method.id;
-  const activeId = methods.find((m) => m.method.id === requested)?.method.id ?? firstReady ?? methods[0]?.method.id ?? '';
+  // A retry after a GPU fault keeps the tab the user was on.
+  const current = store.get().activeId;
+  const activeId = methods.find((m) => m.method.id === (current || requested))?.method.id ?? firstReady ?? methods[0]?.method.id ?? '';
   store.update({ methods, activeId });
   document.body.dataset['ready'] = 'true';
 }

@@ -9,6 +9,7 @@ import { getRuntime } from '../gpu/runtime.ts';
 import type { MethodDefinition, OptionValues, RgbImage, Stylizer } from '../index.browser.ts';
 import { controlsFor, optionValuesFrom, type ControlOverrides } from './definition-controls.ts';
 import type { ControlSpec, ControlValues, LiveMode, MethodInputs, ProgressFn, StyleMethod, WeightsFileInput } from './methods.ts';
+import { runtimeTag } from './methods/_shared.ts';
 import { pageWeights } from './weights.ts';
 
 /** Runs with the definition's checked option values (the page's control values resolved by it). */
@@ -42,7 +43,8 @@ export interface PageAdapter {
 export function definitionRun(definition: MethodDefinition, loadOptions: readonly string[]): PageRun {
   const loaded = new Map<string, Promise<Stylizer>>();
   return async (inputs, options, onProgress, signal) => {
-    const key = JSON.stringify(loadOptions.map((id) => options[id] ?? null));
+    // Per GPU runtime too: after a lost device the page starts a fresh one and the old weights are gone.
+    const key = `${runtimeTag()}:${JSON.stringify(loadOptions.map((id) => options[id] ?? null))}`;
     let stylizer = loaded.get(key);
     if (!stylizer) {
       stylizer = definition.load({ runtime: getRuntime(), weights: pageWeights }, options, { onProgress });

@@ -43,6 +43,11 @@ export class GpuRuntime implements Runtime {
     void context.lost.then((err) => {
       this.lostError = err;
       this.recorder.fail(err);
+      // The next initRuntime() starts a fresh device instead of handing out this dead one.
+      if (defaultRuntime === this) {
+        defaultRuntime = null;
+        pendingInit = null;
+      }
     });
   }
 
@@ -134,7 +139,12 @@ export class GpuRuntime implements Runtime {
 
   async readTensor(tensor: Tensor): Promise<Float32Array> {
     if (tensor.size === 0) return new Float32Array(0);
-    const bytes = await this.recorder.read(tensor.buffer, tensor.byteLength);
+    let bytes: ArrayBuffer;
+    try {
+      bytes = await this.recorder.read(tensor.buffer, tensor.byteLength);
+    } catch (err) {
+      throw await this.lossBehind(err);
+    }
     if (tensor.dtype === 'f32') return new Float32Array(bytes, 0, tensor.size);
     return float16ToFloat32(new Uint16Array(bytes, 0, tensor.size));
   }
@@ -159,6 +169,11 @@ export class GpuRuntime implements Runtime {
     };
   }
 
+  /** Whether the device was lost (or destroyed): every later call fails with the loss's error. */
+  get lost(): boolean {
+    return this.lostError !== null;
+  }
+
   /** Frees every live tensor and pooled buffer, and destroys the device. */
   destroy(): void {
     for (const t of [...this.liveTensors]) t.dispose();
@@ -168,6 +183,17 @@ export class GpuRuntime implements Runtime {
       defaultRuntime = null;
       pendingInit = null;
     }
+  }
+
+  /**
+   * A map that fails because the device is going away (an AbortError) is reported as the loss it is:
+   * the device's lost promise settles a moment after such a map fails, so wait for it briefly.
+   */
+  private async lossBehind(err: unknown): Promise<unknown> {
+    if (!this.lostError && (err as Error | null)?.name === 'AbortError') {
+      await Promise.race([this.context.lost, new Promise((resolve) => setTimeout(resolve, 200))]);
+    }
+    return this.lostError ?? err;
   }
 
   private assertAlive(): void {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { makeFolder } from './make-folder.ts';
 import { dirname, join, basename } from 'node:path';
 
@@ -11,16 +11,18 @@ function tempName(target: string): string {
   return `.${target}.${randomBytes(6).toString('hex')}.tmp`;
 }
 
-function isOwnTempName(name: string, target: string): boolean {
+function isOwnTempName(name: string, target: string, extension: string): boolean {
   const prefix = `.${target}.`;
-  return name.startsWith(prefix) && /^[0-9a-f]{12}\.tmp$/.test(name.slice(prefix.length));
+  const rest = name.slice(prefix.length);
+  return name.startsWith(prefix) && rest === `${rest.slice(0, 12)}.${extension}` && /^[0-9a-f]{12}$/.test(rest.slice(0, 12));
 }
 
 /**
  * Removes temporary files that an earlier, killed writeFileAtomic left for the same target and that are
  * older than `maxAgeMs`. Only names of its own pattern for this target are touched, never other files.
+ * `extension` names other writers' temporaries of the same pattern (the weight store's `.part` files).
  */
-export async function removeStaleTempFiles(path: string, maxAgeMs = STALE_TEMP_AGE_MS, now = Date.now()): Promise<string[]> {
+export async function removeStaleTempFiles(path: string, maxAgeMs = STALE_TEMP_AGE_MS, now = Date.now(), extension = 'tmp'): Promise<string[]> {
   const folder = dirname(path);
   const target = basename(path);
   let names: string[];
@@ -31,7 +33,7 @@ export async function removeStaleTempFiles(path: string, maxAgeMs = STALE_TEMP_A
   }
   const removed: string[] = [];
   for (const name of names) {
-    if (!isOwnTempName(name, target)) continue;
+    if (!isOwnTempName(name, target, extension)) continue;
     const temp = join(folder, name);
     try {
       const info = await stat(temp);
@@ -67,11 +69,26 @@ export function describeWriteError(path: string, err: unknown): string {
   }
 }
 
+/** Flushes a folder's entries (a rename) to the disk; not every platform lets a folder be opened for it. */
+async function syncFolder(folder: string): Promise<void> {
+  try {
+    const handle = await open(folder, 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    // Windows cannot open folders; the rename itself is still atomic there.
+  }
+}
+
 /**
  * Writes a file so that readers see either the old content or the complete new one, never a
- * half-written file: write to a temporary name in the same folder, then rename over the target.
- * Stale temporary files of earlier killed writes to the same target are removed first.
- * Errors name `path` and the fix, never the temporary name.
+ * half-written file: write to a temporary name in the same folder, flush it to the disk, then rename
+ * over the target (a process killed at any moment leaves one or the other; the flush makes that hold
+ * after a power loss too). Stale temporary files of earlier killed writes to the same target are
+ * removed first. Errors name `path` and the fix, never the temporary name.
  */
 export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
   const folder = dirname(path);
@@ -79,8 +96,15 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
   try {
     await makeFolder(folder);
     await removeStaleTempFiles(path);
-    await writeFile(temp, data);
+    const handle = await open(temp, 'w');
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
     await rename(temp, path);
+    await syncFolder(folder);
   } catch (err) {
     await rm(temp, { force: true }).catch(() => undefined);
     throw new Error(describeWriteError(path, err), { cause: err });

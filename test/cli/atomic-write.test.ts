@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readdirSync, utimesSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { STALE_TEMP_AGE_MS, writeFileAtomic } from '../../src/io/atomic-write.ts';
+import { removeStaleTempFiles, STALE_TEMP_AGE_MS, writeFileAtomic } from '../../src/io/atomic-write.ts';
 
 describe('writeFileAtomic', () => {
   it('removes its own stale temporary files for the same target, and nothing else', async () => {
@@ -21,6 +21,18 @@ describe('writeFileAtomic', () => {
     }
     await writeFileAtomic(join(dir, 'out.png'), 'result');
     expect(readdirSync(dir).sort()).toEqual(['out.png', ...Object.values(files).filter((name) => name !== files.staleOwn)].sort());
+  });
+
+  it('removes stale temporaries of another extension when asked (the weight store’s .part files)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pastiche-atomic-'));
+    const old = (Date.now() - STALE_TEMP_AGE_MS - 60_000) / 1000;
+    const names = ['.candy.bin.0123456789ab.part', '.candy.bin.0123456789ab.tmp', '.candy.bin.0123456789abc.part'];
+    for (const name of names) {
+      writeFileSync(join(dir, name), 'x');
+      utimesSync(join(dir, name), old, old);
+    }
+    expect(await removeStaleTempFiles(join(dir, 'candy.bin'), STALE_TEMP_AGE_MS, Date.now(), 'part')).toEqual([join(dir, names[0]!)]);
+    expect(readdirSync(dir).sort()).toEqual(names.slice(1).sort());
   });
 
   it('names the target and the fix when it cannot write, never the temporary file', async () => {

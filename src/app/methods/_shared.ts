@@ -12,11 +12,28 @@ export function fitLongSide(image: RgbImage, longSide: number): RgbImage {
   return Math.max(image.width, image.height) > longSide ? resizeToLongSide(image, longSide) : image;
 }
 
+const runtimeIds = new WeakMap<object, number>();
+let runtimesSeen = 0;
+
+/** Which runtime is current: models loaded on a lost or replaced device must not be reused. */
+export function runtimeTag(): string {
+  let runtime: object;
+  try {
+    runtime = getRuntime();
+  } catch {
+    return 'none';
+  }
+  let id = runtimeIds.get(runtime);
+  if (id === undefined) runtimeIds.set(runtime, (id = ++runtimesSeen));
+  return String(id);
+}
+
 /**
- * A cache of promises by key: the first caller starts the work, later callers share it; a failure
- * is forgotten so the next call retries (e.g. after `npx pastiche weights`).
+ * A cache of promises by key (per GPU runtime): the first caller starts the work, later callers share
+ * it; a failure is forgotten so the next call retries (e.g. after `npx pastiche weights`).
  */
-export function once<T>(cache: Map<string, Promise<T>>, key: string, make: () => Promise<T>): Promise<T> {
+export function once<T>(cache: Map<string, Promise<T>>, name: string, make: () => Promise<T>): Promise<T> {
+  const key = `${runtimeTag()}:${name}`;
   let promise = cache.get(key);
   if (!promise) {
     promise = make();

@@ -29,7 +29,7 @@ import type { MethodInputs, ProgressFn, WeightsFileInput } from '../methods.ts';
 import { throwIfAborted } from '../methods.ts';
 import type { PageAdapter } from '../page-method.ts';
 import { fetchWeights, weightsAvailable } from '../weights.ts';
-import { fitLongSide, loadVgg19 } from './_shared.ts';
+import { fitLongSide, loadVgg19, runtimeTag } from './_shared.ts';
 import { DISTILLED_FILE } from './wct.ts';
 
 export const ADAIN_DECODER_FILE = 'adain-decoder.safetensors';
@@ -55,7 +55,8 @@ let activeStylizer: { key: string; promise: Promise<AdainStylizer> } | null = nu
 
 function loadStylizer(onProgress: ProgressFn): Promise<AdainStylizer> {
   const user = userDecoder;
-  const key = user ? `file:${user.id}` : 'cache';
+  // A retry after a GPU fault starts a new runtime: the old decoder went with the old device.
+  const key = `${runtimeTag()}:${user ? `file:${user.id}` : 'cache'}`;
   if (activeStylizer?.key === key) return activeStylizer.promise;
   const previous = activeStylizer;
   const promise = (async () => {
@@ -143,7 +144,7 @@ interface ContentFeatures {
 let contentCache: ContentFeatures | null = null;
 
 function contentFeatures(stylizer: AdainStylizer, source: RgbImage, size: number): ContentFeatures {
-  if (contentCache && contentCache.source === source && contentCache.size === size) return contentCache;
+  if (contentCache && contentCache.source === source && contentCache.size === size && contentCache.features.runtime === getRuntime()) return contentCache;
   contentCache?.features.dispose();
   contentCache = null;
   const image = fitLongSide(source, size);

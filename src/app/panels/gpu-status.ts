@@ -2,6 +2,7 @@
 // adapter, and the engine's counters in the footer.
 
 import type { GpuStatus } from '../gpu.ts';
+import { installGpuFaultHooks } from './gpu-fault-hooks.ts';
 import type { AppState, AppStore } from '../state/app-state.ts';
 import { gpuPanel } from '../ui/gpu-panel.ts';
 import { h, replaceChildren } from '../ui/dom.ts';
@@ -12,7 +13,7 @@ export interface GpuViews {
   engineStats: HTMLElement;
 }
 
-/** `retry` starts WebGPU again (offered when no adapter was found). */
+/** `retry` starts WebGPU again (offered when no adapter was found, or after a lost device or out-of-memory). */
 export function gpuStatusViews(store: AppStore, workspace: HTMLElement, retry: () => void): GpuViews {
   const badge = h('span', { class: 'gpu-badge', 'data-state': 'pending', id: 'gpu-badge' }, h('span', { class: 'gpu-dot' }), h('span', { class: 'gpu-text' }, 'Starting WebGPU…'));
   const panelSlot = h('div', { id: 'gpu-panel-slot' });
@@ -22,7 +23,7 @@ export function gpuStatusViews(store: AppStore, workspace: HTMLElement, retry: (
 
   const renderGpu = ({ gpu: status }: Readonly<AppState>) => {
     if (!status || status === shown) return;
-    const lost = shown?.ok === true && !status.ok;
+    const fault = !status.ok && (status.problem === 'lost' || status.problem === 'out-of-memory');
     shown = status;
     if (status.ok) {
       badge.dataset['state'] = status.isSoftware ? 'software' : 'ready';
@@ -30,12 +31,16 @@ export function gpuStatusViews(store: AppStore, workspace: HTMLElement, retry: (
       badge.title = status.isSoftware ? 'A software (CPU) WebGPU adapter: everything works, slowly. Keep working sizes small.' : 'Running on your GPU through WebGPU.';
       panelSlot.replaceChildren();
       workspace.classList.remove('gpu-missing');
-      void status.runtime.context.lost.then((err) => store.update({ gpu: { ok: false, problem: 'device-failed', detail: err.message } }));
-    } else if (lost) {
+      // Unless a retry already replaced this runtime (destroying it on purpose).
+      void status.runtime.context.lost.then((err) => {
+        if (store.get().gpu === status) store.update({ gpu: { ok: false, problem: 'lost', detail: err.message } });
+      });
+    } else if (fault) {
       badge.dataset['state'] = 'error';
-      text.textContent = 'GPU lost';
-      replaceChildren(panelSlot, gpuPanel('lost', status.detail, () => location.reload()));
-      return; // the page keeps its body[data-gpu] as it was when the device was lost
+      text.textContent = status.problem === 'lost' ? 'GPU lost' : 'GPU out of memory';
+      badge.title = status.detail;
+      replaceChildren(panelSlot, gpuPanel(status.problem, status.detail, retry));
+      // The page stays usable (inputs, history); stylizing waits for Retry.
     } else {
       badge.dataset['state'] = 'error';
       text.textContent = 'No WebGPU';
@@ -57,6 +62,7 @@ export function gpuStatusViews(store: AppStore, workspace: HTMLElement, retry: (
   };
 
   store.subscribe(['gpu'], renderGpu);
+  if (import.meta.env.DEV) installGpuFaultHooks(store);
   store.subscribe(['gpu', 'run', 'camera', 'methods'], renderStats);
   return { badge, panelSlot, engineStats };
 }

@@ -3,6 +3,7 @@
 
 import type { ControlSpec, GalleryControl, Progress, StyleMethod } from '../methods.ts';
 import { formatMs } from '../format.ts';
+import { gpuFailure } from '../gpu.ts';
 import { thumbnailCanvas } from '../images.ts';
 import {
   activeMethod,
@@ -203,6 +204,9 @@ export function createRunner(store: AppStore): Runner {
         console.error(err);
         store.update({ lastError: message, status: '' });
         toast(`${method.label} failed: ${message.split('\n')[0]}`, 'error');
+        // A lost device or an out-of-memory: the GPU panel offers Retry (a fresh device).
+        const failure = gpuFailure(err);
+        if (failure && store.get().gpu?.ok) store.update({ gpu: failure });
       }
     } finally {
       clearTimeout(overlayTimer);

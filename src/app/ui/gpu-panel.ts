@@ -3,15 +3,16 @@
 import type { GpuProblem } from '../gpu.ts';
 import { h, icon } from './dom.ts';
 
-const HEADLINES: Record<GpuProblem | 'lost', string> = {
+const HEADLINES: Record<GpuProblem, string> = {
   'insecure-context': 'WebGPU needs a secure page',
   'no-api': 'This browser does not offer WebGPU',
   'no-adapter': 'WebGPU is switched on, but no GPU adapter is available',
   'device-failed': 'The GPU was found but could not be started',
   lost: 'The GPU device was lost',
+  'out-of-memory': 'The GPU ran out of memory',
 };
 
-const EXPLANATIONS: Record<GpuProblem | 'lost', string> = {
+const EXPLANATIONS: Record<GpuProblem, string> = {
   'insecure-context':
     'Browsers only expose WebGPU to pages served over https:// or from localhost. Open the demo through the address `npm start` prints (http://localhost:…).',
   'no-api':
@@ -19,19 +20,21 @@ const EXPLANATIONS: Record<GpuProblem | 'lost', string> = {
   'no-adapter':
     'The browser knows WebGPU, but requestAdapter() found no usable adapter: the GPU may be blocklisted, its driver missing, or WebGPU still behind a flag on this platform (common on Linux).',
   'device-failed': 'The adapter refused to create a device with the limits pastiche asks for.',
-  lost: 'The driver reset the GPU or it ran out of memory. Reloading the page starts a fresh device; try a smaller working size.',
+  lost: 'The driver reset the GPU or it ran out of memory, and the run stopped. Retry starts a fresh device (the models load again); your images and results stay.',
+  'out-of-memory': 'The run needed a larger GPU buffer than this adapter allows, and stopped. Retry starts a fresh device; choose a smaller working size before running again.',
 };
 
 function code(text: string): HTMLElement {
   return h('code', {}, text);
 }
 
-export function gpuPanel(problem: GpuProblem | 'lost', detail: string, onRetry: () => void): HTMLElement {
+export function gpuPanel(problem: GpuProblem, detail: string, onRetry: () => void): HTMLElement {
+  const fault = problem === 'lost' || problem === 'out-of-memory';
   const steps: HTMLElement[] =
     problem === 'insecure-context'
       ? [h('li', {}, 'Open the page at the address ', code('npm start'), ' prints (', code('http://localhost:…'), '), or serve it over ', code('https://'), '.')]
-      : problem === 'lost'
-        ? [h('li', {}, 'Reload the page. If it happens again, choose a smaller working size.')]
+      : fault
+        ? [h('li', {}, 'Press Retry. If it happens again, choose a smaller working size, or reload the page.')]
         : [
             h('li', {}, h('strong', {}, 'Use a browser with WebGPU: '), 'Chrome or Edge 113 or newer (Windows, macOS, ChromeOS), Chrome 121+ on Android, Safari 26+, or Firefox 141+ on Windows.'),
             h(
@@ -76,8 +79,8 @@ export function gpuPanel(problem: GpuProblem | 'lost', detail: string, onRetry: 
       h(
         'div',
         { class: 'gpu-panel-actions' },
-        problem === 'lost'
-          ? h('button', { type: 'button', class: 'button primary', onclick: () => location.reload() }, 'Reload page')
+        fault
+          ? h('button', { type: 'button', class: 'button primary', id: 'gpu-retry', onclick: onRetry }, 'Retry')
           : h('button', { type: 'button', class: 'button', onclick: onRetry }, 'Try again'),
         h('span', { class: 'gpu-panel-note' }, 'You can still load images; stylizing needs WebGPU.'),
       ),

@@ -17,6 +17,7 @@ import { makeFolder } from '../../../io/make-folder.ts';
 import { basename, dirname, join } from 'node:path';
 import { readBundledWeights, resolveBundledDir } from './bundled.ts';
 import { hasChecksumRecord, readChecksummedFile, writeChecksummedFile } from './checksummed-file.ts';
+import { removeStaleTempFiles, STALE_TEMP_AGE_MS } from '../../../io/atomic-write.ts';
 import { defaultCacheDir } from '../../../io/cache-dir.ts';
 import type { HostTensorMap } from '../host-tensor.ts';
 import { findModel, loadWeightsManifest, type ModelEntry, type ModelFile, type WeightsManifest } from '../manifest.ts';
@@ -347,6 +348,8 @@ async function writeVerified(
   context: VerifiedWriteContext,
 ): Promise<void> {
   await makeFolder(dirname(target));
+  // `.part` files of fetches killed long ago would otherwise stay in the cache for ever.
+  await removeStaleTempFiles(target, STALE_TEMP_AGE_MS, Date.now(), 'part');
   const temp = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString('hex')}.part`);
   const hash = createHash('sha256');
   let bytesDone = 0;
@@ -360,6 +363,7 @@ async function writeVerified(
         bytesDone += chunk.length;
         context.onBytes(bytesDone);
       }
+      await handle.sync();
     } finally {
       await handle.close();
     }
