@@ -32,6 +32,7 @@ import { decodeImage, type RgbImage } from '../../src/io/image.ts';
 import { resizeToLongSide } from '../../src/io/resize.ts';
 import { AdainDecoder, adainDecoderWeightsFromBytes, serializeAdainDecoder } from '../../src/nets/models/adain-decoder.ts';
 import { AdainStylizer } from '../../src/nets/methods/adain/adain.ts';
+import { wctMethod } from '../../src/nets/methods/wct/definition.ts';
 import { Vgg } from '../../src/nets/models/vgg.ts';
 import type { HostTensorMap } from '../../src/nets/weights/host-tensor.ts';
 import { ensureModelFiles, loadModelWeights } from '../../src/nets/weights/node/store.ts';
@@ -289,8 +290,9 @@ describe('dev server folders', () => {
 
     const weights = (await (await fetch(new URL('weights/index.json', url))).json()) as { files: { path: string }[] };
     expect(Array.isArray(weights.files)).toBe(true);
-    // mosaic was converted into the cache above; mathura ships in weights/bundled/.
-    for (const [file, dir] of [['mosaic.safetensors', weightsDir()], ['mathura.safetensors', BUNDLED_WEIGHTS_DIR]] as const) {
+    // mosaic was converted into the cache above; mathura ships in weights/bundled/ (a copy in the cache wins).
+    const mathuraDir = existsSync(path.join(weightsDir(), 'mathura.safetensors')) ? weightsDir() : BUNDLED_WEIGHTS_DIR;
+    for (const [file, dir] of [['mosaic.safetensors', weightsDir()], ['mathura.safetensors', mathuraDir]] as const) {
       expect(weights.files.map((f) => f.path)).toContain(file);
       const res = await fetch(new URL(`weights/${file}`, url));
       expect(res.status).toBe(200);
@@ -919,6 +921,32 @@ describe('demo page with WebGPU', () => {
     const waveOnly = await canvasPixels(page, '#result-canvas');
     expect(meanAbsDiff(waveOnly.rgb, blend.rgb)).toBeGreaterThan(1);
     expect(meanAbsDiff(waveOnly.rgb, await adainReference(decoderFile, ['great_wave_hokusai.jpg'], [1], 0.5))).toBeLessThan(1.5);
+  });
+
+  it('runs WCT from the bundled distilled nets, as the library does in Node', async () => {
+    await page.click('#tab-wct');
+    expect(await page.$eval('#method-notice', (el) => (el as HTMLElement).hidden)).toBe(true);
+    await clickSegment('size', String(SMALL));
+    await recordStatus();
+    // The styles are still the Starry Night at weight 0 and the Great Wave (the AdaIN test above).
+    await stylizeAndWait('wct 64 px, levels 5→1 (bundled nets, first use)', 150_000);
+    const content = atSmallSize(sample('content_chelsea.png'));
+    const result = await canvasPixels(page, '#result-canvas');
+    expect([result.width, result.height]).toEqual([content.width, content.height]);
+    expect(meanAbsDiff(result.rgb, content.data)).toBeGreaterThan(10);
+    const runtime = (nodeRuntime ??= await initRuntime());
+    const stylizer = await wctMethod.load({ runtime, weights: { tensors: (name) => loadModelWeights(name, testStoreOptions()) } }, {});
+    try {
+      const styles = ['starry_night_vangogh.jpg', 'great_wave_hokusai.jpg'].map((f, i) => ({ image: sample(f), name: f, weight: i }));
+      const reference = await stylizer.stylize(sample('content_chelsea.png'), styles, { size: SMALL, styleSize: SMALL });
+      const vsLibrary = meanAbsDiff(result.rgb, reference.image.data);
+      timings.push(`  wct vs the library in Node: mean abs diff ${vsLibrary.toFixed(2)}`);
+      expect(vsLibrary).toBeLessThan(1.5);
+    } finally {
+      stylizer.dispose();
+    }
+    expect(await text('#result-meta')).toMatch(/^WCT · /);
+    await shot('20-wct.png');
   });
 
   it('stayed free of page errors', () => {

@@ -15,9 +15,12 @@ const wct: PageAdapter = {
   controls: {
     alpha: { label: 'Style strength (α)', format: (v) => v.toFixed(2) },
     preserveColor: { label: 'Preserve colours', hint: 'Keep the photo’s colours, take only the texture.', ui: { control: 'select' } },
-    size: { label: 'Working size', ui: { control: 'select', default: 256 }, values: [128, 256, 384, 512, 768], hint: 'Longer side in pixels. Smaller is faster.' },
+    size: { label: 'Working size', ui: { control: 'select', default: 256 }, values: [64, 128, 256, 384, 512, 768], hint: 'Longer side in pixels. Smaller is faster.' },
   },
   available: () => weightsAvailable([DISTILLED_FILE]),
+  // The styles at the working size too: their textures at the photo's scale, and no encoder pass on a
+  // full-size painting for a small preview.
+  run: (_definition, through) => (inputs, options, onProgress, signal) => through(inputs, { ...options, styleSize: options.styleSize ?? options.size }, onProgress, signal),
 };
 
 export default wct;
