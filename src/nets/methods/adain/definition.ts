@@ -11,7 +11,7 @@ import { AdainDecoder, adainDecoderWeightsFromBytes } from '../../models/adain-d
 import { WeightsNotFoundError, type MethodDefinition, type OptionValues, type RunControl, type StyleInput, type Stylizer } from '../contract.ts';
 import { fitContent, report, SIZE_OPTION, styleWeights, throwIfAborted } from '../common-options.ts';
 import { AdainStylizer, resolveAdainOptions } from './adain.ts';
-import { DistilledMethodStylizer, loadDistilledNets, MASK_OPTION, PRESERVE_COLOR_STATISTICS, TILE_OPTION } from '../wct/distilled-method.ts';
+import { DistilledMethodStylizer, loadDistilledNets, MASK_OPTION, MASK_STYLES, PRESERVE_COLOR_STATISTICS, TILE_OPTION } from '../wct/distilled-method.ts';
 import { resizeToLongSide } from '../../../io/resize.ts';
 import type { HostTensorMap } from '../../weights/host-tensor.ts';
 
@@ -19,8 +19,6 @@ import type { HostTensorMap } from '../../weights/host-tensor.ts';
 export const ADAIN_DEFAULT_STYLE_SIDE = 512;
 /** The name a trained decoder has in the weights (`pastiche train adain` writes it there). */
 export const ADAIN_DECODER_MODEL = 'adain-decoder';
-
-const MASK_STYLES = 'the mask blends two styles: give one or two style images (white = first style, black = second style, or the content with one)';
 
 export const adainMethod: MethodDefinition = {
   id: 'adain',

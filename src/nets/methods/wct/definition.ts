@@ -3,9 +3,7 @@
  * MethodDefinition for the CLI, the page and the library. Any style image, no training, levels 5→1.
  */
 import type { MethodDefinition } from '../contract.ts';
-import { DistilledMethodStylizer, loadDistilledNets, MASK_OPTION, PRESERVE_COLOR_STATISTICS, SIZE_OPTION, TILE_OPTION } from './distilled-method.ts';
-
-const MASK_STYLES = 'the mask blends two styles: give one or two style images (white = first style, black = second style, or the content with one)';
+import { DistilledMethodStylizer, loadDistilledNets, MASK_OPTION, MASK_STYLES, PRESERVE_COLOR_STATISTICS, SIZE_OPTION, TILE_OPTION } from './distilled-method.ts';
 
 export const wctMethod: MethodDefinition = {
   id: 'wct',

@@ -36,6 +36,9 @@ export const MASK_OPTION: OptionSpec = {
   kind: 'image',
 };
 
+/** Why a mask run was refused: a mask splits the image between at most two styles. */
+export const MASK_STYLES = 'the mask blends two styles: give one or two style images (white = first style, black = second style, or the content with one)';
+
 export const TILE_OPTION: OptionSpec = {
   id: 'tile',
   label: 'Tile',
