@@ -23,7 +23,7 @@ const runs: { label: string; options: Record<string, unknown> }[] = [
   { label: 'feed-forward (mathura)', options: { size } },
   { label: 'magenta', options: { style: painting, size } },
   { label: 'adain', options: { method: 'adain', style: painting, size } },
-  { label: 'wct', options: { method: 'wct', style: painting, size, styleSize: size } },
+  { label: 'wct', options: { method: 'wct', style: painting, size, styleSize: size, alpha: 0.6 } },
   { label: 'gatys', options: { method: 'gatys', style: painting, size, iterations: Number(values.iterations) } },
 ];
 

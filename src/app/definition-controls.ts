@@ -17,6 +17,8 @@ export interface ControlOverride {
   format?: (value: number) => string;
   /** A select over these numbers instead of a slider (e.g. a few working sizes). */
   values?: readonly number[];
+  /** A select over these lists, for a list option (e.g. which WCT levels run). */
+  lists?: readonly { value: readonly number[]; label: string }[];
   /** Gallery tiles: a picture or a caption per choice value. */
   tiles?: Readonly<Record<string, { label?: string; caption?: string; thumbnail?: string }>>;
   /** Orders the gallery tiles (choice values; the rest follow). */
@@ -75,8 +77,16 @@ function control(spec: OptionSpec, ui: OptionUi, o: ControlOverride): ControlSpe
     }
     case 'boolean':
       return { ...base, kind: 'toggle', default: typeof ui.default === 'boolean' ? ui.default : (spec.default ?? false) };
+    case 'number-list': {
+      // Only as a few presets the page offers; each must be within the option's range.
+      const lists = (o.lists ?? []).filter((l) => l.value.every((v) => v >= spec.min && v <= spec.max));
+      if (lists.length === 0) return null;
+      const options = lists.map((l) => ({ value: l.value.join(','), label: l.label }));
+      const fallback = spec.default?.join(',');
+      return { ...base, kind: 'select', options, default: options.some((x) => x.value === fallback) ? fallback! : options[0]!.value };
+    }
     default:
-      return null; // lists, text and images have no page control yet
+      return null; // text and images have no page control yet
   }
 }
 
@@ -108,5 +118,6 @@ function typedValue(spec: OptionSpec, value: ControlValue): unknown {
   if (spec.kind === 'integer') return Math.round(Number(value));
   if (spec.kind === 'number') return Number(value);
   if (spec.kind === 'boolean') return value === true || value === 'true';
+  if (spec.kind === 'number-list') return String(value).split(',').map(Number);
   return value;
 }

@@ -54,4 +54,18 @@ describe('controls from the method definitions', () => {
     expect(optionValuesFrom(definition, { steps: 7.6 })).toEqual({ steps: 8 });
     expect(() => optionValuesFrom(definition, { steps: 51 })).toThrow("option 'steps' must be an integer in [1, 50], got 51");
   });
+
+  it('a list option becomes a select over the page\'s presets inside its range, read back as numbers', () => {
+    const wct = methodById('wct');
+    const lists = [
+      { value: [5, 4, 3, 2, 1], label: '5→1' },
+      { value: [2, 1], label: '2→1' },
+      { value: [7, 1], label: 'out of range' },
+    ];
+    const levels = controlsFor(wct, { levels: { ui: { control: 'select' }, lists } }).find((c) => c.id === 'levels');
+    expect(levels).toMatchObject({ kind: 'select', default: '5,4,3,2,1', options: [{ value: '5,4,3,2,1' }, { value: '2,1' }] });
+    expect(optionValuesFrom(wct, { levels: '2,1' })).toMatchObject({ levels: [2, 1] });
+    // Without presets a list option has no page control.
+    expect(controlsFor(wct).some((c) => c.id === 'levels')).toBe(false);
+  });
 });

@@ -28,7 +28,7 @@ describe('the page tabs', () => {
       for (const control of tab!.controls) expect(optionIds, `${definition.id}: control ${control.id}`).toContain(control.id);
     }
     expect(ids).toContain('colour'); // a page-only demo, not a method of the registry
-    expect(ids.slice(0, 4)).toEqual(['feed-forward', 'gatys', 'adain', 'magenta']);
+    expect(ids.slice(0, 5)).toEqual(['feed-forward', 'gatys', 'adain', 'wct', 'magenta']);
     // Without a page around them (no weights listing here), the tabs say why they cannot run.
     expect(tabs.find((t) => t.method.id === 'gatys')?.availability).toMatch(/^Not available: /);
   });

@@ -927,9 +927,13 @@ describe('demo page with WebGPU', () => {
     await page.click('#tab-wct');
     expect(await page.$eval('#method-notice', (el) => (el as HTMLElement).hidden)).toBe(true);
     await clickSegment('size', String(SMALL));
+    expect(await page.$$eval('[data-control="levels"] button', (els) => els.map((e) => (e as HTMLElement).dataset['value']))).toEqual(['5,4,3,2,1', '4,3,2,1', '3,2,1', '2,1']);
+    // Levels 2→1: at 64 px the deep levels hold fewer pixels than channels, where whitening amplifies
+    // rounding differences between GPUs (±1 grey of input noise moves levels 5→1 by 11 grey levels, 2→1 by 1.2).
+    await clickSegment('levels', '2,1');
     await recordStatus();
     // The styles are still the Starry Night at weight 0 and the Great Wave (the AdaIN test above).
-    await stylizeAndWait('wct 64 px, levels 5→1 (bundled nets, first use)', 150_000);
+    await stylizeAndWait('wct 64 px, levels 2→1 (bundled nets, first use)', 150_000);
     const content = atSmallSize(sample('content_chelsea.png'));
     const result = await canvasPixels(page, '#result-canvas');
     expect([result.width, result.height]).toEqual([content.width, content.height]);
@@ -938,7 +942,7 @@ describe('demo page with WebGPU', () => {
     const stylizer = await wctMethod.load({ runtime, weights: { tensors: (name) => loadModelWeights(name, testStoreOptions()) } }, {});
     try {
       const styles = ['starry_night_vangogh.jpg', 'great_wave_hokusai.jpg'].map((f, i) => ({ image: sample(f), name: f, weight: i }));
-      const reference = await stylizer.stylize(sample('content_chelsea.png'), styles, { size: SMALL, styleSize: SMALL });
+      const reference = await stylizer.stylize(sample('content_chelsea.png'), styles, { size: SMALL, styleSize: SMALL, levels: [2, 1] });
       const vsLibrary = meanAbsDiff(result.rgb, reference.image.data);
       timings.push(`  wct vs the library in Node: mean abs diff ${vsLibrary.toFixed(2)}`);
       expect(vsLibrary).toBeLessThan(1.5);

@@ -14,6 +14,17 @@ const wct: PageAdapter = {
   summary: 'Any style, no training: whitens the photo’s features and colours them with the painting’s, at five depths, coarse to fine.',
   controls: {
     alpha: { label: 'Style strength (α)', format: (v) => v.toFixed(2) },
+    levels: {
+      label: 'Depth',
+      hint: 'Which encoder levels run, coarse to fine. Fewer: faster, finer textures, less of the painting’s large shapes.',
+      ui: { control: 'select' },
+      lists: [
+        { value: [5, 4, 3, 2, 1], label: '5→1' },
+        { value: [4, 3, 2, 1], label: '4→1' },
+        { value: [3, 2, 1], label: '3→1' },
+        { value: [2, 1], label: '2→1' },
+      ],
+    },
     preserveColor: { label: 'Preserve colours', hint: 'Keep the photo’s colours, take only the texture.', ui: { control: 'select' } },
     size: { label: 'Working size', ui: { control: 'select', default: 256 }, values: [64, 128, 256, 384, 512, 768], hint: 'Longer side in pixels. Smaller is faster.' },
   },

@@ -99,11 +99,11 @@ function numberValue(values: OptionValues, id: string): number | undefined {
   return typeof values[id] === 'number' ? (values[id] as number) : undefined;
 }
 
-/** The style's long side: `styleSize` in pixels, or `styleScale` × the content's long side; undefined keeps the style's own size. */
+/** The style's long side: `styleSize` in pixels, or `styleScale` × the content's long side (AdaIN); else the style's own size. */
 function styleSide(content: RgbImage, values: OptionValues): number | undefined {
   const size = numberValue(values, 'styleSize');
   if (size !== undefined) return size;
   const scale = numberValue(values, 'styleScale');
-  if (scale === undefined || scale === 1) return undefined;
+  if (scale === undefined) return undefined;
   return Math.max(16, Math.round(Math.max(content.width, content.height) * scale));
 }
