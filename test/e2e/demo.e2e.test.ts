@@ -33,6 +33,7 @@ import { resizeToLongSide } from '../../src/io/resize.ts';
 import { AdainDecoder, adainDecoderWeightsFromBytes, serializeAdainDecoder } from '../../src/nets/models/adain-decoder.ts';
 import { AdainStylizer } from '../../src/nets/methods/adain/adain.ts';
 import { wctMethod } from '../../src/nets/methods/wct/definition.ts';
+import { adainMethod } from '../../src/nets/methods/adain/definition.ts';
 import { Vgg } from '../../src/nets/models/vgg.ts';
 import type { HostTensorMap } from '../../src/nets/weights/host-tensor.ts';
 import { ensureModelFiles, loadModelWeights } from '../../src/nets/weights/node/store.ts';
@@ -819,6 +820,29 @@ describe('demo page with WebGPU', () => {
     expect(lumaCorrelation(finished.rgb, content.data)).toBeGreaterThan(0.5);
     expect(await text('#result-meta')).toMatch(/^Gatys · /);
     await shot('16-gatys-resumed.png');
+  });
+
+  it('runs AdaIN with nothing installed: the bundled distilled level-4 pair, as the library does in Node', async () => {
+    await page.click('#tab-adain');
+    expect(await page.$eval('#weights-file', (el) => (el as HTMLElement).dataset['state'])).toBe('missing');
+    await clickSegment('size', String(SMALL));
+    await recordStatus();
+    await stylizeAndWait('adain 64 px, distilled nets (first use)', 120_000);
+    const content = atSmallSize(sample('content_chelsea.png'));
+    const result = await canvasPixels(page, '#result-canvas');
+    expect([result.width, result.height]).toEqual([content.width, content.height]);
+    expect(meanAbsDiff(result.rgb, content.data)).toBeGreaterThan(5);
+    const runtime = (nodeRuntime ??= await initRuntime());
+    const stylizer = await adainMethod.load({ runtime, weights: { tensors: (name) => loadModelWeights(name, testStoreOptions()) } }, {});
+    try {
+      const reference = await stylizer.stylize(sample('content_chelsea.png'), [{ image: sample('starry_night_vangogh.jpg'), name: 'starry', weight: 1 }], { size: SMALL });
+      const vsLibrary = meanAbsDiff(result.rgb, reference.image.data);
+      timings.push(`  adain (distilled) vs the library in Node: mean abs diff ${vsLibrary.toFixed(2)}`);
+      expect(vsLibrary).toBeLessThan(1.5);
+    } finally {
+      stylizer.dispose();
+    }
+    await shot('17-adain-distilled.png');
   });
 
   let decoderFile = '';
