@@ -3,6 +3,7 @@ import { tuningNoise, type TuneJob } from '../../autotune.ts';
 import type { Runtime } from '../../runtime.ts';
 import type { Tensor } from '../../tensor.ts';
 import type { ConvGeometry } from './geometry.ts';
+import { winogradRuns } from './winograd-fit.ts';
 import { hasEightWideSubgroups, ruleChoice, type ConvChoice, type ConvKernelOptions, type ConvKind } from './rules.ts';
 
 /*
@@ -22,6 +23,7 @@ const CONV_CHOICES: Record<string, ConvChoice> = {
   'tiled/128x32': { algorithm: 'tiled', tile: tile4(128, 32) },
   'tiled/128x16': { algorithm: 'tiled', tile: tile4(128, 16) },
   direct: { algorithm: 'direct' },
+  winograd: { algorithm: 'winograd' },
 };
 
 /** Every candidate id, whatever the adapter. */
@@ -38,6 +40,7 @@ export function convCandidateIds(runtime: Runtime, half = false, shape?: { kind:
 function choiceRuns(runtime: Runtime, choice: ConvChoice, half: boolean, shape?: { kind: ConvKind; g: ConvGeometry }): boolean {
   const algorithm = choice.algorithm;
   if (algorithm === 'subgroup' && !hasEightWideSubgroups(runtime)) return false;
+  if (algorithm === 'winograd') return shape === undefined || (shape.kind === 'fwd' && winogradRuns(runtime, shape.g));
   // The filter gradient has one row count: its variants of fewer rows would time the same kernel again.
   if (shape?.kind === 'dw' && choice.subgroupRows !== undefined && choice.subgroupRows !== 4) return false;
   return !half || algorithm !== 'tiled';
@@ -72,7 +75,8 @@ export interface ConvKernels {
 
 /** The kernel for one launch: the forced algorithm, else the tuned candidate, else the rule. */
 export function pickAlgorithm(runtime: Runtime, kind: ConvKind, g: ConvGeometry, options: ConvKernelOptions, kernels: ConvKernels, half = false): ConvChoice {
-  const algorithm = options.algorithm ?? 'auto';
+  // Winograd has forward kernels only: forced on a conv op, its gradients choose as without it.
+  const algorithm = options.algorithm === 'winograd' && kind !== 'fwd' ? 'auto' : (options.algorithm ?? 'auto');
   if (algorithm === 'subgroup' && !hasEightWideSubgroups(runtime)) {
     throw new Error("conv2d: algorithm 'subgroup' needs the 'subgroups' feature with 8-wide subgroups");
   }

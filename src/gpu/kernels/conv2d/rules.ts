@@ -12,9 +12,11 @@ import type { ConvGeometry } from './geometry.ts';
 /**
  * 'subgroup': register-blocked kernels sharing filter values through subgroupBroadcast (adapters
  * whose subgroups are exactly 8 wide, such as llvmpipe); 'tiled': implicit GEMM staged in
- * workgroup memory (any adapter); 'direct': one thread per output value (depthwise, baseline).
+ * workgroup memory (any adapter); 'direct': one thread per output value (depthwise, baseline);
+ * 'winograd': F(2×2, 3×3) for 3×3 stride-1 forward convolutions (the gradients, which it does not
+ * implement, take 'auto' when it is forced).
  */
-export type ConvAlgorithm = 'auto' | 'subgroup' | 'tiled' | 'direct';
+export type ConvAlgorithm = 'auto' | 'subgroup' | 'tiled' | 'direct' | 'winograd';
 
 export interface ConvKernelOptions {
   /**
