@@ -3,6 +3,7 @@ import { SG_SIZE } from '../../../shaders/conv2d/subgroup.wgsl.ts';
 import type { ConvTile } from '../../../shaders/conv2d/tiled.wgsl.ts';
 import type { Runtime } from '../../runtime.ts';
 import type { ConvGeometry } from './geometry.ts';
+import { winogradRuns } from './winograd-fit.ts';
 
 /*
  * Which convolution kernel runs a shape when nothing was tuned for it: the untuned rules, by
@@ -21,8 +22,9 @@ export type ConvAlgorithm = 'auto' | 'subgroup' | 'tiled' | 'direct' | 'winograd
 export interface ConvKernelOptions {
   /**
    * 'auto': the variant `runtime.autotune` measured fastest for this shape on this adapter; without
-   * one, 'direct' for depthwise-like convolutions, else 'subgroup' where supported, else 'tiled'
-   * ('direct' for GEMMs of fewer than 4 columns).
+   * one, 'direct' for depthwise-like convolutions, 'winograd' for wide 3×3 stride-1 forward
+   * convolutions where it was measured to win (see `winogradWins`), else 'subgroup' where
+   * supported, else 'tiled' ('direct' for GEMMs of fewer than 4 columns).
    */
   algorithm?: ConvAlgorithm;
   /** Overrides the tile of the 'tiled' kernels (benchmarks; tm, tn, tk, rm, rn multiples of 4). */
@@ -66,6 +68,7 @@ export function hasEightWideSubgroups(runtime: Runtime): boolean {
 /** The rule used when nothing was tuned for a shape. */
 export function ruleChoice(runtime: Runtime, kind: ConvKind, g: ConvGeometry, half: boolean): ConvChoice {
   if (g.groups > 1 && (g.cinG < 4 || g.coutG < 4)) return { algorithm: 'direct' };
+  if (kind === 'fwd' && winogradWins(runtime, g, half)) return { algorithm: 'winograd' };
   // Subgroup kernels win on every dense shape measured, RGB in or out included (lavapipe: 4-8× over direct).
   if (hasEightWideSubgroups(runtime)) return { algorithm: 'subgroup' };
   if (half) return { algorithm: 'direct' }; // the tiled kernels have no f16 variant
@@ -73,6 +76,17 @@ export function ruleChoice(runtime: Runtime, kind: ConvKind, g: ConvGeometry, ha
   // tile's columns: one thread per output is 2-3× faster (lavapipe, 9×9 32 → 3 and 3×3 3 → 64 at 128 px).
   const columns = kind === 'dx' ? g.cinG : g.coutG;
   return { algorithm: columns < 4 ? 'direct' : 'tiled' };
+}
+
+/**
+ * Where F(2×2, 3×3) beats the subgroup kernels untuned: measured on lavapipe only (other adapters
+ * get it through tuning), f32, at least 64 channels in and out and 16×16 output pixels. There it
+ * ran 1.0-1.5× faster (64→64 at 128 px up to 512→512 at 16 px, loaded 2-core machine); with
+ * fewer channels the transforms cost what the product saves, and on fewer pixels the product's
+ * 16 filter matrices and the per-call filter transform dominate (512→512 at 8×8 px: 0.9×, 4×4: 0.4×).
+ */
+function winogradWins(runtime: Runtime, g: ConvGeometry, half: boolean): boolean {
+  return !half && hasEightWideSubgroups(runtime) && g.inC >= 64 && g.outC >= 64 && g.batch * g.outH * g.outW >= 256 && winogradRuns(runtime, g);
 }
 
 /** Subgroup tile width for a column count (two widths keep the number of pipelines down). */

@@ -5,6 +5,7 @@ import { sum } from '../../../../src/autograd/ops/reduce.ts';
 import { valueAndGrad } from '../../../../src/autograd/grad.ts';
 import { convCandidateIds } from '../../../../src/gpu/kernels/conv2d/candidates.ts';
 import { conv2dGeometry } from '../../../../src/gpu/kernels/conv2d/geometry.ts';
+import { hasEightWideSubgroups } from '../../../../src/gpu/kernels/conv2d/rules.ts';
 import { winogradRuns } from '../../../../src/gpu/kernels/conv2d/winograd-fit.ts';
 import { float16ToFloat32, float32ToFloat16 } from '../../../../src/gpu/half.ts';
 import type { KernelLaunch } from '../../../../src/gpu/runtime.ts';
@@ -211,6 +212,25 @@ describe('conv2d winograd: where it runs, tuning and memory', () => {
     for (let i = 0; i < 3; i++) expectClose(got[i]!, want[i]!, 1e-4, 1e-4, `tuned winograd result ${i}`);
     rt.tuning.clear();
     for (const t of [x, w, g]) t.dispose();
+  });
+
+  it('the untuned rule picks it where it was measured to win: 8-wide subgroups, f32, ≥ 64 channels, ≥ 16×16 px', () => {
+    const rt = runtime();
+    rt.tuning.clear();
+    const first = (xShape: number[], cin: number, cout: number, dtype: 'f32' | 'f16' = 'f32') => {
+      const x = rt.upload(randomValues(size(xShape), 99), xShape, dtype);
+      const w = rt.upload(randomValues(9 * cin * cout, 100, -1, 1), [3, 3, cin, cout], dtype);
+      const launched = launchesOf(rt, () => conv2d(x, w, { padding: 'same' }).dispose());
+      x.dispose();
+      w.dispose();
+      return launched[0];
+    };
+    const winograd = /^conv2d_winograd:/;
+    if (hasEightWideSubgroups(rt)) expect(first([1, 16, 16, 64], 64, 64)).toMatch(winograd);
+    else expect(first([1, 16, 16, 64], 64, 64)).not.toMatch(winograd);
+    expect(first([1, 8, 8, 64], 64, 64)).not.toMatch(winograd);
+    expect(first([1, 16, 16, 32], 32, 64)).not.toMatch(winograd);
+    expect(first([1, 16, 16, 64], 64, 64, 'f16')).not.toMatch(winograd);
   });
 
   it('rejects a forced winograd on a shape it does not compute, naming the fix', () => {
