@@ -1,13 +1,14 @@
 import type { Tensor4D } from '@tensorflow/tfjs-core';
 import { conv2d } from '../../src/autograd/ops/conv2d.ts';
-import type { ConvAlgorithm } from '../../src/gpu/kernels/conv2d/rules.ts';
+import { hasEightWideSubgroups, type ConvKernelOptions } from '../../src/gpu/kernels/conv2d/rules.ts';
+import type { Runtime } from '../../src/gpu/runtime.ts';
 import { disposeAll, heScale, randomTensor, randomTf } from '../data.ts';
 import type { BenchDef, Tier } from '../types.ts';
 
 /*
- * 3×3 stride-1 forward convolutions under each algorithm that computes them: 'auto' (the tuned
- * choice, else the rule: what every net runs) against Winograd F(2×2, 3×3) forced. FLOPs are
- * those of the direct convolution for both, so GFLOP/s compare like for like.
+ * 3×3 stride-1 forward convolutions by implicit GEMM (the subgroup kernels where the adapter has
+ * 8-wide subgroups, else the tiled ones) and by Winograd F(2×2, 3×3) and F(4×4, 3×3), each forced.
+ * FLOPs are those of the direct convolution for all, so GFLOP/s compare like for like.
  */
 
 interface Shape3x3 {
@@ -28,16 +29,20 @@ const SHAPES: Shape3x3[] = [
   { label: 'ff residual', size: 16, cin: 128, cout: 128, reflect: true, tiers: ['quick'] },
 ];
 
-const ALGORITHMS: Exclude<ConvAlgorithm, 'subgroup' | 'tiled' | 'direct'>[] = ['auto', 'winograd'];
+const ALGORITHMS: { label: string; kernel: (rt: Runtime) => ConvKernelOptions }[] = [
+  { label: 'implicit-gemm', kernel: (rt) => ({ algorithm: hasEightWideSubgroups(rt) ? 'subgroup' : 'tiled' }) },
+  { label: 'winograd 2x2', kernel: () => ({ algorithm: 'winograd', winogradTile: 2 }) },
+  { label: 'winograd 4x4', kernel: () => ({ algorithm: 'winograd', winogradTile: 4 }) },
+];
 
 export const conv3x3Benches: BenchDef[] = SHAPES.flatMap((s) =>
-  ALGORITHMS.map((algorithm): BenchDef => {
+  ALGORITHMS.map(({ label, kernel }): BenchDef => {
     const xShape: [number, number, number, number] = [1, s.size, s.size, s.cin];
     const wShape: [number, number, number, number] = [3, 3, s.cin, s.cout];
     const scale = heScale(9 * s.cin);
     const padMode = s.reflect ? 'reflect' : 'zeros';
     return {
-      name: `conv3x3 ${algorithm} ${s.label} ${s.cin}->${s.cout} ${s.size}x${s.size}${s.reflect ? ' reflect' : ''} forward`,
+      name: `conv3x3 ${label} ${s.label} ${s.cin}->${s.cout} ${s.size}x${s.size}${s.reflect ? ' reflect' : ''} forward`,
       group: 'conv3x3',
       tiers: s.tiers,
       flops: 2 * s.size * s.size * 9 * s.cin * s.cout,
@@ -46,7 +51,8 @@ export const conv3x3Benches: BenchDef[] = SHAPES.flatMap((s) =>
       setup(rt) {
         const x = randomTensor(rt, xShape, 1);
         const wt = randomTensor(rt, wShape, 2, scale);
-        return { run: () => void conv2d(x, wt, { padding: 1, padMode, kernel: { algorithm } }), dispose: () => disposeAll(x, wt) };
+        const options = { padding: 1, padMode, kernel: kernel(rt) } as const;
+        return { run: () => void conv2d(x, wt, options), dispose: () => disposeAll(x, wt) };
       },
       peer(tf) {
         const x = randomTf<Tensor4D>(tf, xShape, 1);

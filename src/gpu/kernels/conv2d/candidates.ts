@@ -23,7 +23,8 @@ const CONV_CHOICES: Record<string, ConvChoice> = {
   'tiled/128x32': { algorithm: 'tiled', tile: tile4(128, 32) },
   'tiled/128x16': { algorithm: 'tiled', tile: tile4(128, 16) },
   direct: { algorithm: 'direct' },
-  winograd: { algorithm: 'winograd' },
+  'winograd/2x2': { algorithm: 'winograd', winogradTile: 2 },
+  'winograd/4x4': { algorithm: 'winograd', winogradTile: 4 },
 };
 
 /** Every candidate id, whatever the adapter. */
@@ -40,7 +41,7 @@ export function convCandidateIds(runtime: Runtime, half = false, shape?: { kind:
 function choiceRuns(runtime: Runtime, choice: ConvChoice, half: boolean, shape?: { kind: ConvKind; g: ConvGeometry }): boolean {
   const algorithm = choice.algorithm;
   if (algorithm === 'subgroup' && !hasEightWideSubgroups(runtime)) return false;
-  if (algorithm === 'winograd') return shape === undefined || (shape.kind === 'fwd' && winogradRuns(runtime, shape.g));
+  if (algorithm === 'winograd') return shape === undefined || (shape.kind === 'fwd' && winogradRuns(runtime, shape.g, choice.winogradTile ?? 2));
   // The filter gradient has one row count: its variants of fewer rows would time the same kernel again.
   if (shape?.kind === 'dw' && choice.subgroupRows !== undefined && choice.subgroupRows !== 4) return false;
   return !half || algorithm !== 'tiled';
@@ -55,6 +56,7 @@ export function convCandidateOptions(id: string): ConvKernelOptions {
     ...(c.tile ? { tile: c.tile } : {}),
     ...(c.subgroupWidth ? { subgroupWidth: c.subgroupWidth } : {}),
     ...(c.subgroupRows ? { subgroupRows: c.subgroupRows } : {}),
+    ...(c.winogradTile ? { winogradTile: c.winogradTile } : {}),
   };
 }
 
@@ -81,7 +83,7 @@ export function pickAlgorithm(runtime: Runtime, kind: ConvKind, g: ConvGeometry,
     throw new Error("conv2d: algorithm 'subgroup' needs the 'subgroups' feature with 8-wide subgroups");
   }
   if (half && algorithm === 'tiled') throw new Error("conv2d: the 'tiled' kernels are f32 only; f16 tensors run 'subgroup' or 'direct'");
-  const overrides = { tile: options.tile, subgroupWidth: options.subgroupWidth, subgroupRows: options.subgroupRows };
+  const overrides = { tile: options.tile, subgroupWidth: options.subgroupWidth, subgroupRows: options.subgroupRows, winogradTile: options.winogradTile };
   if (algorithm !== 'auto') return { algorithm, ...overrides };
   if (options.tile || options.subgroupWidth || options.subgroupRows) return { ...ruleChoice(runtime, kind, g, half), ...overrides };
   const tuning = runtime.tuning;

@@ -46,7 +46,7 @@ export const CONV_DIRECT = kernelFamily('conv2d_direct', (p: DirectParams) => co
 ]);
 
 export const CONV_WINOGRAD = kernelFamily('conv2d_winograd', (v: WinogradVariant) => convWinogradWgsl(v), () =>
-  everyCombination<WinogradVariant>({ stage: ['filter', 'input', 'output'], vec: BOOLS, half: BOOLS }),
+  everyCombination<WinogradVariant>({ stage: ['filter', 'input', 'output'], tile: [2, 4], vec: BOOLS, half: BOOLS }),
 );
 
 export const CONV_BIAS_GRAD = kernelFamily('conv2d_bias_grad', () => biasGradWgsl(), () => [{}]);

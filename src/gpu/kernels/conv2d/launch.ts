@@ -102,7 +102,7 @@ export function conv2dForwardKernel(x: Tensor, w: Tensor, g: ConvGeometry, bias:
   if (!(act in ACTIVATION_CODE)) throw new Error(`conv2d: unknown activation '${String(act)}'`);
   const choice = pickAlgorithm(x.runtime, 'fwd', g, options, KERNELS, half);
   const algorithm = choice.algorithm;
-  if (algorithm === 'winograd') return conv2dWinogradForward(x, w, g, bias, ACTIVATION_CODE[act], winogradProduct);
+  if (algorithm === 'winograd') return conv2dWinogradForward(x, w, g, bias, ACTIVATION_CODE[act], winogradProduct, choice.winogradTile);
   const y = x.runtime.empty([g.batch, g.outH, g.outW, g.outC], dtype);
   const m = g.batch * g.outH * g.outW;
   const k = g.kH * g.kW * g.cinG;

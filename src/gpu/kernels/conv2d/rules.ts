@@ -3,7 +3,7 @@ import { SG_SIZE } from '../../../shaders/conv2d/subgroup.wgsl.ts';
 import type { ConvTile } from '../../../shaders/conv2d/tiled.wgsl.ts';
 import type { Runtime } from '../../runtime.ts';
 import type { ConvGeometry } from './geometry.ts';
-import { winogradRuns } from './winograd-fit.ts';
+import { winogradRuns, type WinogradTile } from './winograd-fit.ts';
 
 /*
  * Which convolution kernel runs a shape when nothing was tuned for it: the untuned rules, by
@@ -23,7 +23,7 @@ export interface ConvKernelOptions {
   /**
    * 'auto': the variant `runtime.autotune` measured fastest for this shape on this adapter; without
    * one, 'direct' for depthwise-like convolutions, 'winograd' for wide 3×3 stride-1 forward
-   * convolutions where it was measured to win (see `winogradWins`), else 'subgroup' where
+   * convolutions where it was measured to win (see `winogradRuleTile`), else 'subgroup' where
    * supported, else 'tiled' ('direct' for GEMMs of fewer than 4 columns).
    */
   algorithm?: ConvAlgorithm;
@@ -33,6 +33,8 @@ export interface ConvKernelOptions {
   subgroupWidth?: 8 | 32;
   /** Overrides the rows per lane of the 'subgroup' forward and input-gradient kernels. */
   subgroupRows?: 1 | 2 | 4;
+  /** The output tile of 'winograd': 2 for F(2×2, 3×3) (default), 4 for F(4×4, 3×3). */
+  winogradTile?: WinogradTile;
 }
 
 export type ConvKind = ConvGemmKind;
@@ -43,6 +45,7 @@ export interface ConvChoice {
   tile?: ConvTile;
   subgroupWidth?: 8 | 32;
   subgroupRows?: 1 | 2 | 4;
+  winogradTile?: WinogradTile;
 }
 
 /** Tiles by the number of GEMM columns: wide tiles for many channels, tall ones for few. */
@@ -68,7 +71,8 @@ export function hasEightWideSubgroups(runtime: Runtime): boolean {
 /** The rule used when nothing was tuned for a shape. */
 export function ruleChoice(runtime: Runtime, kind: ConvKind, g: ConvGeometry, half: boolean): ConvChoice {
   if (g.groups > 1 && (g.cinG < 4 || g.coutG < 4)) return { algorithm: 'direct' };
-  if (kind === 'fwd' && winogradWins(runtime, g, half)) return { algorithm: 'winograd' };
+  const winogradTile = kind === 'fwd' ? winogradRuleTile(runtime, g, half) : null;
+  if (winogradTile) return { algorithm: 'winograd', winogradTile };
   // Subgroup kernels win on every dense shape measured, RGB in or out included (lavapipe: 4-8× over direct).
   if (hasEightWideSubgroups(runtime)) return { algorithm: 'subgroup' };
   if (half) return { algorithm: 'direct' }; // the tiled kernels have no f16 variant
@@ -79,14 +83,19 @@ export function ruleChoice(runtime: Runtime, kind: ConvKind, g: ConvGeometry, ha
 }
 
 /**
- * Where F(2×2, 3×3) beats the subgroup kernels untuned: measured on lavapipe only (other adapters
- * get it through tuning), f32, at least 64 channels in and out and 16×16 output pixels. There it
- * ran 1.0-1.5× faster (64→64 at 128 px up to 512→512 at 16 px, loaded 2-core machine); with
- * fewer channels the transforms cost what the product saves, and on fewer pixels the product's
- * 16 filter matrices and the per-call filter transform dominate (512→512 at 8×8 px: 0.9×, 4×4: 0.4×).
+ * The Winograd tile that beats the subgroup kernels untuned, or null: measured on lavapipe only
+ * (other adapters get Winograd through tuning), f32. On a loaded 2-core machine F(4×4) ran 1.4-2.6×
+ * faster from 64×64 px at 32 channels and 32×32 px at 64 channels up (TransformerNet's residual,
+ * upsampling convs, VGG conv1-conv4); F(2×2) 1.4× at 16×16 px with 512 channels, where F(4×4)'s
+ * 36 filter matrices per call weigh more. Fewer pixels or channels: the transforms cost what the
+ * product saves (512→512 at 8×8 px: F(2×2) 0.8×, F(4×4) 0.5×; 32→32 at 64×64: F(2×2) 0.9×).
  */
-function winogradWins(runtime: Runtime, g: ConvGeometry, half: boolean): boolean {
-  return !half && hasEightWideSubgroups(runtime) && g.inC >= 64 && g.outC >= 64 && g.batch * g.outH * g.outW >= 256 && winogradRuns(runtime, g);
+function winogradRuleTile(runtime: Runtime, g: ConvGeometry, half: boolean): WinogradTile | null {
+  if (half || !hasEightWideSubgroups(runtime)) return null;
+  const pixels = g.batch * g.outH * g.outW;
+  const channels = Math.min(g.inC, g.outC);
+  const tiles: WinogradTile[] = (pixels >= 4096 && channels >= 32) || (pixels >= 1024 && channels >= 64) ? [4, 2] : pixels >= 256 && channels >= 256 ? [2] : [];
+  return tiles.find((m) => winogradRuns(runtime, g, m)) ?? null;
 }
 
 /** Subgroup tile width for a column count (two widths keep the number of pipelines down). */

@@ -4,37 +4,39 @@ import type { Tensor } from '../../tensor.ts';
 import { WINOGRAD_WG, type WinogradStage } from '../../../shaders/conv2d/winograd.wgsl.ts';
 import { CONV_WINOGRAD } from './families.ts';
 import { conv2dGeometry, type ConvGeometry } from './geometry.ts';
-import { winogradRuns, winogradScratchBytes, winogradTiles, WINOGRAD_XI as XI } from './winograd-fit.ts';
+import { winogradChunkTiles, winogradFilterBytes, winogradRuns, winogradTiles, winogradXi, type WinogradTile } from './winograd-fit.ts';
 
 /*
- * The Winograd F(2×2, 3×3) forward convolution (see shaders/conv2d/winograd.wgsl.ts): filter and
+ * The Winograd F(m×m, 3×3) forward convolution, m = 2 or 4 (see shaders/conv2d/winograd.wgsl.ts): filter and
  * input transforms, the 16 products as one grouped 1×1 convolution on the tuned conv kernels, and
  * the output transform with bias and activation. The filter transform is recomputed on the GPU
  * at every call (Cin·Cout·16 values, a few percent of the product's work at 64×64 px): nothing is
  * cached, so a weight tensor updated in place can never meet a stale transform.
  */
 
-/** The 16 products: a 1×1 convolution with 16 groups of v [1, 1, tiles, 16·Cin] and u [1, 1, Cin, 16·Cout]. */
+/** The (m + 2)² products: a 1×1 convolution with (m + 2)² groups of v [1, 1, tiles, (m + 2)²·Cin] and u [1, 1, Cin, (m + 2)²·Cout]. */
 export type WinogradProduct = (v: Tensor, u: Tensor, g: ConvGeometry) => Tensor;
 
-function launchStage(runtime: Runtime, stage: WinogradStage, vec: boolean, half: boolean, bindings: Record<string, Tensor>, params: Record<string, number>, threads: number): void {
-  runtime.launch({ ...CONV_WINOGRAD.program({ stage, vec, half }), bindings, params, workgroups: gridFor(threads, WINOGRAD_WG) });
+function launchStage(runtime: Runtime, stage: WinogradStage, tile: WinogradTile, vec: boolean, half: boolean, bindings: Record<string, Tensor>, params: Record<string, number>, threads: number): void {
+  runtime.launch({ ...CONV_WINOGRAD.program({ stage, tile, vec, half }), bindings, params, workgroups: gridFor(threads, WINOGRAD_WG) });
 }
 
 /**
- * y = act(conv(x, w) + bias) by F(2×2, 3×3), for geometries where `winogradRuns` holds. x, w,
+ * y = act(conv(x, w) + bias) by F(m×m, 3×3), for geometries where `winogradRuns` holds. x, w,
  * bias and y share one dtype (f16: f16 storage, f32 transforms and accumulation).
  */
-export function conv2dWinogradForward(x: Tensor, w: Tensor, g: ConvGeometry, bias: Tensor | null, act: number, product: WinogradProduct): Tensor {
+export function conv2dWinogradForward(x: Tensor, w: Tensor, g: ConvGeometry, bias: Tensor | null, act: number, product: WinogradProduct, m: WinogradTile = 2): Tensor {
   const runtime = x.runtime;
-  if (!winogradRuns(runtime, g)) {
+  if (m !== 2 && m !== 4) throw new Error(`conv2d: the winograd output tile must be 2 or 4, got ${String(m)}`);
+  if (!winogradRuns(runtime, g, m)) {
     throw new Error(
-      `conv2d: algorithm 'winograd' runs 3x3 stride-1 undilated ungrouped convolutions whose transformed input fits one buffer binding; ` +
-        `got ${g.kH}x${g.kW} stride ${g.stride} dilation ${g.dilation} groups ${g.groups} (${winogradScratchBytes(g)} bytes): use algorithm 'auto'`,
+      `conv2d: algorithm 'winograd' runs 3x3 stride-1 undilated ungrouped convolutions whose transformed filter fits one buffer binding; ` +
+        `got ${g.kH}x${g.kW} stride ${g.stride} dilation ${g.dilation} groups ${g.groups} (${winogradFilterBytes(g, m)} bytes): use algorithm 'auto'`,
     );
   }
   const half = x.dtype === 'f16';
-  const { tilesH, tilesW, tiles } = winogradTiles(g);
+  const { tilesH, tilesW, tiles } = winogradTiles(g, m);
+  const xi = winogradXi(m);
   const params = {
     in_h: g.inH,
     in_w: g.inW,
@@ -49,6 +51,7 @@ export function conv2dWinogradForward(x: Tensor, w: Tensor, g: ConvGeometry, bia
     reflect: g.padMode === 'reflect' ? 1 : 0,
     tiles_h: tilesH,
     tiles_w: tilesW,
+    tile_base: 0,
     tiles,
     has_bias: bias ? 1 : 0,
     act,
@@ -56,17 +59,21 @@ export function conv2dWinogradForward(x: Tensor, w: Tensor, g: ConvGeometry, bia
   const quads = (c: number) => Math.ceil(c / 4);
   const vecIn = g.inC % 4 === 0;
   const vecOut = g.outC % 4 === 0;
-  const u = runtime.empty([1, 1, g.inC, XI * g.outC]);
-  launchStage(runtime, 'filter', vecOut, half, { w, u }, params, g.inC * quads(g.outC));
-  const v = runtime.empty([1, 1, tiles, XI * g.inC]);
-  launchStage(runtime, 'input', vecIn, half, { x, v }, params, tiles * quads(g.inC));
-  const inner = conv2dGeometry('conv2d winograd', v.shape, u.shape, { groups: XI });
-  const m = product(v, u, inner);
-  v.dispose();
-  u.dispose();
+  const u = runtime.empty([1, 1, g.inC, xi * g.outC]);
+  launchStage(runtime, 'filter', m, vecOut, half, { w, u }, params, g.inC * quads(g.outC));
   const y = runtime.empty([g.batch, g.outH, g.outW, g.outC], x.dtype);
-  // Without a bias the filter stands in for the unused binding (same dtype, never read).
-  launchStage(runtime, 'output', vecOut, half, { m, bias: bias ?? w, y }, params, tiles * quads(g.outC));
-  m.dispose();
+  const chunk = winogradChunkTiles(runtime, g, m);
+  for (let base = 0; base < tiles; base += chunk) {
+    const count = Math.min(chunk, tiles - base);
+    const chunkParams = { ...params, tile_base: base, tiles: count };
+    const v = runtime.empty([1, 1, count, xi * g.inC]);
+    launchStage(runtime, 'input', m, vecIn, half, { x, v }, chunkParams, count * quads(g.inC));
+    const products = product(v, u, conv2dGeometry('conv2d winograd', v.shape, u.shape, { groups: xi }));
+    v.dispose();
+    // Without a bias the filter stands in for the unused binding (same dtype, never read).
+    launchStage(runtime, 'output', m, vecOut, half, { m: products, bias: bias ?? w, y }, chunkParams, count * quads(g.outC));
+    products.dispose();
+  }
+  u.dispose();
   return y;
 }

@@ -6,19 +6,26 @@ import { valueAndGrad } from '../../../../src/autograd/grad.ts';
 import { convCandidateIds } from '../../../../src/gpu/kernels/conv2d/candidates.ts';
 import { conv2dGeometry } from '../../../../src/gpu/kernels/conv2d/geometry.ts';
 import { hasEightWideSubgroups } from '../../../../src/gpu/kernels/conv2d/rules.ts';
-import { winogradRuns } from '../../../../src/gpu/kernels/conv2d/winograd-fit.ts';
+import { winogradRuns, type WinogradTile } from '../../../../src/gpu/kernels/conv2d/winograd-fit.ts';
 import { float16ToFloat32, float32ToFloat16 } from '../../../../src/gpu/half.ts';
 import type { KernelLaunch } from '../../../../src/gpu/runtime.ts';
 import type { Runtime } from '../../../../src/gpu/runtime.ts';
 import type { Tensor } from '../../../../src/gpu/tensor.ts';
 import { useRuntime } from '../../../helpers/gpu.ts';
+import { largestBufferDuring } from '../../../helpers/tiling-probes.ts';
 import { expectClose, randomValues, tf, tfValues } from '../../../helpers/oracle.ts';
 
 /*
- * Winograd F(2×2, 3×3) forward against tfjs-cpu. Its transforms add a few roundings per output
- * (|B|, |G|, |A| entries are 0, ½ or 1, sums of up to 9 terms), so it is held to the f32 kernel
- * tolerance of every other conv variant: rtol 1e-4, atol 1e-5 (measured worst excess below it).
+ * Winograd F(2×2, 3×3) and F(4×4, 3×3) forward against tfjs-cpu. F(2×2)'s transforms add a few
+ * roundings per output (coefficients 0, ½ and 1), so it is held to the f32 tolerance of every
+ * other conv variant. F(4×4)'s coefficients reach 8 and 1/24, and its error grows accordingly:
+ * TOLERANCE states what each is held to.
  */
+
+const TOLERANCE: Record<WinogradTile, { rtol: number; atol: number }> = {
+  2: { rtol: 1e-4, atol: 1e-5 },
+  4: { rtol: 1e-3, atol: 1e-4 },
+};
 
 const runtime = useRuntime();
 
@@ -77,13 +84,13 @@ function tfConv(c: Case, x: tf.Tensor, w: tf.Tensor, b: tf.Tensor | null): tf.Te
   return y;
 }
 
-function options(c: Case, b: Tensor | null, algorithm: 'winograd' | 'auto'): Conv2dOptions {
+function options(c: Case, b: Tensor | null, algorithm: 'winograd' | 'auto', winogradTile: WinogradTile = 2): Conv2dOptions {
   return {
     padding: c.padding,
     padMode: c.reflect ? 'reflect' : 'zeros',
     ...(b ? { bias: b } : {}),
     ...(c.activation ? { activation: c.activation } : {}),
-    kernel: { algorithm },
+    kernel: { algorithm, winogradTile },
   };
 }
 
@@ -98,7 +105,7 @@ const cases: Case[] = [
   { name: 'many tiles 32×26, 20 → 36, bias', x: [1, 32, 26, 20], cout: 36, padding: 'same', bias: true },
 ];
 
-async function check(c: Case, seed: number): Promise<void> {
+async function check(c: Case, seed: number, tile: WinogradTile): Promise<void> {
   const rt = runtime();
   const wShape = [3, 3, c.x[3], c.cout];
   const xs = randomValues(size(c.x), seed);
@@ -112,20 +119,25 @@ async function check(c: Case, seed: number): Promise<void> {
   const w = rt.upload(ws, wShape);
   const b = c.bias ? rt.upload(bs, [c.cout]) : null;
   let y: Tensor | null = null;
-  const launched = launchesOf(rt, () => (y = conv2d(x, w, options(c, b, 'winograd'))));
-  expect(launched[0]).toMatch(/^conv2d_winograd:half=false,stage=filter,/);
-  expect(launched.filter((l) => l.startsWith('conv2d_winograd'))).toHaveLength(3);
+  const launched = launchesOf(rt, () => (y = conv2d(x, w, options(c, b, 'winograd', tile))));
+  expect(launched[0]).toMatch(new RegExp(`^conv2d_winograd:half=false,stage=filter,tile=${tile},`));
+  // One filter transform, then the input and output transforms chunk by chunk (the scratch is
+  // held to the size of x or y, so every case here runs several chunks).
+  const stage = (name: string) => launched.filter((l) => l.startsWith('conv2d_winograd:') && l.includes(`stage=${name},`)).length;
+  expect(stage('filter')).toBe(1);
+  expect(stage('input')).toBeGreaterThan(1);
+  expect(stage('output')).toBe(stage('input'));
   y = y!;
   expect([...y.shape]).toEqual(expected.shape);
-  expectClose(await y.data(), await tfValues(expected), 1e-4, 1e-5, `${c.name} forward`);
+  expectClose(await y.data(), await tfValues(expected), TOLERANCE[tile].rtol, TOLERANCE[tile].atol, `${c.name} F(${tile}) forward`);
 
-  // Forced on the op, the gradients run the existing kernels and stay exact.
-  if (!c.reflect) {
+  // Forced on the op, the gradients run the existing kernels (the same for both tiles) and stay exact.
+  if (!c.reflect && tile === 2) {
     const gs = randomValues(size(expected.shape), seed + 3);
     const g = rt.upload(gs, expected.shape);
     const tg = tf.tensor(gs, expected.shape);
     const params = b ? [x, w, b] : [x, w];
-    const { value, grads } = valueAndGrad((...a: Tensor[]) => sum(mul(conv2d(a[0]!, a[1]!, options(c, a[2] ?? null, 'winograd')), g)))(...params);
+    const { value, grads } = valueAndGrad((...a: Tensor[]) => sum(mul(conv2d(a[0]!, a[1]!, options(c, a[2] ?? null, 'winograd', tile)), g)))(...params);
     const tfGrads = tf.grads((...a: tf.Tensor[]) => tf.sum(tf.mul(tfConv(c, a[0]!, a[1]!, a[2] ?? null), tg)))(tb ? [tx, tw, tb] : [tx, tw]);
     for (let i = 0; i < params.length; i++) expectClose(await grads[i]!.data(), await tfValues(tfGrads[i]!), 1e-4, 1e-4, `${c.name} grad ${i}`);
     for (const t of [g, value, ...grads]) t.dispose();
@@ -134,14 +146,19 @@ async function check(c: Case, seed: number): Promise<void> {
 }
 
 describe('conv2d winograd F(2×2, 3×3): forward against tfjs-cpu, gradients through the existing kernels', () => {
-  cases.forEach((c, i) => it(c.name, () => check(c, 700 + 10 * i)));
+  cases.forEach((c, i) => it(c.name, () => check(c, 700 + 10 * i, 2)));
+});
+
+describe('conv2d winograd F(4×4, 3×3): forward against tfjs-cpu', () => {
+  cases.forEach((c, i) => it(c.name, () => check(c, 700 + 10 * i, 4)));
 });
 
 describe('conv2d winograd: f16 storage', () => {
   const toHalf = (values: Float32Array) => float16ToFloat32(float32ToFloat16(values));
-  for (const [name, xShape, cout] of [
-    ['vec4, 16 → 24, bias + relu', [2, 9, 7, 16], 24],
-    ['scalar, 5 → 7, bias + relu', [1, 7, 5, 5], 7],
+  for (const [name, xShape, cout, tile] of [
+    ['F(2×2) vec4, 16 → 24, bias + relu', [2, 9, 7, 16], 24, 2],
+    ['F(2×2) scalar, 5 → 7, bias + relu', [1, 7, 5, 5], 7, 2],
+    ['F(4×4) vec4, 16 → 24, bias + relu', [2, 9, 7, 16], 24, 4],
   ] as const) {
     it(`${name}: matches tfjs-cpu on f16-rounded inputs within f16 output rounding`, async () => {
       const rt = runtime();
@@ -156,8 +173,8 @@ describe('conv2d winograd: f16 storage', () => {
       const w = rt.upload(ws, wShape, 'f16');
       const b = rt.upload(bs, [cout], 'f16');
       let y: Tensor | null = null;
-      const launched = launchesOf(rt, () => (y = conv2d(x, w, options(c, b, 'winograd'))));
-      expect(launched[0]).toMatch(/^conv2d_winograd:half=true,/);
+      const launched = launchesOf(rt, () => (y = conv2d(x, w, options(c, b, 'winograd', tile))));
+      expect(launched[0]).toMatch(new RegExp(`^conv2d_winograd:half=true,stage=filter,tile=${tile},`));
       y = y!;
       expect(y.dtype).toBe('f16');
       expectClose(await y.data(), want, 1e-3, 1e-3, `${name} f16 forward`);
@@ -170,17 +187,21 @@ describe('conv2d winograd: where it runs, tuning and memory', () => {
   it('is a tuner candidate for 3×3 stride-1 forward shapes only, and a tuned choice runs it', async () => {
     const rt = runtime();
     const geom = (x: number[], w: number[], stride = 1, dilation = 1) => conv2dGeometry('conv2d', x, w, { stride, dilation, padding: 'same' });
-    expect(convCandidateIds(rt, false, { kind: 'fwd', g: geom([1, 8, 8, 8], [3, 3, 8, 8]) })).toContain('winograd');
-    expect(convCandidateIds(rt, true, { kind: 'fwd', g: geom([1, 8, 8, 8], [3, 3, 8, 8]) })).toContain('winograd');
-    expect(convCandidateIds(rt, false, { kind: 'dx', g: geom([1, 8, 8, 8], [3, 3, 8, 8]) })).not.toContain('winograd');
-    expect(convCandidateIds(rt, false, { kind: 'dw', g: geom([1, 8, 8, 8], [3, 3, 8, 8]) })).not.toContain('winograd');
-    expect(convCandidateIds(rt, false, { kind: 'fwd', g: geom([1, 8, 8, 8], [3, 3, 8, 8], 2) })).not.toContain('winograd');
-    expect(convCandidateIds(rt, false, { kind: 'fwd', g: geom([1, 8, 8, 8], [3, 3, 8, 8], 1, 2) })).not.toContain('winograd');
-    expect(convCandidateIds(rt, false, { kind: 'fwd', g: geom([1, 8, 8, 8], [5, 5, 8, 8]) })).not.toContain('winograd');
-    // A transformed input past one buffer binding is left to the other kernels.
+    expect(convCandidateIds(rt, false, { kind: 'fwd', g: geom([1, 8, 8, 8], [3, 3, 8, 8]) })).toEqual(expect.arrayContaining(['winograd/2x2', 'winograd/4x4']));
+    expect(convCandidateIds(rt, true, { kind: 'fwd', g: geom([1, 8, 8, 8], [3, 3, 8, 8]) })).toEqual(expect.arrayContaining(['winograd/2x2', 'winograd/4x4']));
+    expect(convCandidateIds(rt, false, { kind: 'dx', g: geom([1, 8, 8, 8], [3, 3, 8, 8]) }).filter((id) => id.startsWith('winograd'))).toEqual([]);
+    expect(convCandidateIds(rt, false, { kind: 'dw', g: geom([1, 8, 8, 8], [3, 3, 8, 8]) }).filter((id) => id.startsWith('winograd'))).toEqual([]);
+    expect(convCandidateIds(rt, false, { kind: 'fwd', g: geom([1, 8, 8, 8], [3, 3, 8, 8], 2) }).filter((id) => id.startsWith('winograd'))).toEqual([]);
+    expect(convCandidateIds(rt, false, { kind: 'fwd', g: geom([1, 8, 8, 8], [3, 3, 8, 8], 1, 2) }).filter((id) => id.startsWith('winograd'))).toEqual([]);
+    expect(convCandidateIds(rt, false, { kind: 'fwd', g: geom([1, 8, 8, 8], [5, 5, 8, 8]) }).filter((id) => id.startsWith('winograd'))).toEqual([]);
+    // A transformed filter past one buffer binding ((m + 2)² floats per channel pair) is left to the other kernels.
     const limit = rt.context.limits.maxStorageBufferBindingSize;
-    const side = Math.ceil(Math.sqrt(limit / (4 * 64))) + 2;
-    expect(winogradRuns(rt, geom([1, side, side, 64], [3, 3, 64, 64]))).toBe(false);
+    const channels = 4 * Math.ceil(Math.sqrt(limit / (16 * 4)) / 4) + 4;
+    expect(winogradRuns(rt, geom([1, 4, 4, channels], [3, 3, channels, channels]), 2)).toBe(false);
+    // About 0.7× as many channels: half the bytes for F(2×2), 1.1× the limit for F(4×4) (36 floats per pair).
+    const fewer = 4 * Math.round((0.7 * channels) / 4);
+    expect(winogradRuns(rt, geom([1, 4, 4, fewer], [3, 3, fewer, fewer]), 2)).toBe(true);
+    expect(winogradRuns(rt, geom([1, 4, 4, fewer], [3, 3, fewer, fewer]), 4)).toBe(false);
 
     rt.tuning.clear();
     const x = rt.upload(randomValues(1 * 10 * 9 * 8, 91), [1, 10, 9, 8]);
@@ -197,7 +218,7 @@ describe('conv2d winograd: where it runs, tuning and memory', () => {
       for (const t of [value, ...grads]) t.dispose();
       return out;
     })();
-    for (const r of captured) rt.tuning.set('conv2d', r.shape, { choice: 'winograd', ms: {}, clock: 'test', date: 'now' });
+    for (const r of captured) rt.tuning.set('conv2d', r.shape, { choice: 'winograd/4x4', ms: {}, clock: 'test', date: 'now' });
     let result: Tensor[] = [];
     const launched = launchesOf(rt, () => {
       const { value, grads } = valueAndGrad(f)(x, w);
@@ -205,16 +226,16 @@ describe('conv2d winograd: where it runs, tuning and memory', () => {
     });
     const got = await Promise.all(result.map((t) => t.data()));
     result.forEach((t) => t.dispose());
-    expect(launched[0]).toMatch(/^conv2d_winograd:/);
-    // The gradients' tuned 'winograd' is not theirs to run: they fall back to the rule.
+    expect(launched[0]).toMatch(/^conv2d_winograd:half=false,stage=filter,tile=4,/);
+    // The gradients' tuned 'winograd/4x4' is not theirs to run: they fall back to the rule.
     expect(launched.some((l) => /^conv2d_(subgroup|tiled|direct):.*kind=dx/.test(l))).toBe(true);
     expect(launched.some((l) => /^conv2d_(subgroup|tiled|direct):.*kind=dw/.test(l))).toBe(true);
-    for (let i = 0; i < 3; i++) expectClose(got[i]!, want[i]!, 1e-4, 1e-4, `tuned winograd result ${i}`);
+    for (let i = 0; i < 3; i++) expectClose(got[i]!, want[i]!, TOLERANCE[4].rtol, TOLERANCE[4].atol, `tuned winograd result ${i}`);
     rt.tuning.clear();
     for (const t of [x, w, g]) t.dispose();
   });
 
-  it('the untuned rule picks it where it was measured to win: 8-wide subgroups, f32, ≥ 64 channels, ≥ 16×16 px', () => {
+  it('the untuned rule picks it where it was measured to win: 8-wide subgroups, f32, enough pixels and channels', () => {
     const rt = runtime();
     rt.tuning.clear();
     const first = (xShape: number[], cin: number, cout: number, dtype: 'f32' | 'f16' = 'f32') => {
@@ -225,12 +246,16 @@ describe('conv2d winograd: where it runs, tuning and memory', () => {
       w.dispose();
       return launched[0];
     };
-    const winograd = /^conv2d_winograd:/;
-    if (hasEightWideSubgroups(rt)) expect(first([1, 16, 16, 64], 64, 64)).toMatch(winograd);
-    else expect(first([1, 16, 16, 64], 64, 64)).not.toMatch(winograd);
-    expect(first([1, 8, 8, 64], 64, 64)).not.toMatch(winograd);
-    expect(first([1, 16, 16, 32], 32, 64)).not.toMatch(winograd);
-    expect(first([1, 16, 16, 64], 64, 64, 'f16')).not.toMatch(winograd);
+    const lavapipeLike = hasEightWideSubgroups(rt);
+    const expectTile = (launch: string | undefined, tile: WinogradTile | null) =>
+      tile && lavapipeLike ? expect(launch).toMatch(new RegExp(`^conv2d_winograd:half=false,stage=filter,tile=${tile},`)) : expect(launch).not.toMatch(/^conv2d_winograd:/);
+    expectTile(first([1, 64, 64, 32], 32, 32), 4);
+    expectTile(first([1, 32, 32, 64], 64, 48), null);
+    expectTile(first([1, 32, 32, 64], 64, 64), 4);
+    expectTile(first([1, 16, 16, 256], 256, 256), 2);
+    expectTile(first([1, 16, 16, 128], 128, 128), null);
+    expectTile(first([1, 8, 8, 256], 256, 256), null);
+    expectTile(first([1, 32, 32, 64], 64, 64, 'f16'), null);
   });
 
   it('rejects a forced winograd on a shape it does not compute, naming the fix', () => {
@@ -242,12 +267,28 @@ describe('conv2d winograd: where it runs, tuning and memory', () => {
     w.dispose();
   });
 
+  it('allocates nothing larger than its input or output (the transformed filter aside)', async () => {
+    const rt = runtime();
+    for (const tile of [2, 4] as const) {
+      const x = rt.upload(randomValues(2 * 20 * 18 * 24, 101), [2, 20, 18, 24]);
+      const w = rt.upload(randomValues(9 * 24 * 16, 102), [3, 3, 24, 16]);
+      const { largest } = await largestBufferDuring(rt, async () => {
+        conv2d(x, w, { padding: 'same', kernel: { algorithm: 'winograd', winogradTile: tile } }).dispose();
+        await rt.sync();
+      });
+      expect(largest, `F(${tile})`).toBeLessThanOrEqual(Math.max(x.byteLength, (tile + 2) ** 2 * 24 * 16 * 4));
+      expect(largest, `F(${tile})`).toBeGreaterThan(0);
+      x.dispose();
+      w.dispose();
+    }
+  });
+
   it('frees its transformed operands', async () => {
     const rt = runtime();
     const x = rt.upload(randomValues(2 * 9 * 7 * 8, 96), [2, 9, 7, 8]);
     const w = rt.upload(randomValues(9 * 8 * 12, 97), [3, 3, 8, 12]);
     const b = rt.upload(randomValues(12, 98), [12]);
-    const once = () => conv2d(x, w, { padding: 'same', bias: b, kernel: { algorithm: 'winograd' } }).dispose();
+    const once = () => conv2d(x, w, { padding: 'same', bias: b, kernel: { algorithm: 'winograd', winogradTile: 4 } }).dispose();
     once();
     await rt.flush();
     const before = rt.stats();
