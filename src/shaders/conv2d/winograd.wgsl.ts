@@ -35,6 +35,12 @@ export interface WinogradVariant {
   vec: boolean;
   /** f16 storage of x, w, bias and y. */
   half: boolean;
+  /**
+   * Filter stage of an input gradient: u is built from the forward filter flipped in space with its
+   * channel axes swapped (w read as [3, 3, out_c, in_c], scalar loads), so the same stages compute
+   * dx = dy ⋆ w_flipped.
+   */
+  flip: boolean;
 }
 
 const PARAMS = `
@@ -141,6 +147,16 @@ function transform2d(t: Matrix): string {
   return code;
 }
 
+/** Taps (r, s) of the flipped filter for output channels c..c+3: w[2-r][2-s][c + j][ci] of the forward filter. */
+function flippedTaps(r: number, s: number, half: boolean): string {
+  const lane = (j: number) => {
+    const ok = `c + ${j}u < p.out_c`;
+    const read = `w[select(0u, (${(2 - r) * 3 + (2 - s)}u * p.out_c + c + ${j}u) * p.in_c + ci, ${ok})]`;
+    return `select(0.0, ${half ? `f32(${read})` : read}, ${ok})`;
+  };
+  return `vec4f(${range(4).map(lane).join(', ')})`;
+}
+
 function filterStage(v: WinogradVariant): string {
   // One thread per (ci, output-channel quad); w HWIO [3, 3, Cin, Cout] → u [Cin, a² · Cout].
   const a = v.tile + 2;
@@ -150,8 +166,9 @@ function filterStage(v: WinogradVariant): string {
   let c = (i % c4n) * 4u;
   let ci = i / c4n;`;
   for (const r of range(3)) for (const s of range(3)) {
+    const load = v.flip ? flippedTaps(r, s, v.half) : loadQuad('w', `((${r * 3 + s}u) * p.in_c + ci) * p.out_c`, 'c', 'p.out_c', v.vec, v.half);
     code += `
-  let e${r}_${s} = ${loadQuad('w', `((${r * 3 + s}u) * p.in_c + ci) * p.out_c`, 'c', 'p.out_c', v.vec, v.half)};`;
+  let e${r}_${s} = ${load};`;
   }
   code += transform2d(MATRICES[v.tile].filter);
   for (const r of range(a)) for (const s of range(a)) {
@@ -237,7 +254,7 @@ export function convWinogradWgsl(v: WinogradVariant): string {
   const f32 = (vec: boolean) => storageArray(vec, false);
   const bindings = {
     filter: `
-@group(0) @binding(0) var<storage, read> w: ${io(v.vec)};
+@group(0) @binding(0) var<storage, read> w: ${io(v.vec && !v.flip)};
 @group(0) @binding(1) var<storage, read_write> u: ${f32(v.vec)};
 @group(0) @binding(2) var<uniform> p: Params;`,
     input: `
@@ -252,6 +269,7 @@ ${SRC_INDEX}`,
 @group(0) @binding(3) var<uniform> p: Params;
 ${ACTIVATION}`,
   }[v.stage];
+  if (v.flip && v.stage !== 'filter') throw new Error(`conv2d: only the winograd filter stage flips, not '${v.stage}'`);
   const body = v.stage === 'filter' ? filterStage(v) : v.stage === 'input' ? inputStage(v) : outputStage(v);
   return `${f16Header(v.half)}${PARAMS}
 ${bindings}

@@ -3,7 +3,7 @@ import { tuningNoise, type TuneJob } from '../../autotune.ts';
 import type { Runtime } from '../../runtime.ts';
 import type { Tensor } from '../../tensor.ts';
 import type { ConvGeometry } from './geometry.ts';
-import { winogradRuns } from './winograd-fit.ts';
+import { winogradInputGradRuns, winogradRuns } from './winograd-fit.ts';
 import { hasEightWideSubgroups, ruleChoice, type ConvChoice, type ConvKernelOptions, type ConvKind } from './rules.ts';
 
 /*
@@ -41,7 +41,12 @@ export function convCandidateIds(runtime: Runtime, half = false, shape?: { kind:
 function choiceRuns(runtime: Runtime, choice: ConvChoice, half: boolean, shape?: { kind: ConvKind; g: ConvGeometry }): boolean {
   const algorithm = choice.algorithm;
   if (algorithm === 'subgroup' && !hasEightWideSubgroups(runtime)) return false;
-  if (algorithm === 'winograd') return shape === undefined || (shape.kind === 'fwd' && winogradRuns(runtime, shape.g, choice.winogradTile ?? 2));
+  if (algorithm === 'winograd') {
+    const m = choice.winogradTile ?? 2;
+    if (shape === undefined) return true;
+    if (shape.kind === 'fwd') return winogradRuns(runtime, shape.g, m);
+    return shape.kind === 'dx' && winogradInputGradRuns(runtime, shape.g, m);
+  }
   // The filter gradient has one row count: its variants of fewer rows would time the same kernel again.
   if (shape?.kind === 'dw' && choice.subgroupRows !== undefined && choice.subgroupRows !== 4) return false;
   return !half || algorithm !== 'tiled';
@@ -77,8 +82,10 @@ export interface ConvKernels {
 
 /** The kernel for one launch: the forced algorithm, else the tuned candidate, else the rule. */
 export function pickAlgorithm(runtime: Runtime, kind: ConvKind, g: ConvGeometry, options: ConvKernelOptions, kernels: ConvKernels, half = false): ConvChoice {
-  // Winograd has forward kernels only: forced on a conv op, its gradients choose as without it.
-  const algorithm = options.algorithm === 'winograd' && kind !== 'fwd' ? 'auto' : (options.algorithm ?? 'auto');
+  // Winograd computes the forward pass and most input gradients: forced on a conv op, the filter
+  // gradient and an input gradient it cannot compute (a pad over 2) choose as without it.
+  const gradientWithoutWinograd = options.algorithm === 'winograd' && kind !== 'fwd' && !choiceRuns(runtime, { algorithm: 'winograd', winogradTile: options.winogradTile }, half, { kind, g });
+  const algorithm = gradientWithoutWinograd ? 'auto' : (options.algorithm ?? 'auto');
   if (algorithm === 'subgroup' && !hasEightWideSubgroups(runtime)) {
     throw new Error("conv2d: algorithm 'subgroup' needs the 'subgroups' feature with 8-wide subgroups");
   }

@@ -46,7 +46,10 @@ export const CONV_DIRECT = kernelFamily('conv2d_direct', (p: DirectParams) => co
 ]);
 
 export const CONV_WINOGRAD = kernelFamily('conv2d_winograd', (v: WinogradVariant) => convWinogradWgsl(v), () =>
-  everyCombination<WinogradVariant>({ stage: ['filter', 'input', 'output'], tile: [2, 4], vec: BOOLS, half: BOOLS }),
+  [
+    ...everyCombination<WinogradVariant>({ stage: ['filter'], tile: [2, 4], vec: BOOLS, half: BOOLS, flip: BOOLS }),
+    ...everyCombination<WinogradVariant>({ stage: ['input', 'output'], tile: [2, 4], vec: BOOLS, half: BOOLS, flip: [false] }),
+  ],
 );
 
 export const CONV_BIAS_GRAD = kernelFamily('conv2d_bias_grad', () => biasGradWgsl(), () => [{}]);

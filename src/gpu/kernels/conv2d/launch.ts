@@ -8,7 +8,7 @@ import { pad2dBackward } from '../pad.ts';
 import { pickAlgorithm, type ConvKernels } from './candidates.ts';
 import { CONV_BIAS_GRAD, CONV_DIRECT, CONV_SUBGROUP, CONV_TILED } from './families.ts';
 import type { ConvGeometry } from './geometry.ts';
-import { conv2dWinogradForward, type WinogradProduct } from './winograd.ts';
+import { conv2dWinogradForward, conv2dWinogradInputGrad, type WinogradProduct } from './winograd.ts';
 import { chooseTile, subgroupRows, subgroupWidth, type ConvKernelOptions } from './rules.ts';
 
 /** Activation fused into the forward kernel's epilogue. */
@@ -149,6 +149,13 @@ export function conv2dInputGradKernel(dy: Tensor, w: Tensor, g: ConvGeometry, op
   const pg: ConvGeometry = reflect ? { ...g, inH: g.inH + t + b, inW: g.inW + l + r, pads: [0, 0, 0, 0], padMode: 'zeros' } : g;
   const choice = pickAlgorithm(dy.runtime, 'dx', g, options, KERNELS);
   const algorithm = choice.algorithm;
+  if (algorithm === 'winograd') {
+    const dx = conv2dWinogradInputGrad(dy, w, pg, winogradProduct, choice.winogradTile);
+    if (!reflect) return dx;
+    const folded = pad2dBackward(dx, [g.batch, g.inH, g.inW, g.inC], g.pads, 'reflect');
+    dx.dispose();
+    return folded;
+  }
   const dx = dy.runtime.empty([pg.batch, pg.inH, pg.inW, pg.inC]);
   const m = pg.batch * pg.inH * pg.inW;
   const k = pg.kH * pg.kW * pg.coutG;

@@ -3,7 +3,7 @@ import { SG_SIZE } from '../../../shaders/conv2d/subgroup.wgsl.ts';
 import type { ConvTile } from '../../../shaders/conv2d/tiled.wgsl.ts';
 import type { Runtime } from '../../runtime.ts';
 import type { ConvGeometry } from './geometry.ts';
-import { winogradRuns, type WinogradTile } from './winograd-fit.ts';
+import { winogradInputGradRuns, winogradRuns, type WinogradTile } from './winograd-fit.ts';
 
 /*
  * Which convolution kernel runs a shape when nothing was tuned for it: the untuned rules, by
@@ -14,16 +14,16 @@ import { winogradRuns, type WinogradTile } from './winograd-fit.ts';
  * 'subgroup': register-blocked kernels sharing filter values through subgroupBroadcast (adapters
  * whose subgroups are exactly 8 wide, such as llvmpipe); 'tiled': implicit GEMM staged in
  * workgroup memory (any adapter); 'direct': one thread per output value (depthwise, baseline);
- * 'winograd': F(2×2, 3×3) for 3×3 stride-1 forward convolutions (the gradients, which it does not
- * implement, take 'auto' when it is forced).
+ * 'winograd': F(2×2, 3×3) or F(4×4, 3×3) for 3×3 stride-1 convolutions, forward and input
+ * gradient (the filter gradient, which it does not implement, takes 'auto' when it is forced).
  */
 export type ConvAlgorithm = 'auto' | 'subgroup' | 'tiled' | 'direct' | 'winograd';
 
 export interface ConvKernelOptions {
   /**
    * 'auto': the variant `runtime.autotune` measured fastest for this shape on this adapter; without
-   * one, 'direct' for depthwise-like convolutions, 'winograd' for wide 3×3 stride-1 forward
-   * convolutions where it was measured to win (see `winogradRuleTile`), else 'subgroup' where
+   * one, 'direct' for depthwise-like convolutions, 'winograd' for wide 3×3 stride-1 convolutions
+   * and input gradients where it was measured to win (see `winogradRuleTile`), else 'subgroup' where
    * supported, else 'tiled' ('direct' for GEMMs of fewer than 4 columns).
    */
   algorithm?: ConvAlgorithm;
@@ -71,7 +71,7 @@ export function hasEightWideSubgroups(runtime: Runtime): boolean {
 /** The rule used when nothing was tuned for a shape. */
 export function ruleChoice(runtime: Runtime, kind: ConvKind, g: ConvGeometry, half: boolean): ConvChoice {
   if (g.groups > 1 && (g.cinG < 4 || g.coutG < 4)) return { algorithm: 'direct' };
-  const winogradTile = kind === 'fwd' ? winogradRuleTile(runtime, g, half) : null;
+  const winogradTile = kind === 'fwd' ? winogradRuleTile(runtime, g, half) : kind === 'dx' ? winogradInputGradRuleTile(runtime, g) : null;
   if (winogradTile) return { algorithm: 'winograd', winogradTile };
   // Subgroup kernels win on every dense shape measured, RGB in or out included (lavapipe: 4-8× over direct).
   if (hasEightWideSubgroups(runtime)) return { algorithm: 'subgroup' };
@@ -96,6 +96,21 @@ function winogradRuleTile(runtime: Runtime, g: ConvGeometry, half: boolean): Win
   const channels = Math.min(g.inC, g.outC);
   const tiles: WinogradTile[] = (pixels >= 4096 && channels >= 32) || (pixels >= 1024 && channels >= 64) ? [4, 2] : pixels >= 256 && channels >= 256 ? [2] : [];
   return tiles.find((m) => winogradRuns(runtime, g, m)) ?? null;
+}
+
+/**
+ * The same for the input gradient (F(4×4) or nothing), measured the same way: 1.6-2.0× from
+ * 64×64 px at 32 → 64 channels and 32×32 px at 128 up to 256 channels. Its flipped filter is read
+ * with strided scalar loads at every call, which loses from 512 channels on (16×16 px: 0.6×) and
+ * at 32 → 32 channels (64×64 px: 0.55×). Pixels are the gradient's, the forward input's.
+ */
+function winogradInputGradRuleTile(runtime: Runtime, g: ConvGeometry): WinogradTile | null {
+  if (!hasEightWideSubgroups(runtime)) return null;
+  const pixels = g.batch * g.inH * g.inW;
+  const fewer = Math.min(g.inC, g.outC);
+  const more = Math.max(g.inC, g.outC);
+  const wins = more <= 256 && ((pixels >= 4096 && fewer >= 32 && more >= 64) || (pixels >= 1024 && fewer >= 128));
+  return wins && winogradInputGradRuns(runtime, g, 4) ? 4 : null;
 }
 
 /** Subgroup tile width for a column count (two widths keep the number of pipelines down). */

@@ -39,6 +39,27 @@ export function winogradFilterBytes(g: ConvGeometry, m: WinogradTile): number {
   return winogradXi(m) * g.inC * g.outC * 4;
 }
 
+/**
+ * The convolution that computes the input gradient of `g` (zero padding): dy as input, the flipped
+ * filter, padding 2 − pad per side; null where a pad exceeds 2 or `g` is not a 3×3 stride-1 conv.
+ */
+export function winogradInputGradGeometry(g: ConvGeometry): ConvGeometry | null {
+  if (!winogradApplies(g) || g.padMode !== 'zeros' || g.pads.some((p) => p > 2)) return null;
+  const [t, b, l, r] = g.pads;
+  return { ...g, inH: g.outH, inW: g.outW, inC: g.outC, outH: g.inH, outW: g.inW, outC: g.inC, cinG: g.outC, coutG: g.inC, pads: [2 - t, 2 - b, 2 - l, 2 - r] };
+}
+
+/**
+ * Whether the input gradient of `g` runs as Winograd here (reflect padding: on the padded grid,
+ * as the dx kernels compute it before folding).
+ */
+export function winogradInputGradRuns(runtime: Runtime, g: ConvGeometry, m: WinogradTile): boolean {
+  const [t, b, l, r] = g.pads;
+  const zeros: ConvGeometry = g.padMode === 'reflect' ? { ...g, inH: g.inH + t + b, inW: g.inW + l + r, pads: [0, 0, 0, 0], padMode: 'zeros' } : g;
+  const gt = winogradInputGradGeometry(zeros);
+  return gt !== null && winogradRuns(runtime, gt, m);
+}
+
 /** Whether the shape runs as Winograd here: it applies and its transformed filter fits one binding. */
 export function winogradRuns(runtime: Runtime, g: ConvGeometry, m: WinogradTile): boolean {
   const limits = runtime.context.limits;

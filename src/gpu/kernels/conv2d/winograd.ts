@@ -4,12 +4,13 @@ import type { Tensor } from '../../tensor.ts';
 import { WINOGRAD_WG, type WinogradStage } from '../../../shaders/conv2d/winograd.wgsl.ts';
 import { CONV_WINOGRAD } from './families.ts';
 import { conv2dGeometry, type ConvGeometry } from './geometry.ts';
-import { winogradChunkTiles, winogradFilterBytes, winogradRuns, winogradTiles, winogradXi, type WinogradTile } from './winograd-fit.ts';
+import { winogradChunkTiles, winogradFilterBytes, winogradInputGradGeometry, winogradRuns, winogradTiles, winogradXi, type WinogradTile } from './winograd-fit.ts';
 
 /*
- * The Winograd F(m×m, 3×3) forward convolution, m = 2 or 4 (see shaders/conv2d/winograd.wgsl.ts): filter and
- * input transforms, the 16 products as one grouped 1×1 convolution on the tuned conv kernels, and
- * the output transform with bias and activation. The filter transform is recomputed on the GPU
+ * The Winograd F(m×m, 3×3) convolution, m = 2 or 4 (see shaders/conv2d/winograd.wgsl.ts): filter and
+ * input transforms, the (m + 2)² products as one grouped 1×1 convolution on the tuned conv kernels,
+ * and the output transform with bias and activation. It computes the forward pass and, with the
+ * filter flipped, the input gradient (a stride-1 convolution of dy). The filter transform is recomputed on the GPU
  * at every call (Cin·Cout·16 values, a few percent of the product's work at 64×64 px): nothing is
  * cached, so a weight tensor updated in place can never meet a stale transform.
  */
@@ -17,8 +18,8 @@ import { winogradChunkTiles, winogradFilterBytes, winogradRuns, winogradTiles, w
 /** The (m + 2)² products: a 1×1 convolution with (m + 2)² groups of v [1, 1, tiles, (m + 2)²·Cin] and u [1, 1, Cin, (m + 2)²·Cout]. */
 export type WinogradProduct = (v: Tensor, u: Tensor, g: ConvGeometry) => Tensor;
 
-function launchStage(runtime: Runtime, stage: WinogradStage, tile: WinogradTile, vec: boolean, half: boolean, bindings: Record<string, Tensor>, params: Record<string, number>, threads: number): void {
-  runtime.launch({ ...CONV_WINOGRAD.program({ stage, tile, vec, half }), bindings, params, workgroups: gridFor(threads, WINOGRAD_WG) });
+function launchStage(runtime: Runtime, stage: WinogradStage, tile: WinogradTile, vec: boolean, half: boolean, bindings: Record<string, Tensor>, params: Record<string, number>, threads: number, flip = false): void {
+  runtime.launch({ ...CONV_WINOGRAD.program({ stage, tile, vec, half, flip }), bindings, params, workgroups: gridFor(threads, WINOGRAD_WG) });
 }
 
 /**
@@ -26,6 +27,21 @@ function launchStage(runtime: Runtime, stage: WinogradStage, tile: WinogradTile,
  * bias and y share one dtype (f16: f16 storage, f32 transforms and accumulation).
  */
 export function conv2dWinogradForward(x: Tensor, w: Tensor, g: ConvGeometry, bias: Tensor | null, act: number, product: WinogradProduct, m: WinogradTile = 2): Tensor {
+  return winogradConv(x, w, g, bias, act, product, m, false);
+}
+
+/**
+ * dL/dx of a 3×3 stride-1 convolution `g` (zero padding; reflect is folded by the caller) by
+ * F(m×m, 3×3): dy convolved with the spatially flipped, channel-transposed filter, padded by 2 − pad.
+ */
+export function conv2dWinogradInputGrad(dy: Tensor, w: Tensor, g: ConvGeometry, product: WinogradProduct, m: WinogradTile = 2): Tensor {
+  const gt = winogradInputGradGeometry(g);
+  if (!gt) throw new Error(`conv2d backward: algorithm 'winograd' needs zero padding of at most 2 per side, got [${g.pads.join(', ')}] ${g.padMode}: use algorithm 'auto'`);
+  return winogradConv(dy, w, gt, null, 0, product, m, true);
+}
+
+/** `flip`: w is the forward filter of the convolution whose input gradient `g` computes. */
+function winogradConv(x: Tensor, w: Tensor, g: ConvGeometry, bias: Tensor | null, act: number, product: WinogradProduct, m: WinogradTile, flip: boolean): Tensor {
   const runtime = x.runtime;
   if (m !== 2 && m !== 4) throw new Error(`conv2d: the winograd output tile must be 2 or 4, got ${String(m)}`);
   if (!winogradRuns(runtime, g, m)) {
@@ -60,7 +76,7 @@ export function conv2dWinogradForward(x: Tensor, w: Tensor, g: ConvGeometry, bia
   const vecIn = g.inC % 4 === 0;
   const vecOut = g.outC % 4 === 0;
   const u = runtime.empty([1, 1, g.inC, xi * g.outC]);
-  launchStage(runtime, 'filter', m, vecOut, half, { w, u }, params, g.inC * quads(g.outC));
+  launchStage(runtime, 'filter', m, vecOut, half, { w, u }, params, g.inC * quads(g.outC), flip);
   const y = runtime.empty([g.batch, g.outH, g.outW, g.outC], x.dtype);
   const chunk = winogradChunkTiles(runtime, g, m);
   for (let base = 0; base < tiles; base += chunk) {

@@ -120,7 +120,7 @@ async function check(c: Case, seed: number, tile: WinogradTile): Promise<void> {
   const b = c.bias ? rt.upload(bs, [c.cout]) : null;
   let y: Tensor | null = null;
   const launched = launchesOf(rt, () => (y = conv2d(x, w, options(c, b, 'winograd', tile))));
-  expect(launched[0]).toMatch(new RegExp(`^conv2d_winograd:half=false,stage=filter,tile=${tile},`));
+  expect(launched[0]).toMatch(new RegExp(`^conv2d_winograd:flip=false,half=false,stage=filter,tile=${tile},`));
   // One filter transform, then the input and output transforms chunk by chunk (the scratch is
   // held to the size of x or y, so every case here runs several chunks).
   const stage = (name: string) => launched.filter((l) => l.startsWith('conv2d_winograd:') && l.includes(`stage=${name},`)).length;
@@ -131,25 +131,31 @@ async function check(c: Case, seed: number, tile: WinogradTile): Promise<void> {
   expect([...y.shape]).toEqual(expected.shape);
   expectClose(await y.data(), await tfValues(expected), TOLERANCE[tile].rtol, TOLERANCE[tile].atol, `${c.name} F(${tile}) forward`);
 
-  // Forced on the op, the gradients run the existing kernels (the same for both tiles) and stay exact.
-  if (!c.reflect && tile === 2) {
-    const gs = randomValues(size(expected.shape), seed + 3);
-    const g = rt.upload(gs, expected.shape);
-    const tg = tf.tensor(gs, expected.shape);
-    const params = b ? [x, w, b] : [x, w];
-    const { value, grads } = valueAndGrad((...a: Tensor[]) => sum(mul(conv2d(a[0]!, a[1]!, options(c, a[2] ?? null, 'winograd', tile)), g)))(...params);
-    const tfGrads = tf.grads((...a: tf.Tensor[]) => tf.sum(tf.mul(tfConv(c, a[0]!, a[1]!, a[2] ?? null), tg)))(tb ? [tx, tw, tb] : [tx, tw]);
-    for (let i = 0; i < params.length; i++) expectClose(await grads[i]!.data(), await tfValues(tfGrads[i]!), 1e-4, 1e-4, `${c.name} grad ${i}`);
-    for (const t of [g, value, ...grads]) t.dispose();
-  }
+  // Forced on the op, the input gradient runs Winograd too (flipped filter) where every pad is at
+  // most 2, the filter gradient the existing kernels.
+  const gs = randomValues(size(expected.shape), seed + 3);
+  const g = rt.upload(gs, expected.shape);
+  const tg = tf.tensor(gs, expected.shape);
+  const params = b ? [x, w, b] : [x, w];
+  let grads: Tensor[] = [];
+  let value: Tensor | null = null;
+  const backward = launchesOf(rt, () => {
+    ({ value, grads } = valueAndGrad((...a: Tensor[]) => sum(mul(conv2d(a[0]!, a[1]!, options(c, a[2] ?? null, 'winograd', tile)), g)))(...params));
+  });
+  const flipped = backward.filter((l) => l.startsWith('conv2d_winograd:') && l.includes('flip=true'));
+  expect(flipped, `${c.name}: dx by winograd`).toHaveLength(pads4(c.padding).every((p) => p <= 2) || c.reflect ? 1 : 0);
+  const tfGrads = tf.grads((...a: tf.Tensor[]) => tf.sum(tf.mul(tfConv(c, a[0]!, a[1]!, a[2] ?? null), tg)))(tb ? [tx, tw, tb] : [tx, tw]);
+  expectClose(await grads[0]!.data(), await tfValues(tfGrads[0]!), TOLERANCE[tile].rtol, 1e-4, `${c.name} F(${tile}) dx`);
+  for (let i = 1; i < params.length; i++) expectClose(await grads[i]!.data(), await tfValues(tfGrads[i]!), 1e-4, 1e-4, `${c.name} grad ${i}`);
+  for (const t of [g, value!, ...grads]) t.dispose();
   for (const t of [x, w, y, ...(b ? [b] : [])]) t.dispose();
 }
 
-describe('conv2d winograd F(2×2, 3×3): forward against tfjs-cpu, gradients through the existing kernels', () => {
+describe('conv2d winograd F(2×2, 3×3): forward and input gradient against tfjs-cpu', () => {
   cases.forEach((c, i) => it(c.name, () => check(c, 700 + 10 * i, 2)));
 });
 
-describe('conv2d winograd F(4×4, 3×3): forward against tfjs-cpu', () => {
+describe('conv2d winograd F(4×4, 3×3): forward and input gradient against tfjs-cpu', () => {
   cases.forEach((c, i) => it(c.name, () => check(c, 700 + 10 * i, 4)));
 });
 
@@ -174,7 +180,7 @@ describe('conv2d winograd: f16 storage', () => {
       const b = rt.upload(bs, [cout], 'f16');
       let y: Tensor | null = null;
       const launched = launchesOf(rt, () => (y = conv2d(x, w, options(c, b, 'winograd', tile))));
-      expect(launched[0]).toMatch(new RegExp(`^conv2d_winograd:half=true,stage=filter,tile=${tile},`));
+      expect(launched[0]).toMatch(new RegExp(`^conv2d_winograd:flip=false,half=true,stage=filter,tile=${tile},`));
       y = y!;
       expect(y.dtype).toBe('f16');
       expectClose(await y.data(), want, 1e-3, 1e-3, `${name} f16 forward`);
@@ -184,12 +190,15 @@ describe('conv2d winograd: f16 storage', () => {
 });
 
 describe('conv2d winograd: where it runs, tuning and memory', () => {
-  it('is a tuner candidate for 3×3 stride-1 forward shapes only, and a tuned choice runs it', async () => {
+  it('is a tuner candidate for 3×3 stride-1 forward and input-gradient shapes, and a tuned choice runs it', async () => {
     const rt = runtime();
     const geom = (x: number[], w: number[], stride = 1, dilation = 1) => conv2dGeometry('conv2d', x, w, { stride, dilation, padding: 'same' });
     expect(convCandidateIds(rt, false, { kind: 'fwd', g: geom([1, 8, 8, 8], [3, 3, 8, 8]) })).toEqual(expect.arrayContaining(['winograd/2x2', 'winograd/4x4']));
     expect(convCandidateIds(rt, true, { kind: 'fwd', g: geom([1, 8, 8, 8], [3, 3, 8, 8]) })).toEqual(expect.arrayContaining(['winograd/2x2', 'winograd/4x4']));
-    expect(convCandidateIds(rt, false, { kind: 'dx', g: geom([1, 8, 8, 8], [3, 3, 8, 8]) }).filter((id) => id.startsWith('winograd'))).toEqual([]);
+    expect(convCandidateIds(rt, false, { kind: 'dx', g: geom([1, 8, 8, 8], [3, 3, 8, 8]) })).toEqual(expect.arrayContaining(['winograd/2x2', 'winograd/4x4']));
+    const pad3 = conv2dGeometry('conv2d', [1, 8, 8, 8], [3, 3, 8, 8], { padding: 3 });
+    expect(convCandidateIds(rt, false, { kind: 'fwd', g: pad3 })).toEqual(expect.arrayContaining(['winograd/2x2', 'winograd/4x4']));
+    expect(convCandidateIds(rt, false, { kind: 'dx', g: pad3 }).filter((id) => id.startsWith('winograd'))).toEqual([]);
     expect(convCandidateIds(rt, false, { kind: 'dw', g: geom([1, 8, 8, 8], [3, 3, 8, 8]) }).filter((id) => id.startsWith('winograd'))).toEqual([]);
     expect(convCandidateIds(rt, false, { kind: 'fwd', g: geom([1, 8, 8, 8], [3, 3, 8, 8], 2) }).filter((id) => id.startsWith('winograd'))).toEqual([]);
     expect(convCandidateIds(rt, false, { kind: 'fwd', g: geom([1, 8, 8, 8], [3, 3, 8, 8], 1, 2) }).filter((id) => id.startsWith('winograd'))).toEqual([]);
@@ -226,9 +235,10 @@ describe('conv2d winograd: where it runs, tuning and memory', () => {
     });
     const got = await Promise.all(result.map((t) => t.data()));
     result.forEach((t) => t.dispose());
-    expect(launched[0]).toMatch(/^conv2d_winograd:half=false,stage=filter,tile=4,/);
-    // The gradients' tuned 'winograd/4x4' is not theirs to run: they fall back to the rule.
-    expect(launched.some((l) => /^conv2d_(subgroup|tiled|direct):.*kind=dx/.test(l))).toBe(true);
+    expect(launched[0]).toMatch(/^conv2d_winograd:flip=false,half=false,stage=filter,tile=4,/);
+    // The input gradient runs it with the flipped filter; the filter gradient has no Winograd kernel: the rule.
+    expect(launched.some((l) => /^conv2d_winograd:flip=true,half=false,stage=filter,tile=4,/.test(l))).toBe(true);
+    expect(launched.some((l) => /^conv2d_(subgroup|tiled|direct):.*kind=dx/.test(l))).toBe(false);
     expect(launched.some((l) => /^conv2d_(subgroup|tiled|direct):.*kind=dw/.test(l))).toBe(true);
     for (let i = 0; i < 3; i++) expectClose(got[i]!, want[i]!, TOLERANCE[4].rtol, TOLERANCE[4].atol, `tuned winograd result ${i}`);
     rt.tuning.clear();
@@ -248,7 +258,7 @@ describe('conv2d winograd: where it runs, tuning and memory', () => {
     };
     const lavapipeLike = hasEightWideSubgroups(rt);
     const expectTile = (launch: string | undefined, tile: WinogradTile | null) =>
-      tile && lavapipeLike ? expect(launch).toMatch(new RegExp(`^conv2d_winograd:half=false,stage=filter,tile=${tile},`)) : expect(launch).not.toMatch(/^conv2d_winograd:/);
+      tile && lavapipeLike ? expect(launch).toMatch(new RegExp(`^conv2d_winograd:flip=false,half=false,stage=filter,tile=${tile},`)) : expect(launch).not.toMatch(/^conv2d_winograd:/);
     expectTile(first([1, 64, 64, 32], 32, 32), 4);
     expectTile(first([1, 32, 32, 64], 64, 48), null);
     expectTile(first([1, 32, 32, 64], 64, 64), 4);
@@ -256,6 +266,23 @@ describe('conv2d winograd: where it runs, tuning and memory', () => {
     expectTile(first([1, 16, 16, 128], 128, 128), null);
     expectTile(first([1, 8, 8, 256], 256, 256), null);
     expectTile(first([1, 32, 32, 64], 64, 64, 'f16'), null);
+    // The input gradient: F(4×4) from 64×64 px at 32 → 64 channels, not at 32 → 32 nor from 512 channels.
+    const dxLaunch = (xShape: number[], cin: number, cout: number) => {
+      const x = rt.upload(randomValues(size(xShape), 103), xShape);
+      const w = rt.upload(randomValues(9 * cin * cout, 104, -1, 1), [3, 3, cin, cout]);
+      const launched = launchesOf(rt, () => {
+        const { value, grads } = valueAndGrad((x: Tensor) => sum(conv2d(x, w, { padding: 'same' })))(x);
+        for (const t of [value, ...grads]) t.dispose();
+      });
+      x.dispose();
+      w.dispose();
+      return launched.find((l) => l.includes('flip=true') || l.includes('kind=dx'));
+    };
+    const flippedTile = (launch: string | undefined, tile: 4 | null) =>
+      tile && lavapipeLike ? expect(launch).toMatch(/^conv2d_winograd:flip=true,half=false,stage=filter,tile=4,/) : expect(launch).not.toMatch(/^conv2d_winograd:/);
+    flippedTile(dxLaunch([1, 64, 64, 32], 32, 64), 4);
+    flippedTile(dxLaunch([1, 64, 64, 32], 32, 32), null);
+    flippedTile(dxLaunch([1, 8, 8, 512], 512, 512), null);
   });
 
   it('rejects a forced winograd on a shape it does not compute, naming the fix', () => {
