@@ -25,7 +25,8 @@ export function winogradTiles(g: ConvGeometry, m: WinogradTile): { tilesH: numbe
  * Tiles per launch: V and M ((m + 2)² f32 values per tile and channel) are computed a chunk of
  * tiles at a time so that neither outgrows the convolution's own input or output (as f32), nor a
  * buffer binding. The largest tensor of a net stays one of its activations, which is what the
- * image tiling plans with; whole, F(4×4)'s V would be 2.25× its input, F(2×2)'s 4×.
+ * image tiling plans with; whole, F(4×4)'s V would be 2.25× its input, F(2×2)'s 4×. (The
+ * transformed filter is not chunked: (m + 2)²/9 times the filter's size.)
  */
 export function winogradChunkTiles(runtime: Runtime, g: ConvGeometry, m: WinogradTile): number {
   const limits = runtime.context.limits;

@@ -10,9 +10,11 @@ import { winogradChunkTiles, winogradFilterBytes, winogradInputGradGeometry, win
  * The Winograd F(m×m, 3×3) convolution, m = 2 or 4 (see shaders/conv2d/winograd.wgsl.ts): filter and
  * input transforms, the (m + 2)² products as one grouped 1×1 convolution on the tuned conv kernels,
  * and the output transform with bias and activation. It computes the forward pass and, with the
- * filter flipped, the input gradient (a stride-1 convolution of dy). The filter transform is recomputed on the GPU
- * at every call (Cin·Cout·16 values, a few percent of the product's work at 64×64 px): nothing is
- * cached, so a weight tensor updated in place can never meet a stale transform.
+ * filter flipped, the input gradient (a stride-1 convolution of dy).
+ *
+ * The filter transform is recomputed on the GPU at every call ((m + 2)²·Cin·Cout values: a few
+ * percent of the product's work from 64×64 px on, which is where the rules choose Winograd):
+ * nothing is cached, so a weight tensor updated in place can never meet a stale transform.
  */
 
 /** The (m + 2)² products: a 1×1 convolution with (m + 2)² groups of v [1, 1, tiles, (m + 2)²·Cin] and u [1, 1, Cin, (m + 2)²·Cout]. */
