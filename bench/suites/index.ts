@@ -13,6 +13,7 @@ const SUITES: { name: string; load: () => Promise<BenchDef[]> }[] = [
   { name: 'elementwise', load: async () => (await import('./elementwise.ts')).elementwiseBenches },
   { name: 'matmul', load: async () => (await import('./matmul.ts')).matmulBenches },
   { name: 'conv2d', load: async () => (await import('./conv2d.ts')).conv2dBenches },
+  { name: 'conv3x3', load: async () => (await import('./conv3x3.ts')).conv3x3Benches },
   { name: 'gram', load: async () => (await import('./gram.ts')).gramBenches },
   { name: 'norm', load: async () => (await import('./norm.ts')).normBenches },
   { name: 'pool', load: async () => (await import('./pool.ts')).poolBenches },

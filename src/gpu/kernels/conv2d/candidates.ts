@@ -3,6 +3,7 @@ import { tuningNoise, type TuneJob } from '../../autotune.ts';
 import type { Runtime } from '../../runtime.ts';
 import type { Tensor } from '../../tensor.ts';
 import type { ConvGeometry } from './geometry.ts';
+import { winogradInputGradRuns, winogradRuns } from './winograd-fit.ts';
 import { hasEightWideSubgroups, ruleChoice, type ConvChoice, type ConvKernelOptions, type ConvKind } from './rules.ts';
 
 /*
@@ -22,6 +23,8 @@ const CONV_CHOICES: Record<string, ConvChoice> = {
   'tiled/128x32': { algorithm: 'tiled', tile: tile4(128, 32) },
   'tiled/128x16': { algorithm: 'tiled', tile: tile4(128, 16) },
   direct: { algorithm: 'direct' },
+  'winograd/2x2': { algorithm: 'winograd', winogradTile: 2 },
+  'winograd/4x4': { algorithm: 'winograd', winogradTile: 4 },
 };
 
 /** Every candidate id, whatever the adapter. */
@@ -38,6 +41,12 @@ export function convCandidateIds(runtime: Runtime, half = false, shape?: { kind:
 function choiceRuns(runtime: Runtime, choice: ConvChoice, half: boolean, shape?: { kind: ConvKind; g: ConvGeometry }): boolean {
   const algorithm = choice.algorithm;
   if (algorithm === 'subgroup' && !hasEightWideSubgroups(runtime)) return false;
+  if (algorithm === 'winograd') {
+    const m = choice.winogradTile ?? 2;
+    if (shape === undefined) return true;
+    if (shape.kind === 'fwd') return winogradRuns(runtime, shape.g, m);
+    return shape.kind === 'dx' && winogradInputGradRuns(runtime, shape.g, m);
+  }
   // The filter gradient has one row count: its variants of fewer rows would time the same kernel again.
   if (shape?.kind === 'dw' && choice.subgroupRows !== undefined && choice.subgroupRows !== 4) return false;
   return !half || algorithm !== 'tiled';
@@ -52,6 +61,7 @@ export function convCandidateOptions(id: string): ConvKernelOptions {
     ...(c.tile ? { tile: c.tile } : {}),
     ...(c.subgroupWidth ? { subgroupWidth: c.subgroupWidth } : {}),
     ...(c.subgroupRows ? { subgroupRows: c.subgroupRows } : {}),
+    ...(c.winogradTile ? { winogradTile: c.winogradTile } : {}),
   };
 }
 
@@ -72,12 +82,15 @@ export interface ConvKernels {
 
 /** The kernel for one launch: the forced algorithm, else the tuned candidate, else the rule. */
 export function pickAlgorithm(runtime: Runtime, kind: ConvKind, g: ConvGeometry, options: ConvKernelOptions, kernels: ConvKernels, half = false): ConvChoice {
-  const algorithm = options.algorithm ?? 'auto';
+  // Winograd computes the forward pass and most input gradients: forced on a conv op, the filter
+  // gradient and an input gradient it cannot compute (a pad over 2) choose as without it.
+  const gradientWithoutWinograd = options.algorithm === 'winograd' && kind !== 'fwd' && !choiceRuns(runtime, { algorithm: 'winograd', winogradTile: options.winogradTile }, half, { kind, g });
+  const algorithm = gradientWithoutWinograd ? 'auto' : (options.algorithm ?? 'auto');
   if (algorithm === 'subgroup' && !hasEightWideSubgroups(runtime)) {
     throw new Error("conv2d: algorithm 'subgroup' needs the 'subgroups' feature with 8-wide subgroups");
   }
   if (half && algorithm === 'tiled') throw new Error("conv2d: the 'tiled' kernels are f32 only; f16 tensors run 'subgroup' or 'direct'");
-  const overrides = { tile: options.tile, subgroupWidth: options.subgroupWidth, subgroupRows: options.subgroupRows };
+  const overrides = { tile: options.tile, subgroupWidth: options.subgroupWidth, subgroupRows: options.subgroupRows, winogradTile: options.winogradTile };
   if (algorithm !== 'auto') return { algorithm, ...overrides };
   if (options.tile || options.subgroupWidth || options.subgroupRows) return { ...ruleChoice(runtime, kind, g, half), ...overrides };
   const tuning = runtime.tuning;

@@ -2,6 +2,7 @@ import { biasGradWgsl, convDirectWgsl } from '../../../shaders/conv2d/direct.wgs
 import type { ConvGemmKind } from '../../../shaders/conv2d/common.wgsl.ts';
 import { convSubgroupWgsl, type ConvSubgroupVariant } from '../../../shaders/conv2d/subgroup.wgsl.ts';
 import { convGemmWgsl, type ConvGemmVariant, type ConvTile } from '../../../shaders/conv2d/tiled.wgsl.ts';
+import { convWinogradWgsl, type WinogradVariant } from '../../../shaders/conv2d/winograd.wgsl.ts';
 import { everyCombination, kernelFamily } from '../../kernel-family.ts';
 import { CONV_CANDIDATE_IDS, convCandidateOptions } from './candidates.ts';
 import { chooseTile } from './rules.ts';
@@ -43,5 +44,12 @@ export const CONV_DIRECT = kernelFamily('conv2d_direct', (p: DirectParams) => co
   { kind: 'fwd', half: true },
   ...everyCombination<DirectParams>({ kind: KINDS, half: [false] }),
 ]);
+
+export const CONV_WINOGRAD = kernelFamily('conv2d_winograd', (v: WinogradVariant) => convWinogradWgsl(v), () =>
+  [
+    ...everyCombination<WinogradVariant>({ stage: ['filter'], tile: [2, 4], vec: BOOLS, half: BOOLS, flip: BOOLS }),
+    ...everyCombination<WinogradVariant>({ stage: ['input', 'output'], tile: [2, 4], vec: BOOLS, half: BOOLS, flip: [false] }),
+  ],
+);
 
 export const CONV_BIAS_GRAD = kernelFamily('conv2d_bias_grad', () => biasGradWgsl(), () => [{}]);

@@ -8,6 +8,7 @@ import { pad2dBackward } from '../pad.ts';
 import { pickAlgorithm, type ConvKernels } from './candidates.ts';
 import { CONV_BIAS_GRAD, CONV_DIRECT, CONV_SUBGROUP, CONV_TILED } from './families.ts';
 import type { ConvGeometry } from './geometry.ts';
+import { conv2dWinogradForward, conv2dWinogradInputGrad, type WinogradProduct } from './winograd.ts';
 import { chooseTile, subgroupRows, subgroupWidth, type ConvKernelOptions } from './rules.ts';
 
 /** Activation fused into the forward kernel's epilogue. */
@@ -97,13 +98,14 @@ export function conv2dForwardKernel(x: Tensor, w: Tensor, g: ConvGeometry, bias:
   checkTensor('conv2d', 'x', x, [g.batch, g.inH, g.inW, g.inC], dtype);
   checkTensor('conv2d', 'filter', w, [g.kH, g.kW, g.cinG, g.outC], dtype);
   if (bias) checkTensor('conv2d', 'bias', bias, [g.outC], dtype);
+  const act: ConvActivation = activation === true ? 'relu' : activation === false ? 'none' : activation;
+  if (!(act in ACTIVATION_CODE)) throw new Error(`conv2d: unknown activation '${String(act)}'`);
   const choice = pickAlgorithm(x.runtime, 'fwd', g, options, KERNELS, half);
   const algorithm = choice.algorithm;
+  if (algorithm === 'winograd') return conv2dWinogradForward(x, w, g, bias, ACTIVATION_CODE[act], winogradProduct, choice.winogradTile);
   const y = x.runtime.empty([g.batch, g.outH, g.outW, g.outC], dtype);
   const m = g.batch * g.outH * g.outW;
   const k = g.kH * g.kW * g.cinG;
-  const act: ConvActivation = activation === true ? 'relu' : activation === false ? 'none' : activation;
-  if (!(act in ACTIVATION_CODE)) throw new Error(`conv2d: unknown activation '${String(act)}'`);
   const extra: Epilogue = { hasBias: bias !== null, activation: act };
   if (algorithm === 'subgroup') {
     const variant: ConvSubgroupVariant = {
@@ -147,6 +149,13 @@ export function conv2dInputGradKernel(dy: Tensor, w: Tensor, g: ConvGeometry, op
   const pg: ConvGeometry = reflect ? { ...g, inH: g.inH + t + b, inW: g.inW + l + r, pads: [0, 0, 0, 0], padMode: 'zeros' } : g;
   const choice = pickAlgorithm(dy.runtime, 'dx', g, options, KERNELS);
   const algorithm = choice.algorithm;
+  if (algorithm === 'winograd') {
+    const dx = conv2dWinogradInputGrad(dy, w, pg, winogradProduct, choice.winogradTile);
+    if (!reflect) return dx;
+    const folded = pad2dBackward(dx, [g.batch, g.inH, g.inW, g.inC], g.pads, 'reflect');
+    dx.dispose();
+    return folded;
+  }
   const dx = dy.runtime.empty([pg.batch, pg.inH, pg.inW, pg.inC]);
   const m = pg.batch * pg.inH * pg.inW;
   const k = pg.kH * pg.kW * pg.coutG;
@@ -262,6 +271,9 @@ export function conv2dBiasGradKernel(dy: Tensor): Tensor {
   });
   return sumSplits(partial, used, [channels]);
 }
+
+/** Winograd's 16 products: the grouped 1×1 convolution, on whichever kernel is tuned or ruled for it. */
+const winogradProduct: WinogradProduct = (v, u, g) => conv2dForwardKernel(v, u, g, null, 'none');
 
 /** The kernels the tuner times (see candidates.ts). */
 const KERNELS: ConvKernels = { forward: conv2dForwardKernel, inputGrad: conv2dInputGradKernel, filterGrad: conv2dFilterGradKernel };

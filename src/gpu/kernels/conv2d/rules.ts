@@ -3,6 +3,7 @@ import { SG_SIZE } from '../../../shaders/conv2d/subgroup.wgsl.ts';
 import type { ConvTile } from '../../../shaders/conv2d/tiled.wgsl.ts';
 import type { Runtime } from '../../runtime.ts';
 import type { ConvGeometry } from './geometry.ts';
+import { winogradInputGradRuns, winogradRuns, type WinogradTile } from './winograd-fit.ts';
 
 /*
  * Which convolution kernel runs a shape when nothing was tuned for it: the untuned rules, by
@@ -12,15 +13,18 @@ import type { ConvGeometry } from './geometry.ts';
 /**
  * 'subgroup': register-blocked kernels sharing filter values through subgroupBroadcast (adapters
  * whose subgroups are exactly 8 wide, such as llvmpipe); 'tiled': implicit GEMM staged in
- * workgroup memory (any adapter); 'direct': one thread per output value (depthwise, baseline).
+ * workgroup memory (any adapter); 'direct': one thread per output value (depthwise, baseline);
+ * 'winograd': F(2×2, 3×3) or F(4×4, 3×3) for 3×3 stride-1 convolutions, forward and input
+ * gradient (the filter gradient, which it does not implement, takes 'auto' when it is forced).
  */
-export type ConvAlgorithm = 'auto' | 'subgroup' | 'tiled' | 'direct';
+export type ConvAlgorithm = 'auto' | 'subgroup' | 'tiled' | 'direct' | 'winograd';
 
 export interface ConvKernelOptions {
   /**
    * 'auto': the variant `runtime.autotune` measured fastest for this shape on this adapter; without
-   * one, 'direct' for depthwise-like convolutions, else 'subgroup' where supported, else 'tiled'
-   * ('direct' for GEMMs of fewer than 4 columns).
+   * one, 'direct' for depthwise-like convolutions, 'winograd' for wide 3×3 stride-1 convolutions
+   * and input gradients where it was measured to win (see `winogradRuleTile`), else 'subgroup' where
+   * supported, else 'tiled' ('direct' for GEMMs of fewer than 4 columns).
    */
   algorithm?: ConvAlgorithm;
   /** Overrides the tile of the 'tiled' kernels (benchmarks; tm, tn, tk, rm, rn multiples of 4). */
@@ -29,6 +33,8 @@ export interface ConvKernelOptions {
   subgroupWidth?: 8 | 32;
   /** Overrides the rows per lane of the 'subgroup' forward and input-gradient kernels. */
   subgroupRows?: 1 | 2 | 4;
+  /** The output tile of 'winograd': 2 for F(2×2, 3×3) (default), 4 for F(4×4, 3×3). */
+  winogradTile?: WinogradTile;
 }
 
 export type ConvKind = ConvGemmKind;
@@ -39,6 +45,7 @@ export interface ConvChoice {
   tile?: ConvTile;
   subgroupWidth?: 8 | 32;
   subgroupRows?: 1 | 2 | 4;
+  winogradTile?: WinogradTile;
 }
 
 /** Tiles by the number of GEMM columns: wide tiles for many channels, tall ones for few. */
@@ -64,6 +71,8 @@ export function hasEightWideSubgroups(runtime: Runtime): boolean {
 /** The rule used when nothing was tuned for a shape. */
 export function ruleChoice(runtime: Runtime, kind: ConvKind, g: ConvGeometry, half: boolean): ConvChoice {
   if (g.groups > 1 && (g.cinG < 4 || g.coutG < 4)) return { algorithm: 'direct' };
+  const winogradTile = kind === 'fwd' ? winogradRuleTile(runtime, g, half) : kind === 'dx' ? winogradInputGradRuleTile(runtime, g) : null;
+  if (winogradTile) return { algorithm: 'winograd', winogradTile };
   // Subgroup kernels win on every dense shape measured, RGB in or out included (lavapipe: 4-8× over direct).
   if (hasEightWideSubgroups(runtime)) return { algorithm: 'subgroup' };
   if (half) return { algorithm: 'direct' }; // the tiled kernels have no f16 variant
@@ -71,6 +80,37 @@ export function ruleChoice(runtime: Runtime, kind: ConvKind, g: ConvGeometry, ha
   // tile's columns: one thread per output is 2-3× faster (lavapipe, 9×9 32 → 3 and 3×3 3 → 64 at 128 px).
   const columns = kind === 'dx' ? g.cinG : g.coutG;
   return { algorithm: columns < 4 ? 'direct' : 'tiled' };
+}
+
+/**
+ * The Winograd tile that beats the subgroup kernels untuned, or null: measured on lavapipe only
+ * (other adapters get Winograd through tuning), f32. On a loaded 2-core machine F(4×4) ran 1.4-2.6×
+ * faster from 64×64 px at 32 channels and 32×32 px at 64 channels up (TransformerNet's residual,
+ * upsampling convs, VGG conv1-conv4); F(2×2) 1.4× at 16×16 px with 512 channels, where F(4×4)'s
+ * 36 filter matrices per call weigh more. Fewer pixels or channels: the transforms cost what the
+ * product saves (512→512 at 8×8 px: F(2×2) 0.8×, F(4×4) 0.5×; 32→32 at 64×64: F(2×2) 0.9×).
+ */
+function winogradRuleTile(runtime: Runtime, g: ConvGeometry, half: boolean): WinogradTile | null {
+  if (half || !hasEightWideSubgroups(runtime)) return null;
+  const pixels = g.batch * g.outH * g.outW;
+  const channels = Math.min(g.inC, g.outC);
+  const tiles: WinogradTile[] = (pixels >= 4096 && channels >= 32) || (pixels >= 1024 && channels >= 64) ? [4, 2] : pixels >= 256 && channels >= 256 ? [2] : [];
+  return tiles.find((m) => winogradRuns(runtime, g, m)) ?? null;
+}
+
+/**
+ * The same for the input gradient (F(4×4) or nothing), measured the same way: 1.6-2.0× from
+ * 64×64 px at 32 → 64 channels and 32×32 px at 128 up to 256 channels. Its flipped filter is read
+ * with strided scalar loads at every call, which loses from 512 channels on (16×16 px: 0.6×) and
+ * at 32 → 32 channels (64×64 px: 0.55×). Pixels are the gradient's, the forward input's.
+ */
+function winogradInputGradRuleTile(runtime: Runtime, g: ConvGeometry): WinogradTile | null {
+  if (!hasEightWideSubgroups(runtime)) return null;
+  const pixels = g.batch * g.inH * g.inW;
+  const fewer = Math.min(g.inC, g.outC);
+  const more = Math.max(g.inC, g.outC);
+  const wins = more <= 256 && ((pixels >= 4096 && fewer >= 32 && more >= 64) || (pixels >= 1024 && fewer >= 128));
+  return wins && winogradInputGradRuns(runtime, g, 4) ? 4 : null;
 }
 
 /** Subgroup tile width for a column count (two widths keep the number of pipelines down). */
