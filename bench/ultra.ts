@@ -5,13 +5,14 @@
  *   npx tsx bench/ultra.ts 1024 2048 4096     # WCT levels 5→1 on an N×N photo: wall time, peak GPU memory, tiles
  *   npx tsx bench/ultra.ts --adain 2048       # the same for AdaIN on the distilled level-4 pair
  *   npx tsx bench/ultra.ts --eigen            # Jacobi eigendecomposition of C×C covariances, C = 24 … 512
+ *   npx tsx bench/ultra.ts 4096 --out DIR     # also writes each result as DIR/wct-4096.png, to look at the seams
  *
  * Weights from the weights cache or PASTICHE_WEIGHTS_MIRROR; images from ../shared/images (PASTICHE_SAMPLES_DIR).
  */
 import { loadPretrainedDistilled } from '../src/nets/weights/node/pretrained.ts';
 import { join } from 'node:path';
 import { initRuntime } from '../src/gpu/runtime.ts';
-import { readImageFile } from '../src/io/image-file.ts';
+import { readImageFile, writeImageFile } from '../src/io/image-file.ts';
 import { resizeImage, resizeToLongSide } from '../src/io/resize.ts';
 import { symmetricEigen } from '../src/nets/methods/wct/eigen.ts';
 import { DistilledStylizer } from '../src/nets/methods/wct/stylizer.ts';
@@ -34,7 +35,9 @@ if (args.includes('--eigen')) {
   }
 }
 
-const sizes = args.filter((a) => /^\d+$/.test(a)).map(Number);
+const outAt = args.indexOf('--out');
+const outDir = outAt >= 0 ? args[outAt + 1] : undefined;
+const sizes = args.filter((a, i) => /^\d+$/.test(a) && (outAt < 0 || i !== outAt + 1)).map(Number);
 if (sizes.length > 0) {
   const kind = args.includes('--adain') ? 'adain' : 'wct';
   const runtime = await initRuntime();
@@ -48,13 +51,14 @@ if (sizes.length > 0) {
     runtime.pool.resetPeak();
     const encodesBefore = stylizer.counters.contentEncodes;
     const t0 = performance.now();
-    await stylizer.stylize(content, [style], { alpha: 1 });
+    const result = await stylizer.stylize(content, [style], { alpha: 1 });
     const seconds = (performance.now() - t0) / 1000;
     process.stdout.write(
       `${kind} ${size}×${size}: ${seconds.toFixed(1)} s, peak GPU memory ${mib(runtime.pool.getStats().peakBytes)} in live tensors ` +
         `(${mib(runtime.pool.getStats().liveBytes + runtime.pool.getStats().pooledBytes)} held by the buffer pool after the run), ` +
         `${stylizer.counters.contentEncodes - encodesBefore} encoder passes\n`,
     );
+    if (outDir) await writeImageFile(join(outDir, `${kind}-${size}.png`), result);
   }
   nets.dispose();
   runtime.destroy();
