@@ -85,8 +85,9 @@ export function ruleChoice(runtime: Runtime, kind: ConvKind, g: ConvGeometry, ha
 /**
  * The Winograd tile that beats the subgroup kernels untuned, or null: measured on lavapipe only
  * (other adapters get Winograd through tuning), f32. On a loaded 2-core machine F(4×4) ran 1.4-2.6×
- * faster from 64×64 px at 32 channels and 32×32 px at 64 channels up (TransformerNet's residual,
- * upsampling convs, VGG conv1-conv4); F(2×2) 1.4× at 16×16 px with 512 channels, where F(4×4)'s
+ * faster from 64×64 px at 32 channels up (TransformerNet's residual, upsampling convs, VGG conv1-conv4
+ * at 64 px and more) but 2.5-3× slower at 32×32 px with 64 channels (VGG conv1_2 of a 32 px image) and
+ * at 16×16 px with 128; F(2×2) 1.4× at 16×16 px with 512 channels, where F(4×4)'s
  * 36 filter matrices per call weigh more. Fewer pixels or channels: the transforms cost what the
  * product saves (512→512 at 8×8 px: F(2×2) 0.8×, F(4×4) 0.5×; 32→32 at 64×64: F(2×2) 0.9×).
  */
@@ -94,7 +95,7 @@ function winogradRuleTile(runtime: Runtime, g: ConvGeometry, half: boolean): Win
   if (half || !hasEightWideSubgroups(runtime)) return null;
   const pixels = g.batch * g.outH * g.outW;
   const channels = Math.min(g.inC, g.outC);
-  const tiles: WinogradTile[] = (pixels >= 4096 && channels >= 32) || (pixels >= 1024 && channels >= 64) ? [4, 2] : pixels >= 256 && channels >= 256 ? [2] : [];
+  const tiles: WinogradTile[] = pixels >= 4096 && channels >= 32 ? [4, 2] : pixels >= 256 && channels >= 256 ? [2] : [];
   return tiles.find((m) => winogradRuns(runtime, g, m)) ?? null;
 }
 

@@ -261,7 +261,7 @@ describe('conv2d winograd: where it runs, tuning and memory', () => {
       tile && lavapipeLike ? expect(launch).toMatch(new RegExp(`^conv2d_winograd:flip=false,half=false,stage=filter,tile=${tile},`)) : expect(launch).not.toMatch(/^conv2d_winograd:/);
     expectTile(first([1, 64, 64, 32], 32, 32), 4);
     expectTile(first([1, 32, 32, 64], 64, 48), null);
-    expectTile(first([1, 32, 32, 64], 64, 64), 4);
+    expectTile(first([1, 32, 32, 64], 64, 64), null); // 2.5-3× slower than the subgroup kernel there
     expectTile(first([1, 16, 16, 256], 256, 256), 2);
     expectTile(first([1, 16, 16, 128], 128, 128), null);
     expectTile(first([1, 8, 8, 256], 256, 256), null);
