@@ -4,6 +4,8 @@ import { GpuOutOfMemoryError } from './errors.ts';
  * GPUBufferUsage global only exists once the device module has loaded dawn.node.) */
 const tensorUsage = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
 const MIN_BYTES = 256;
+/** Free buffers kept for reuse never exceed the larger of this and twice the most ever live at once. */
+export const MIN_POOLED_CAP = 256 * 2 ** 20;
 
 /**
  * Rounds a request up to a size class: powers of two split into four steps (1, 1.25, 1.5, 1.75),
@@ -37,10 +39,14 @@ export class BufferPool {
   private readonly free = new Map<number, GPUBuffer[]>();
   private pendingRelease: GPUBuffer[] = [];
   private stats: PoolStats = { liveBytes: 0, pooledBytes: 0, peakBytes: 0, created: 0, liveBuffers: 0 };
+  /** The most bytes ever live at once (unlike peakBytes, never reset): sizes the free list's cap. */
+  private highWater = 0;
 
   constructor(
     private readonly device: GPUDevice,
     private readonly maxBufferBytes: number,
+    /** The cap's floor: free buffers up to this many bytes are kept whatever the live set. */
+    private readonly minPooledCap = MIN_POOLED_CAP,
   ) {}
 
   acquire(bytes: number, label: string): GPUBuffer {
@@ -57,6 +63,7 @@ export class BufferPool {
     this.stats.liveBytes += actual;
     this.stats.liveBuffers++;
     if (this.stats.liveBytes > this.stats.peakBytes) this.stats.peakBytes = this.stats.liveBytes;
+    if (this.stats.liveBytes > this.highWater) this.highWater = this.stats.liveBytes;
     return buffer;
   }
 
@@ -74,9 +81,18 @@ export class BufferPool {
     return taken;
   }
 
-  /** Makes buffers reusable once the submit that last used them is on the queue. */
+  /**
+   * Makes buffers reusable once the submit that last used them is on the queue. Work whose sizes keep
+   * changing (tiles of a large image) would otherwise leave a free buffer of every size class behind:
+   * past the cap a released buffer is destroyed instead, so GPU memory stays bounded by the live set.
+   */
   recycle(buffers: GPUBuffer[]): void {
+    const cap = Math.max(this.minPooledCap, 2 * this.highWater);
     for (const buffer of buffers) {
+      if (this.stats.pooledBytes + buffer.size > cap) {
+        buffer.destroy();
+        continue;
+      }
       let list = this.free.get(buffer.size);
       if (!list) this.free.set(buffer.size, (list = []));
       list.push(buffer);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { sizeClass } from '../../src/gpu/buffer-pool.ts';
+import { BufferPool, sizeClass } from '../../src/gpu/buffer-pool.ts';
 import { ShaderCompileError } from '../../src/gpu/errors.ts';
 import { float16BitsToFloat32 as fromHalfBits, float32ToFloat16Bits as toHalfBits } from '../../src/gpu/half.ts';
 import { gridFor } from '../../src/gpu/grid.ts';
@@ -48,6 +48,24 @@ describe('buffer pool', () => {
     const after = rt.stats();
     expect(after.liveBytes).toBe(before.liveBytes);
     expect(after.pooledBytes).toBeGreaterThanOrEqual(1 << 18);
+  });
+
+  it('keeps free buffers within twice the largest live set, so ever-changing sizes cannot pile up', () => {
+    const rt = runtime();
+    // A pool of its own with a 64 KiB floor: one live buffer at a time, each of a new size class.
+    const pool = new BufferPool(rt.device, 1 << 30, 1 << 16);
+    let largest = 0;
+    for (let i = 0; i < 40; i++) {
+      const bytes = 4096 + i * 1024;
+      const buffer = pool.acquire(bytes, 'size-class test');
+      largest = Math.max(largest, pool.getStats().liveBytes);
+      pool.release(buffer);
+      pool.recycle(pool.takePendingReleases());
+      expect(pool.getStats().pooledBytes).toBeLessThanOrEqual(Math.max(1 << 16, 2 * largest));
+    }
+    // Without the cap the 40 distinct sizes (about 1 MiB together) would all stay pooled.
+    expect(pool.getStats().pooledBytes).toBeGreaterThan(0);
+    pool.trim();
   });
 });
 
