@@ -5,7 +5,7 @@
 import type { RgbImage } from '../../io/image.ts';
 import { resizeToLongSide } from '../../io/resize.ts';
 import { combineLuminance, matchColorHistogram } from '../image/color.ts';
-import type { ChoiceOption, MethodDefinition, NumberOption, Progress, RunControl, StyleInput } from './contract.ts';
+import type { ChoiceOption, MethodDefinition, OptionSpec, NumberOption, Progress, RunControl, StyleInput } from './contract.ts';
 
 export const SIZE_OPTION: NumberOption = {
   id: 'size',
@@ -31,6 +31,34 @@ export const PRESERVE_COLOR_POST: ChoiceOption = {
   bare: 'luminance',
   ui: { control: 'select' },
 };
+
+/** Colour preservation inside AdaIN/WCT: recolour the style first, or keep the content's chroma afterwards. */
+export const PRESERVE_COLOR_STATISTICS: ChoiceOption = {
+  id: 'preserveColor',
+  label: 'Keep colours',
+  description:
+    "keep the content's colours: statistics (each style recoloured to the content's colour statistics first; histogram is the same) | luminance (the result's brightness, the content's chroma) | none",
+  kind: 'choice',
+  choices: [
+    { value: 'none', label: 'No' },
+    { value: 'statistics', label: 'Match colour statistics' },
+    { value: 'histogram', label: 'Match colour statistics (same as statistics)' },
+    { value: 'luminance', label: 'Luminance only' },
+  ],
+  default: 'none',
+  bare: 'statistics',
+  ui: { control: 'select' },
+};
+
+export const MASK_OPTION: OptionSpec = {
+  id: 'mask',
+  label: 'Mask',
+  description: 'spatial control mask: white = the first style, black = the second (or the content, with one style)',
+  kind: 'image',
+};
+
+/** Why a mask run was refused: a mask splits the image between at most two styles. */
+export const MASK_STYLES = 'the mask blends two styles: give one or two style images (white = first style, black = second style, or the content with one)';
 
 /** The image with its long side `size` (when given and different). */
 export function fitContent(image: RgbImage, size: number | undefined): RgbImage {

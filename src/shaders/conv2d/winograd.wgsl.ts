@@ -178,19 +178,24 @@ function filterStage(v: WinogradVariant): string {
   return code;
 }
 
-function inputStage(v: WinogradVariant): string {
-  // One thread per (tile, input-channel quad). Rows and columns past the padded input (the last
-  // tile of an output not a multiple of m) read as zeros; their outputs are never stored.
-  const a = v.tile + 2;
-  let code = `
-  let c4n = (p.in_c + 3u) / 4u;
+/** WGSL that maps thread `i` to a tile (t in this chunk, tg overall; n, th, tw) and a quad `c` of `channels`. */
+function tileThread(channels: string): string {
+  return `
+  let c4n = (${channels} + 3u) / 4u;
   if (i >= p.tiles * c4n) { return; }
   let c = (i % c4n) * 4u;
   let t = i / c4n;
   let tg = p.tile_base + t;
   let tw = tg % p.tiles_w;
   let th = (tg / p.tiles_w) % p.tiles_h;
-  let n = tg / (p.tiles_w * p.tiles_h);
+  let n = tg / (p.tiles_w * p.tiles_h);`;
+}
+
+function inputStage(v: WinogradVariant): string {
+  // One thread per (tile, input-channel quad). Rows and columns past the padded input (the last
+  // tile of an output not a multiple of m) read as zeros; their outputs are never stored.
+  const a = v.tile + 2;
+  let code = tileThread('p.in_c') + `
   let h0 = i32(th * ${v.tile}u) - p.pad_top;
   let w0 = i32(tw * ${v.tile}u) - p.pad_left;`;
   for (const r of range(a)) {
@@ -216,15 +221,7 @@ function outputStage(v: WinogradVariant): string {
   // One thread per (tile, output-channel quad): m×m outputs, bias and activation, the tile's
   // outputs past the image edge skipped.
   const a = v.tile + 2;
-  let code = `
-  let c4n = (p.out_c + 3u) / 4u;
-  if (i >= p.tiles * c4n) { return; }
-  let c = (i % c4n) * 4u;
-  let t = i / c4n;
-  let tg = p.tile_base + t;
-  let tw = tg % p.tiles_w;
-  let th = (tg / p.tiles_w) % p.tiles_h;
-  let n = tg / (p.tiles_w * p.tiles_h);`;
+  let code = tileThread('p.out_c');
   for (const r of range(a)) for (const s of range(a)) {
     code += `
   let e${r}_${s} = ${loadQuad('m', `(t * ${a * a}u + ${r * a + s}u) * p.out_c`, 'c', 'p.out_c', v.vec, false)};`;

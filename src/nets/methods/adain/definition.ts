@@ -9,9 +9,9 @@ import { combineLuminance } from '../../image/color.ts';
 import { Vgg } from '../../models/vgg.ts';
 import { AdainDecoder, adainDecoderWeightsFromBytes } from '../../models/adain-decoder.ts';
 import { WeightsNotFoundError, type MethodDefinition, type OptionValues, type RunControl, type StyleInput, type Stylizer } from '../contract.ts';
-import { fitContent, report, SIZE_OPTION, styleWeights, throwIfAborted } from '../common-options.ts';
+import { fitContent, MASK_OPTION, MASK_STYLES, PRESERVE_COLOR_STATISTICS, report, SIZE_OPTION, styleWeights, throwIfAborted } from '../common-options.ts';
 import { AdainStylizer, resolveAdainOptions } from './adain.ts';
-import { DistilledMethodStylizer, loadDistilledNets, MASK_OPTION, MASK_STYLES, PRESERVE_COLOR_STATISTICS, TILE_OPTION } from '../wct/distilled-method.ts';
+import { DistilledMethodStylizer, loadDistilledNets, TILE_OPTION } from '../wct/distilled-method.ts';
 import { resizeToLongSide } from '../../../io/resize.ts';
 import type { HostTensorMap } from '../../weights/host-tensor.ts';
 

@@ -3,7 +3,8 @@
  * MethodDefinition for the CLI, the page and the library. Any style image, no training, levels 5→1.
  */
 import type { MethodDefinition } from '../contract.ts';
-import { DistilledMethodStylizer, loadDistilledNets, MASK_OPTION, MASK_STYLES, PRESERVE_COLOR_STATISTICS, SIZE_OPTION, TILE_OPTION } from './distilled-method.ts';
+import { MASK_OPTION, MASK_STYLES, PRESERVE_COLOR_STATISTICS, SIZE_OPTION } from '../common-options.ts';
+import { DistilledMethodStylizer, loadDistilledNets, TILE_OPTION } from './distilled-method.ts';
 
 export const wctMethod: MethodDefinition = {
   id: 'wct',

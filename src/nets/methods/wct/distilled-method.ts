@@ -6,38 +6,10 @@
 import type { RgbImage } from '../../../io/image.ts';
 import { combineLuminance } from '../../image/color.ts';
 import { DistilledVgg, DISTILLED_MODEL, type DistilledLevel } from '../../models/distilled-vgg.ts';
-import type { ChoiceOption, MethodEnvironment, OptionSpec, OptionValues, RunControl, StyleInput, StylizeResult, Stylizer } from '../contract.ts';
-import { fitContent, report, SIZE_OPTION, styleWeights } from '../common-options.ts';
+import type { MethodEnvironment, OptionSpec, OptionValues, RunControl, StyleInput, StylizeResult, Stylizer } from '../contract.ts';
+import { fitContent, report, styleWeights } from '../common-options.ts';
 import type { TransformKind } from './feature-transform.ts';
 import { DistilledStylizer, type DistilledStylizeOptions } from './stylizer.ts';
-
-/** Colour preservation as the distilled methods do it: recolour the style first, or keep the content's chroma afterwards. */
-export const PRESERVE_COLOR_STATISTICS: ChoiceOption = {
-  id: 'preserveColor',
-  label: 'Keep colours',
-  description:
-    "keep the content's colours: statistics (each style recoloured to the content's colour statistics first; histogram is the same) | luminance (the result's brightness, the content's chroma) | none",
-  kind: 'choice',
-  choices: [
-    { value: 'none', label: 'No' },
-    { value: 'statistics', label: 'Match colour statistics' },
-    { value: 'histogram', label: 'Match colour statistics (same as statistics)' },
-    { value: 'luminance', label: 'Luminance only' },
-  ],
-  default: 'none',
-  bare: 'statistics',
-  ui: { control: 'select' },
-};
-
-export const MASK_OPTION: OptionSpec = {
-  id: 'mask',
-  label: 'Mask',
-  description: 'spatial control mask: white = the first style, black = the second (or the content, with one style)',
-  kind: 'image',
-};
-
-/** Why a mask run was refused: a mask splits the image between at most two styles. */
-export const MASK_STYLES = 'the mask blends two styles: give one or two style images (white = first style, black = second style, or the content with one)';
 
 export const TILE_OPTION: OptionSpec = {
   id: 'tile',
@@ -48,7 +20,6 @@ export const TILE_OPTION: OptionSpec = {
   max: 8192,
 };
 
-export { SIZE_OPTION };
 
 /** Loads the ten distilled nets from the method's weight source. */
 export async function loadDistilledNets(env: MethodEnvironment, control: RunControl | undefined): Promise<DistilledVgg> {
