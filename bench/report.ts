@@ -23,6 +23,11 @@ export interface BenchResult {
   timing?: TimingBasis;
   /** Wall-clock median (iterations ending in a full sync), also recorded when `ms` is GPU time. */
   wallMs?: number;
+  /**
+   * Floating-point operations per iteration: the line's own count, or (end-to-end lines) the nominal
+   * FLOPs its convolutions, products and Gram matrices recorded (convolutions counted as direct).
+   */
+  flops?: number;
   gflops?: number;
   gbps?: number;
   /** The peer library the line was compared with, its median time (same basis as `ms`) and spread. */
@@ -52,6 +57,8 @@ export interface BenchResult {
   cpuPeerMs?: number;
   cpuPeerSpreadMs?: number;
   cpuRatio?: number;
+  /** The line's FLOPs over the CPU peer's wall-clock median. */
+  cpuPeerGflops?: number;
   /** The self-check before timing: max |Δ| and relative L2 of the CPU peer's output vs pastiche's. */
   cpuPeerMaxDiff?: number;
   cpuPeerRelL2?: number;
@@ -93,7 +100,7 @@ export function resultProblems(r: unknown, where = 'result'): string[] {
   const problems: string[] = [];
   if (typeof o.name !== 'string' || o.name === '') problems.push(`${where}: 'name' must be a non-empty string`);
   if (!isNum(o.ms) || o.ms < 0) problems.push(`${where}: 'ms' must be a non-negative number`);
-  for (const key of ['spreadMs', 'p10Ms', 'p90Ms', 'wallMs', 'gflops', 'gbps', 'peerMs', 'peerSpreadMs', 'peerWallMs', 'ratio', 'peakBytes', 'samples', 'reps', 'cpuPeerMs', 'cpuPeerSpreadMs', 'cpuRatio', 'cpuPeerMaxDiff', 'cpuPeerRelL2', 'tunedShapes']) {
+  for (const key of ['spreadMs', 'p10Ms', 'p90Ms', 'wallMs', 'flops', 'gflops', 'gbps', 'peerMs', 'peerSpreadMs', 'peerWallMs', 'ratio', 'peakBytes', 'samples', 'reps', 'cpuPeerMs', 'cpuPeerSpreadMs', 'cpuRatio', 'cpuPeerGflops', 'cpuPeerMaxDiff', 'cpuPeerRelL2', 'tunedShapes']) {
     if (o[key] !== undefined && !isNum(o[key])) problems.push(`${where}: '${key}' must be a number when present`);
   }
   for (const key of ['group', 'peer', 'timing', 'peerError', 'cpuPeer', 'cpuPeerError', 'adapter', 'peerAdapter', 'peerWork']) {
@@ -216,12 +223,28 @@ export function resultsTable(results: readonly BenchResult[]): string {
     formatBytes(r.peakBytes),
     r.tunedShapes === undefined ? '' : r.tunedShapes > 0 ? String(r.tunedShapes) : 'no',
     r.peer === undefined ? '' : r.peerWork !== undefined ? `differs [${workNotes.indexOf(r.peerWork) + 1}]` : 'same',
-    ...(withCpuPeer ? [r.cpuPeerMs !== undefined ? formatMs(r.cpuPeerMs) : r.cpuPeerError ? 'failed' : '', r.cpuRatio !== undefined ? `${r.cpuRatio.toFixed(2)}x` : ''] : []),
+    ...(withCpuPeer ? [r.cpuPeerMs !== undefined ? formatMs(r.cpuPeerMs) : r.cpuPeerError ? 'failed' : '', r.cpuRatio !== undefined ? `${r.cpuRatio.toFixed(2)}x` : '', formatRate(r.cpuPeerGflops)] : []),
   ]);
   const headers = ['benchmark', '>ms', '>spread', 'clock', '>wall ms', '>GFLOP/s', '>GB/s', '>tfjs ms', '>tfjs/ours', '>peak mem', '>tuned', 'peer work'];
-  const table = textTable(withCpuPeer ? [...headers, '>ort ms', '>ort/ours'] : headers, rows);
-  const notes = [...adapterNotes(results), ...workNotes.map((note, i) => `[${i + 1}] ${note}`)];
+  const table = textTable(withCpuPeer ? [...headers, '>ort ms', '>ort/ours', '>ort GFLOP/s'] : headers, rows);
+  const notes = [...adapterNotes(results), ...rateNotes(results), ...workNotes.map((note, i) => `[${i + 1}] ${note}`)];
   return notes.length ? `${table}\n\n${notes.join('\n')}` : table;
+}
+
+/**
+ * The highest arithmetic rate each side reached in this run, with its line: the nearest thing to the
+ * machine's limit that the run itself measured, so every other line's GFLOP/s reads as a distance to it.
+ */
+function rateNotes(results: readonly BenchResult[]): string[] {
+  const best = (rate: (r: BenchResult) => number | undefined) => {
+    let top: BenchResult | undefined;
+    for (const r of results) if ((rate(r) ?? 0) > (top ? rate(top)! : 0)) top = r;
+    return top && `${formatRate(rate(top))} GFLOP/s (${top.name})`;
+  };
+  const ours = best((r) => r.gflops);
+  const cpu = best((r) => r.cpuPeerGflops);
+  if (!ours) return [];
+  return [`highest rate: pastiche ${ours}${cpu ? `; onnxruntime-cpu ${cpu}` : ''}`];
 }
 
 /** Which adapters pastiche and the GPU peer ran on (one line; a line whose two differ has failed). */

@@ -32,8 +32,12 @@ export class CommandRecorder {
   private uniformArena: GPUBuffer | null = null;
   private readonly uniformAlign: number;
   timer: PassTimer | null = null;
-  /** Counters for tests and the bench. */
-  readonly counters = { dispatches: 0, submits: 0, readbacks: 0 };
+  /**
+   * Counters for tests and the bench. `flops`: nominal floating-point operations of the recorded
+   * convolutions (as direct convolutions), matrix products and Gram matrices, multiply-add = 2,
+   * added by their ops (src/autograd/ops/work.ts), whichever algorithm runs them.
+   */
+  readonly counters = { dispatches: 0, submits: 0, readbacks: 0, flops: 0 };
 
   constructor(
     private readonly device: GPUDevice,

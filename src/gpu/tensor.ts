@@ -55,6 +55,8 @@ export interface RuntimeStats extends PoolStats {
   dispatches: number;
   submits: number;
   readbacks: number;
+  /** Nominal FLOPs of the convolutions, products and Gram matrices recorded so far (see CommandRecorder.counters). */
+  flops: number;
   pipelines: number;
   liveTensors: number;
 }

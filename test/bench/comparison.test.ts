@@ -73,6 +73,26 @@ describe('what a comparison line reports besides times', () => {
     expect(plain.peerWork).toBeUndefined();
   });
 
+  it('gives a line without stated FLOPs those its ops recorded per iteration, and keeps stated ones', async () => {
+    const rt = runtime();
+    const x = rt.upload(randomValues(2 * 8 * 8 * 4, 3), [2, 8, 8, 4]);
+    const w = rt.upload(randomValues(3 * 3 * 4 * 8, 4), [3, 3, 4, 8]);
+    const setup = (): Workload => ({ run: () => void conv2d(x, w, { padding: 1 }), dispose() {} });
+    try {
+      const counted = await runBench({ name: 'conv', group: 'conv', setup }, { runtime: rt, peer: null, options: ONE_SAMPLE, timestamps: false });
+      expect(counted.flops).toBe(2 * 2 * 8 * 8 * 8 * 9 * 4);
+      expect(counted.gflops).toBeCloseTo(counted.flops! / counted.ms / 1e6, 6);
+      const stated = await runBench({ name: 'conv', group: 'conv', setup, flops: 1e6 }, { runtime: rt, peer: null, options: ONE_SAMPLE, timestamps: false });
+      expect(stated.flops).toBe(1e6);
+      const none = await runBench(reluLine().def, { runtime: rt, peer: null, options: ONE_SAMPLE, timestamps: false });
+      expect(none.flops).toBeUndefined();
+      expect(none.gflops).toBeUndefined();
+    } finally {
+      x.dispose();
+      w.dispose();
+    }
+  });
+
   it('counts the kernel shapes of a line that ran a tuned choice', async () => {
     const rt = runtime();
     const x = rt.upload(randomValues(1 * 8 * 8 * 4, 3), [1, 8, 8, 4]);

@@ -159,7 +159,7 @@ describe('bench JSON', () => {
     expect(rows[2]).toMatch(/^matmul 256\s+12\.50\s+±0\.625\s+gpu\s+13\.25\s+2\.70\s+15\.00\s+1\.20x\s+1\.0 MiB\s+2\s+same$/);
     expect(rows[3]).toMatch(/^add 1M\s+5\.000\s+±0\.250\s+2\.40\s+no$/); // no peer: nothing to compare
     expect(rows[4]).toMatch(/\s2\.00x\s+no\s+differs \[1\]$/);
-    expect(notes!.split('\n')).toEqual(['adapters: pastiche on llvmpipe; tfjs-webgpu on llvmpipe', '[1] half product against a full matMul']);
+    expect(notes!.split('\n')).toEqual(['adapters: pastiche on llvmpipe; tfjs-webgpu on llvmpipe', 'highest rate: pastiche 2.70 GFLOP/s (matmul 256)', '[1] half product against a full matMul']);
     // Results without these fields (older reports) print no notes.
     expect(resultsTable([line('x', 1)])).not.toMatch(/adapters|\[1\]/);
     expect(textTable(['a', '>b'], [['xx', '1']])).toBe('a   b\n--  -\nxx  1');

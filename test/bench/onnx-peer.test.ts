@@ -60,8 +60,12 @@ describe('onnxruntime-cpu peer in the bench', () => {
   it('adds the ort columns only when a line has the CPU peer; its ratio is against pastiche’s wall clock', () => {
     expect(resultsTable([line])).not.toContain('ort');
     const table = resultsTable([withOrt, { name: 'matmul 256x256x256', ms: 1, spreadMs: 0 }]).split('\n');
-    expect(table[0]).toMatch(/tfjs\/ours\s+peak mem\s+tuned\s+peer work\s+ort ms\s+ort\/ours$/);
+    expect(table[0]).toMatch(/tfjs\/ours\s+peak mem\s+tuned\s+peer work\s+ort ms\s+ort\/ours\s+ort GFLOP\/s$/);
     expect(table[2]).toMatch(/30\.00\s+0\.15x$/);
+    // With the line's FLOPs: both sides' rates, and the highest of each under the table.
+    const rated = resultsTable([{ ...withOrt, flops: 3e9, gflops: 16.7, cpuPeerGflops: 100 }]).split('\n');
+    expect(rated[2]).toMatch(/16\.7\s.*30\.00\s+0\.15x\s+100$/);
+    expect(rated).toContain('highest rate: pastiche 16.7 GFLOP/s (e2e feed-forward image (transformer net, 64 px)); onnxruntime-cpu 100 GFLOP/s (e2e feed-forward image (transformer net, 64 px))');
     const failed = resultsTable([{ ...line, cpuPeer: 'onnxruntime-cpu', cpuPeerError: 'output differs' }]).split('\n');
     expect(failed[2]).toMatch(/failed$/);
   });

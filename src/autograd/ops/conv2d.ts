@@ -5,6 +5,7 @@ import type { ConvKernelOptions } from '../../gpu/kernels/conv2d/rules.ts';
 import type { PadMode } from '../../gpu/kernels/pad.ts';
 import { formatShape, type Tensor } from '../../gpu/tensor.ts';
 import { record } from '../tape.ts';
+import { convFlops, countFlops } from './work.ts';
 
 export type { ConvPadding } from '../../gpu/kernels/conv2d/geometry.ts';
 
@@ -45,6 +46,7 @@ function convolve(op: string, x: Tensor, w: Tensor, wShape: readonly number[], o
   if (activation !== 'none' && activation !== 'relu' && activation !== 'relu6') throw new Error(`${op}: unknown activation '${String(activation)}'`);
   const kernel = opts.kernel ?? {};
   const y = conv2dForwardKernel(x, w, geom, bias, activation, kernel);
+  countFlops(x.runtime, convFlops(geom));
   return record(op, [x, w, bias], y, (dy) => {
     // With a fused ReLU (ReLU6) the gradient only flows where the output is positive (and below 6).
     const g = activation === 'none' ? dy : binary(activation === 'relu' ? 'reluGrad' : 'relu6Grad', y, dy);
@@ -53,6 +55,7 @@ function convolve(op: string, x: Tensor, w: Tensor, wShape: readonly number[], o
       w.requiresGrad ? conv2dFilterGradKernel(x, g, geom, w.shape, kernel) : null,
       bias?.requiresGrad ? conv2dBiasGradKernel(g) : null,
     ];
+    countFlops(x.runtime, convFlops(geom) * ((x.requiresGrad ? 1 : 0) + (w.requiresGrad ? 1 : 0)));
     if (g !== dy) g.dispose();
     return grads;
   });
@@ -117,8 +120,9 @@ export function conv2dTranspose(x: Tensor, w: Tensor, opts: Conv2dTransposeOptio
   const geom = transposeGeometry(x, w, opts);
   const kernel = opts.kernel ?? {};
   const y = conv2dInputGradKernel(x, w, geom, kernel);
-  return record('conv2dTranspose', [x, w], y, (dy) => [
-    x.requiresGrad ? conv2dForwardKernel(dy, w, geom, null, false, kernel) : null,
-    w.requiresGrad ? conv2dFilterGradKernel(dy, x, geom, w.shape, kernel) : null,
-  ]);
+  countFlops(x.runtime, convFlops(geom));
+  return record('conv2dTranspose', [x, w], y, (dy) => {
+    countFlops(x.runtime, convFlops(geom) * ((x.requiresGrad ? 1 : 0) + (w.requiresGrad ? 1 : 0)));
+    return [x.requiresGrad ? conv2dForwardKernel(dy, w, geom, null, false, kernel) : null, w.requiresGrad ? conv2dFilterGradKernel(dy, x, geom, w.shape, kernel) : null];
+  });
 }

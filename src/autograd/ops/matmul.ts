@@ -1,6 +1,7 @@
 import { matmulKernel, matmulSumBatchKernel, type MatmulOptions } from '../../gpu/kernels/matmul.ts';
 import type { Shape, Tensor } from '../../gpu/tensor.ts';
 import { record } from '../tape.ts';
+import { countFlops, productFlops } from './work.ts';
 
 export type { MatmulOptions };
 
@@ -30,7 +31,11 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
   const tB = options.transposeB ?? false;
   const y = matmulKernel(a, b, { transposeA: tA, transposeB: tB });
   const batch = batchOf(y.shape);
+  // Each gradient is a product of the same size as the forward one.
+  const flops = productFlops(batch, y.shape[y.rank - 2]!, y.shape[y.rank - 1]!, tA ? a.shape[a.rank - 2]! : a.shape[a.rank - 1]!);
+  countFlops(a.runtime, flops);
   return record('matmul', [a, b], y, (dy) => {
+    countFlops(a.runtime, flops * ((a.requiresGrad ? 1 : 0) + (b.requiresGrad ? 1 : 0)));
     let da: Tensor | null = null;
     let db: Tensor | null = null;
     if (a.requiresGrad) {
