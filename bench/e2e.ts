@@ -20,7 +20,7 @@
  * set is listed as skipped.
  */
 import { loadPretrainedDistilled } from '../src/nets/weights/node/pretrained.ts';
-import { scope } from '../src/gpu/scope.ts';
+import { keep, scope } from '../src/gpu/scope.ts';
 import type { Tensor } from '../src/gpu/tensor.ts';
 import type { Runtime } from '../src/gpu/runtime.ts';
 import { randomValues } from './data.ts';
@@ -69,6 +69,15 @@ export const e2eBenches: E2EDef[] = [
               const { grad } = loss.objective(image);
               adam.step([grad]);
             }),
+          // The gradient at the starting image (the CPU peer's check; `run` moves `image` on).
+          async output() {
+            const start = randomImage(rt, s, 3);
+            const grad = scope(() => keep(loss.objective(start).grad));
+            start.dispose();
+            const values = await grad.data();
+            grad.dispose();
+            return values;
+          },
           dispose() {
             adam.dispose();
             loss.dispose();
@@ -79,6 +88,12 @@ export const e2eBenches: E2EDef[] = [
       },
       peerWork:
         'Gatys iteration: same layers and loss terms, but pastiche computes each Gram matrix as a half product in one kernel (tfjs: a full matMul and a separate scale, forward and backward)',
+      // onnxruntime-node (CPU), when installed: it has no autodiff, so the image gradient is a
+      // hand-written backward graph (bench/peers/onnx-gatys.ts); the Adam step is not on its side.
+      async onnx(ort) {
+        const { onnxGatysWorkload } = await import('./peers/onnx-gatys.ts');
+        return onnxGatysWorkload(ort, await randomVggWeights(), hostImage(s, 1), hostImage(s, 2), hostImage(s, 3));
+      },
       // The same loss written in tfjs, its gradient by tfjs autodiff, and tfjs's own Adam step
       // (optimizer.minimize = valueAndGrad + applyGradients), as a tfjs Gatys loop does it.
       async peer(tf) {
