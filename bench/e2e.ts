@@ -10,7 +10,7 @@
  *
  * The Gatys and feed-forward lines have a tfjs-webgpu peer (bench/peers/tfjs-nets.ts) that computes
  * the same thing from the same weights and inputs (test/bench/e2e-peers.test.ts checks the values).
- * The feed-forward lines also have a CPU peer, onnxruntime-node, when it is installed
+ * The feed-forward and Gatys lines also have a CPU peer, onnxruntime-node, when it is installed
  * (bench/peers/onnx-runtime.ts; its output is checked against pastiche's before timing).
  *
  * Each line calls the pipeline's own pieces (GatysLoss, TransformerNet, the AdaIN encoder, target
