@@ -26,9 +26,10 @@ const CONV_CHOICES: Record<string, ConvChoice> = {
   'winograd/2x2': { algorithm: 'winograd', winogradTile: 2 },
   'winograd/4x4': { algorithm: 'winograd', winogradTile: 4 },
   'narrow/r2': { algorithm: 'narrow', narrowRows: 2, narrowCols: 16 },
-  'narrow/r4': { algorithm: 'narrow', narrowRows: 4, narrowCols: 8 },
-  'narrow/r4c16': { algorithm: 'narrow', narrowRows: 4, narrowCols: 16 },
-  'narrow/r8': { algorithm: 'narrow', narrowRows: 8, narrowCols: 8 },
+  'narrow/r4': { algorithm: 'narrow', narrowRows: 4, narrowCols: 16 },
+  'narrow/r8': { algorithm: 'narrow', narrowRows: 8, narrowCols: 16 },
+  'narrow/r4c32': { algorithm: 'narrow', narrowRows: 4, narrowCols: 32 },
+  'narrow/r8c8': { algorithm: 'narrow', narrowRows: 8, narrowCols: 8 },
 };
 
 /** Every candidate id, whatever the adapter. */
@@ -48,7 +49,7 @@ function choiceRuns(runtime: Runtime, choice: ConvChoice, half: boolean, shape?:
   if (algorithm === 'narrow') {
     if (shape === undefined) return true;
     // Its column tile only matters with few input channels: with few outputs the variants that differ in it alone are one.
-    return shape.kind === 'fwd' && narrowRuns(shape.g) && (shape.g.coutG > 4 || choice.narrowCols === 8);
+    return shape.kind === 'fwd' && narrowRuns(shape.g) && (shape.g.coutG > 4 || choice.narrowCols === 16);
   }
   if (algorithm === 'winograd') {
     const m = choice.winogradTile ?? 2;

@@ -95,8 +95,9 @@ export function ruleChoice(runtime: Runtime, kind: ConvKind, g: ConvGeometry, ha
   if (winogradTile) return { algorithm: 'winograd', winogradTile };
   if (hasEightWideSubgroups(runtime)) {
     // Few-channel forward convs with wide windows: 'narrow' loads each input column once per window
-    // row. Lavapipe, TransformerNet's 9×9 reflect-padded convs at 256 px (2-core CPU time per call):
-    // 32 → 3 96-117 ms against the subgroup kernel's 209, 3 → 32 76-102 ms against 134.
+    // row. Lavapipe, 256 px, CPU time of the call / 2 cores (the machine was shared): TransformerNet's
+    // 9×9 reflect-padded 32 → 3 78-83 ms against the subgroup kernel's 189, 3 → 32 72-76 ms against
+    // 126; 3×3 'same' 3 → 64 43 against 49 (noise) but 64 → 3 46 against 35, so 5 columns up only.
     if (kind === 'fwd' && g.kW >= 5 && narrowRuns(g)) return { algorithm: 'narrow' };
     // Subgroup kernels win on every other dense shape measured (lavapipe: 4-8× over direct).
     return { algorithm: 'subgroup' };
