@@ -3,7 +3,7 @@ import { conv2d, type Conv2dOptions } from '../../../../src/autograd/ops/conv2d.
 import { mul } from '../../../../src/autograd/ops/elementwise.ts';
 import { sum } from '../../../../src/autograd/ops/reduce.ts';
 import { valueAndGrad } from '../../../../src/autograd/grad.ts';
-import { convCandidateIds } from '../../../../src/gpu/kernels/conv2d/candidates.ts';
+import { convCandidateIds, convShapeKey } from '../../../../src/gpu/kernels/conv2d/candidates.ts';
 import { conv2dGeometry } from '../../../../src/gpu/kernels/conv2d/geometry.ts';
 import { hasEightWideSubgroups, narrowRuns, ruleChoice, type NarrowCols, type NarrowRows } from '../../../../src/gpu/kernels/conv2d/rules.ts';
 import { float16ToFloat32, float32ToFloat16 } from '../../../../src/gpu/half.ts';
@@ -221,6 +221,28 @@ describe('conv2d narrow: where it runs', () => {
     expect(narrow('dx', geom([1, 8, 8, 3], [9, 9, 3, 32]))).toEqual([]);
     expect(narrow('dw', geom([1, 8, 8, 3], [9, 9, 3, 32]))).toEqual([]);
     expect(narrow('fwd', geom([1, 8, 8, 8], [3, 3, 8, 8]))).toEqual([]);
+  });
+
+  it('runs a tuned narrow candidate in place of the rule', async () => {
+    const rt = runtime();
+    rt.tuning.clear();
+    const x = rt.upload(randomValues(12 * 10 * 3, 95), [1, 12, 10, 3]);
+    const w = rt.upload(randomValues(9 * 9 * 3 * 8, 96, -1, 1), [9, 9, 3, 8]);
+    const opts: Conv2dOptions = { padding: 4, padMode: 'reflect' };
+    const run = (): [Tensor, string[]] => {
+      let y: Tensor | null = null;
+      const launched = launchesOf(rt, () => (y = conv2d(x, w, opts)));
+      return [y!, launched];
+    };
+    const [ruled, byRule] = run();
+    expect(byRule).toEqual([expect.stringMatching(/^conv2d_narrow:cols=8,half=false,rows=4,side=in,/)]);
+    const g = conv2dGeometry('conv2d', x.shape, w.shape, opts);
+    rt.tuning.set('conv2d', convShapeKey('fwd', g), { choice: 'narrow/r2', ms: {}, clock: 'test', date: 'now' });
+    const [tuned, byTuning] = run();
+    rt.tuning.clear();
+    expect(byTuning).toEqual([expect.stringMatching(/^conv2d_narrow:cols=8,half=false,rows=2,side=in,/)]);
+    expectClose(await tuned.data(), await ruled.data(), 1e-5, 1e-6, 'tuned against ruled');
+    for (const t of [x, w, ruled, tuned]) t.dispose();
   });
 
   it("is the untuned rule's choice for TransformerNet's 9×9 RGB convolutions", () => {
