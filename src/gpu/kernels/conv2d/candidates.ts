@@ -4,7 +4,7 @@ import type { Runtime } from '../../runtime.ts';
 import type { Tensor } from '../../tensor.ts';
 import type { ConvGeometry } from './geometry.ts';
 import { winogradInputGradRuns, winogradRuns } from './winograd-fit.ts';
-import { hasEightWideSubgroups, ruleChoice, type ConvChoice, type ConvKernelOptions, type ConvKind } from './rules.ts';
+import { hasEightWideSubgroups, narrowRuns, ruleChoice, type ConvChoice, type ConvKernelOptions, type ConvKind } from './rules.ts';
 
 /*
  * The convolution candidates the tuner times, and the choice for a launch: forced by options, tuned
@@ -25,6 +25,11 @@ const CONV_CHOICES: Record<string, ConvChoice> = {
   direct: { algorithm: 'direct' },
   'winograd/2x2': { algorithm: 'winograd', winogradTile: 2 },
   'winograd/4x4': { algorithm: 'winograd', winogradTile: 4 },
+  'narrow/r2': { algorithm: 'narrow', narrowRows: 2, narrowCols: 16 },
+  'narrow/r4': { algorithm: 'narrow', narrowRows: 4, narrowCols: 16 },
+  'narrow/r8': { algorithm: 'narrow', narrowRows: 8, narrowCols: 16 },
+  'narrow/r4c32': { algorithm: 'narrow', narrowRows: 4, narrowCols: 32 },
+  'narrow/r8c8': { algorithm: 'narrow', narrowRows: 8, narrowCols: 8 },
 };
 
 /** Every candidate id, whatever the adapter. */
@@ -40,7 +45,12 @@ export function convCandidateIds(runtime: Runtime, half = false, shape?: { kind:
 
 function choiceRuns(runtime: Runtime, choice: ConvChoice, half: boolean, shape?: { kind: ConvKind; g: ConvGeometry }): boolean {
   const algorithm = choice.algorithm;
-  if (algorithm === 'subgroup' && !hasEightWideSubgroups(runtime)) return false;
+  if ((algorithm === 'subgroup' || algorithm === 'narrow') && !hasEightWideSubgroups(runtime)) return false;
+  if (algorithm === 'narrow') {
+    if (shape === undefined) return true;
+    // Its column tile only matters with few input channels: with few outputs the variants that differ in it alone are one.
+    return shape.kind === 'fwd' && narrowRuns(shape.g) && (shape.g.coutG > 4 || choice.narrowCols === 16);
+  }
   if (algorithm === 'winograd') {
     const m = choice.winogradTile ?? 2;
     if (shape === undefined) return true;
@@ -62,6 +72,8 @@ export function convCandidateOptions(id: string): ConvKernelOptions {
     ...(c.subgroupWidth ? { subgroupWidth: c.subgroupWidth } : {}),
     ...(c.subgroupRows ? { subgroupRows: c.subgroupRows } : {}),
     ...(c.winogradTile ? { winogradTile: c.winogradTile } : {}),
+    ...(c.narrowRows ? { narrowRows: c.narrowRows } : {}),
+    ...(c.narrowCols ? { narrowCols: c.narrowCols } : {}),
   };
 }
 
@@ -85,12 +97,27 @@ export function pickAlgorithm(runtime: Runtime, kind: ConvKind, g: ConvGeometry,
   // Winograd computes the forward pass and most input gradients: forced on a conv op, the filter
   // gradient and an input gradient it cannot compute (a pad over 2) choose as without it.
   const gradientWithoutWinograd = options.algorithm === 'winograd' && kind !== 'fwd' && !choiceRuns(runtime, { algorithm: 'winograd', winogradTile: options.winogradTile }, half, { kind, g });
-  const algorithm = gradientWithoutWinograd ? 'auto' : (options.algorithm ?? 'auto');
+  // 'narrow' is forward only: its gradients choose as without it.
+  const gradientWithoutNarrow = options.algorithm === 'narrow' && kind !== 'fwd';
+  const algorithm = gradientWithoutWinograd || gradientWithoutNarrow ? 'auto' : (options.algorithm ?? 'auto');
+  if (algorithm === 'narrow' && !hasEightWideSubgroups(runtime)) {
+    throw new Error("conv2d: algorithm 'narrow' needs the 'subgroups' feature with 8-wide subgroups");
+  }
+  if (algorithm === 'narrow' && !narrowRuns(g)) {
+    throw new Error(`conv2d: algorithm 'narrow' needs groups 1 and at most 4 output or input channels, got ${g.cinG} → ${g.coutG} in ${g.groups} group(s); use 'auto'`);
+  }
   if (algorithm === 'subgroup' && !hasEightWideSubgroups(runtime)) {
     throw new Error("conv2d: algorithm 'subgroup' needs the 'subgroups' feature with 8-wide subgroups");
   }
   if (half && algorithm === 'tiled') throw new Error("conv2d: the 'tiled' kernels are f32 only; f16 tensors run 'subgroup' or 'direct'");
-  const overrides = { tile: options.tile, subgroupWidth: options.subgroupWidth, subgroupRows: options.subgroupRows, winogradTile: options.winogradTile };
+  const overrides = {
+    tile: options.tile,
+    subgroupWidth: options.subgroupWidth,
+    subgroupRows: options.subgroupRows,
+    winogradTile: options.winogradTile,
+    narrowRows: options.narrowRows,
+    narrowCols: options.narrowCols,
+  };
   if (algorithm !== 'auto') return { algorithm, ...overrides };
   if (options.tile || options.subgroupWidth || options.subgroupRows) return { ...ruleChoice(runtime, kind, g, half), ...overrides };
   const tuning = runtime.tuning;

@@ -1,5 +1,6 @@
 import { biasGradWgsl, convDirectWgsl } from '../../../shaders/conv2d/direct.wgsl.ts';
 import type { ConvGemmKind } from '../../../shaders/conv2d/common.wgsl.ts';
+import { convNarrowWgsl, type ConvNarrowVariant } from '../../../shaders/conv2d/narrow.wgsl.ts';
 import { convSubgroupWgsl, type ConvSubgroupVariant } from '../../../shaders/conv2d/subgroup.wgsl.ts';
 import { convGemmWgsl, type ConvGemmVariant, type ConvTile } from '../../../shaders/conv2d/tiled.wgsl.ts';
 import { convWinogradWgsl, type WinogradVariant } from '../../../shaders/conv2d/winograd.wgsl.ts';
@@ -51,5 +52,10 @@ export const CONV_WINOGRAD = kernelFamily('conv2d_winograd', (v: WinogradVariant
     ...everyCombination<WinogradVariant>({ stage: ['input', 'output'], tile: [2, 4], vec: BOOLS, half: BOOLS, flip: [false] }),
   ],
 );
+
+export const CONV_NARROW = kernelFamily('conv2d_narrow', (v: ConvNarrowVariant) => convNarrowWgsl(v), () => [
+  ...everyCombination<ConvNarrowVariant>({ side: ['out'], rows: [2, 4, 8], cols: [4], span: [1, 2, 3], vec: BOOLS, half: BOOLS }),
+  ...everyCombination<ConvNarrowVariant>({ side: ['in'], rows: [2, 4, 8], cols: [8, 16, 32], span: [1, 2, 3], vec: BOOLS, half: BOOLS }),
+]);
 
 export const CONV_BIAS_GRAD = kernelFamily('conv2d_bias_grad', () => biasGradWgsl(), () => [{}]);

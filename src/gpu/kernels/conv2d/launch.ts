@@ -3,10 +3,11 @@ import { formatShape, sizeOf, type Tensor } from '../../tensor.ts';
 import { BIAS_GRAD_WG, CONV_DIRECT_WG } from '../../../shaders/conv2d/direct.wgsl.ts';
 import { SG_BLOCK_M, SG_PER_WG, SG_SIZE, sgRows, type ConvSubgroupVariant } from '../../../shaders/conv2d/subgroup.wgsl.ts';
 import type { ConvGemmVariant } from '../../../shaders/conv2d/tiled.wgsl.ts';
+import { narrowChunksPerWorkgroup, narrowSpan, type ConvNarrowVariant } from '../../../shaders/conv2d/narrow.wgsl.ts';
 import { reduce } from '../reduce.ts';
 import { pad2dBackward } from '../pad.ts';
 import { pickAlgorithm, type ConvKernels } from './candidates.ts';
-import { CONV_BIAS_GRAD, CONV_DIRECT, CONV_SUBGROUP, CONV_TILED } from './families.ts';
+import { CONV_BIAS_GRAD, CONV_DIRECT, CONV_NARROW, CONV_SUBGROUP, CONV_TILED } from './families.ts';
 import type { ConvGeometry } from './geometry.ts';
 import { conv2dWinogradForward, conv2dWinogradInputGrad, type WinogradProduct } from './winograd.ts';
 import { chooseTile, subgroupRows, subgroupWidth, type ConvKernelOptions } from './rules.ts';
@@ -117,6 +118,28 @@ export function conv2dForwardKernel(x: Tensor, w: Tensor, g: ConvGeometry, bias:
       rows: choice.subgroupRows ?? subgroupRows(m),
     };
     launchSubgroup(variant, { x, w, bias: bias ?? w, y }, g, m, g.coutG, k, 1, k, extra);
+    return y;
+  }
+  if (algorithm === 'narrow') {
+    const out = g.coutG <= 4;
+    const variant: ConvNarrowVariant = {
+      side: out ? 'out' : 'in',
+      // Measured best on lavapipe (TransformerNet's 9×9 convs at 256 px): 8 rows for few outputs, 4 × 16 columns for few inputs.
+      rows: choice.narrowRows ?? (out ? 8 : 4),
+      cols: out ? 4 : Math.min(choice.narrowCols ?? 16, g.coutG <= 8 ? 8 : g.coutG <= 16 ? 16 : 32),
+      span: narrowSpan(g.kW, g.stride, g.dilation),
+      vec: out ? g.cinG % 4 === 0 : g.coutG % 4 === 0,
+      half,
+    };
+    const chunksPerRow = Math.ceil(g.outW / 8);
+    const blocks = Math.ceil((g.batch * g.outH * chunksPerRow) / narrowChunksPerWorkgroup(variant));
+    const wx = Math.min(blocks, 65535);
+    x.runtime.launch({
+      ...CONV_NARROW.program(variant),
+      bindings: { x, w, bias: bias ?? w, y },
+      params: params(g, { m, n: g.coutG, k, nTiles: chunksPerRow, kChunk: k }, extra),
+      workgroups: [wx, Math.ceil(blocks / wx), Math.ceil(g.coutG / variant.cols)],
+    });
     return y;
   }
   if (algorithm === 'direct') {

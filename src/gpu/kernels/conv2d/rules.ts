@@ -1,4 +1,5 @@
 import type { ConvGemmKind } from '../../../shaders/conv2d/common.wgsl.ts';
+import { narrowSpan } from '../../../shaders/conv2d/narrow.wgsl.ts';
 import { SG_SIZE } from '../../../shaders/conv2d/subgroup.wgsl.ts';
 import type { ConvTile } from '../../../shaders/conv2d/tiled.wgsl.ts';
 import type { Runtime } from '../../runtime.ts';
@@ -15,9 +16,11 @@ import { winogradInputGradRuns, winogradRuns, type WinogradTile } from './winogr
  * whose subgroups are exactly 8 wide, such as llvmpipe); 'tiled': implicit GEMM staged in
  * workgroup memory (any adapter); 'direct': one thread per output value (depthwise, baseline);
  * 'winograd': F(2×2, 3×3) or F(4×4, 3×3) for 3×3 stride-1 convolutions, forward and input
- * gradient (the filter gradient, which it does not implement, takes 'auto' when it is forced).
+ * gradient (the filter gradient, which it does not implement, takes 'auto' when it is forced);
+ * 'narrow': forward convolutions with at most 4 output or at most 4 input channels (groups 1), each
+ * lane several pixels with vec4 accumulators over the output channels (the gradients take 'auto').
  */
-export type ConvAlgorithm = 'auto' | 'subgroup' | 'tiled' | 'direct' | 'winograd';
+export type ConvAlgorithm = 'auto' | 'subgroup' | 'tiled' | 'direct' | 'winograd' | 'narrow';
 
 export interface ConvKernelOptions {
   /**
@@ -35,7 +38,14 @@ export interface ConvKernelOptions {
   subgroupRows?: 1 | 2 | 4;
   /** The output tile of 'winograd': 2 for F(2×2, 3×3) (default), 4 for F(4×4, 3×3). */
   winogradTile?: WinogradTile;
+  /** Overrides the pixels per lane of 'narrow'. */
+  narrowRows?: NarrowRows;
+  /** Overrides the output channels per workgroup of 'narrow' with at most 4 input channels. */
+  narrowCols?: NarrowCols;
 }
+
+export type NarrowRows = 2 | 4 | 8;
+export type NarrowCols = 8 | 16 | 32;
 
 export type ConvKind = ConvGemmKind;
 
@@ -46,6 +56,8 @@ export interface ConvChoice {
   subgroupWidth?: 8 | 32;
   subgroupRows?: 1 | 2 | 4;
   winogradTile?: WinogradTile;
+  narrowRows?: NarrowRows;
+  narrowCols?: NarrowCols;
 }
 
 /** Tiles by the number of GEMM columns: wide tiles for many channels, tall ones for few. */
@@ -68,13 +80,28 @@ export function hasEightWideSubgroups(runtime: Runtime): boolean {
   return known;
 }
 
+/**
+ * Whether the 'narrow' forward kernels run a shape: groups 1, at most 4 output or input channels,
+ * and a window row its lanes cover with 3 loads each (up to 17 columns wide at stride 1, 10 at stride 2).
+ */
+export function narrowRuns(g: ConvGeometry): boolean {
+  return g.groups === 1 && (g.coutG <= 4 || g.cinG <= 4) && narrowSpan(g.kW, g.stride, g.dilation) <= 3;
+}
+
 /** The rule used when nothing was tuned for a shape. */
 export function ruleChoice(runtime: Runtime, kind: ConvKind, g: ConvGeometry, half: boolean): ConvChoice {
   if (g.groups > 1 && (g.cinG < 4 || g.coutG < 4)) return { algorithm: 'direct' };
   const winogradTile = kind === 'fwd' ? winogradRuleTile(runtime, g, half) : kind === 'dx' ? winogradInputGradRuleTile(runtime, g) : null;
   if (winogradTile) return { algorithm: 'winograd', winogradTile };
-  // Subgroup kernels win on every dense shape measured, RGB in or out included (lavapipe: 4-8× over direct).
-  if (hasEightWideSubgroups(runtime)) return { algorithm: 'subgroup' };
+  if (hasEightWideSubgroups(runtime)) {
+    // Few-channel forward convs with wide windows: 'narrow' loads each input column once per window
+    // row. Lavapipe, 256 px, CPU time of the call / 2 cores (the machine was shared): TransformerNet's
+    // 9×9 reflect-padded 32 → 3 78-83 ms against the subgroup kernel's 189, 3 → 32 72-76 ms against
+    // 126; 3×3 'same' 3 → 64 43 against 49 (noise) but 64 → 3 46 against 35, so 5 columns up only.
+    if (kind === 'fwd' && g.kW >= 5 && narrowRuns(g)) return { algorithm: 'narrow' };
+    // Subgroup kernels win on every other dense shape measured (lavapipe: 4-8× over direct).
+    return { algorithm: 'subgroup' };
+  }
   if (half) return { algorithm: 'direct' }; // the tiled kernels have no f16 variant
   // A GEMM with fewer than 4 columns (Cout; Cin for the input gradient) fills at most 3/16 of a
   // tile's columns: one thread per output is 2-3× faster (lavapipe, 9×9 32 → 3 and 3×3 3 → 64 at 128 px).
