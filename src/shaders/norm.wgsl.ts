@@ -148,26 +148,44 @@ fn main(${FLAT_ENTRY_PARAMS}) {
 `;
 }
 
+/** The variants of `normApplyWgsl`. */
+export interface NormApplyVariant {
+  /** Also write the normalised x̂ = (x − mean) · rstd for the backward pass. */
+  xhat: boolean;
+  /** Four channels per invocation (C % 4 == 0): vec4 loads of x and of every per-channel operand. */
+  vec4: boolean;
+  /** Epilogue: max(y, 0). */
+  relu: boolean;
+  /** Epilogue: y + residual (same shape as x), after the ReLU. */
+  residual: boolean;
+}
+
 /**
- * y = alpha · ((x − mean) · rstd · scale + shift), per element of an NHWC tensor. Each per-channel
- * operand is read at `n · stride + c` with stride C (one row per sample) or 0 (shared by the batch).
- * Absent scale / shift are flagged off (their bindings then hold any read-only tensor).
- * The `xhat` variant also writes the normalised x̂ = (x − mean) · rstd for the backward pass.
+ * y = act(alpha · ((x − mean) · rstd · scale + shift)) + residual, per element of an NHWC tensor.
+ * Each per-channel operand is read at `n · stride + c` with stride C (one row per sample) or 0
+ * (shared by the batch). Absent scale / shift are flagged off (their bindings then hold any
+ * read-only tensor). In the vec4 variant every count, stride and index is in vec4s, so one
+ * invocation pays the two integer divisions and the operand loads once for four channels.
  */
-export function normApplyWgsl(saveXhat: boolean): string {
+export function normApplyWgsl(v: NormApplyVariant): string {
+  const T = v.vec4 ? 'vec4f' : 'f32';
+  const extra = [
+    v.xhat ? `@group(0) @binding(7) var<storage, read_write> xhat: array<${T}>;` : '',
+    v.residual ? `@group(0) @binding(8) var<storage, read> residual: array<${T}>;` : '',
+  ].filter(Boolean);
   return `
 struct Params {
   count: u32, channels: u32, sample_size: u32,
   mean_stride: u32, rstd_stride: u32, scale_stride: u32, shift_stride: u32,
   has_scale: u32, has_shift: u32, alpha: f32,
 }
-@group(0) @binding(0) var<storage, read> src: array<f32>;
-@group(0) @binding(1) var<storage, read> mean: array<f32>;
-@group(0) @binding(2) var<storage, read> rstd: array<f32>;
-@group(0) @binding(3) var<storage, read> scale: array<f32>;
-@group(0) @binding(4) var<storage, read> shift: array<f32>;
-@group(0) @binding(5) var<storage, read_write> dst: array<f32>;
-@group(0) @binding(6) var<uniform> p: Params;${saveXhat ? '\n@group(0) @binding(7) var<storage, read_write> xhat: array<f32>;' : ''}
+@group(0) @binding(0) var<storage, read> src: array<${T}>;
+@group(0) @binding(1) var<storage, read> mean: array<${T}>;
+@group(0) @binding(2) var<storage, read> rstd: array<${T}>;
+@group(0) @binding(3) var<storage, read> scale: array<${T}>;
+@group(0) @binding(4) var<storage, read> shift: array<${T}>;
+@group(0) @binding(5) var<storage, read_write> dst: array<${T}>;
+@group(0) @binding(6) var<uniform> p: Params;${extra.map((l) => `\n${l}`).join('')}
 
 @compute @workgroup_size(${NORM_WG})
 fn main(${FLAT_ENTRY_PARAMS}) {
@@ -179,7 +197,8 @@ fn main(${FLAT_ENTRY_PARAMS}) {
   var y = xh;
   if (p.has_scale != 0u) { y = y * scale[n * p.scale_stride + c]; }
   if (p.has_shift != 0u) { y = y + shift[n * p.shift_stride + c]; }
-  dst[i] = p.alpha * y;${saveXhat ? '\n  xhat[i] = xh;' : ''}
+  y = p.alpha * y;${v.relu ? `\n  y = max(y, ${T}(0.0));` : ''}${v.residual ? '\n  y = y + residual[i];' : ''}
+  dst[i] = y;${v.xhat ? '\n  xhat[i] = xh;' : ''}
 }
 `;
 }
@@ -188,22 +207,24 @@ fn main(${FLAT_ENTRY_PARAMS}) {
  * The input gradient of a normalisation, with g = scale · rstd:
  *   full (statistics depend on x): dx = g · (dy − (Σdy + x̂ · Σdy·x̂) / count)
  *   frozen (running statistics):   dx = g · dy
- * Σdy and Σdy·x̂ are per (group, channel), read with `sums_stride` like the other operands.
+ * Σdy and Σdy·x̂ are per (group, channel), read with `sums_stride` like the other operands;
+ * `vec4` as in `normApplyWgsl`.
  */
-export function normGradWgsl(): string {
+export function normGradWgsl(vec4: boolean): string {
+  const T = vec4 ? 'vec4f' : 'f32';
   return `
 struct Params {
   count: u32, channels: u32, sample_size: u32,
   rstd_stride: u32, scale_stride: u32, sums_stride: u32,
   has_scale: u32, full: u32, inv_count: f32,
 }
-@group(0) @binding(0) var<storage, read> dy: array<f32>;
-@group(0) @binding(1) var<storage, read> xhat: array<f32>;
-@group(0) @binding(2) var<storage, read> rstd: array<f32>;
-@group(0) @binding(3) var<storage, read> scale: array<f32>;
-@group(0) @binding(4) var<storage, read> sum_dy: array<f32>;
-@group(0) @binding(5) var<storage, read> sum_dy_xhat: array<f32>;
-@group(0) @binding(6) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(0) var<storage, read> dy: array<${T}>;
+@group(0) @binding(1) var<storage, read> xhat: array<${T}>;
+@group(0) @binding(2) var<storage, read> rstd: array<${T}>;
+@group(0) @binding(3) var<storage, read> scale: array<${T}>;
+@group(0) @binding(4) var<storage, read> sum_dy: array<${T}>;
+@group(0) @binding(5) var<storage, read> sum_dy_xhat: array<${T}>;
+@group(0) @binding(6) var<storage, read_write> dx: array<${T}>;
 @group(0) @binding(7) var<uniform> p: Params;
 
 @compute @workgroup_size(${NORM_WG})

@@ -2,6 +2,7 @@ import { gridFor } from '../grid.ts';
 import { formatShape, type Tensor } from '../tensor.ts';
 import {
   NORM_WG,
+  type NormApplyVariant,
   normApplyWgsl,
   normGradWgsl,
   normStatsCombineWgsl,
@@ -15,8 +16,10 @@ import { everyCombination, kernelFamily } from '../kernel-family.ts';
 const MODES = () => everyCombination<{ mode: StatsMode }>({ mode: ['moments', 'sums'] });
 const NORM_STATS_PARTIAL = kernelFamily('norm_stats_partial', (p: { mode: StatsMode }) => normStatsPartialWgsl(p.mode), MODES);
 const NORM_STATS_COMBINE = kernelFamily('norm_stats_combine', (p: { mode: StatsMode }) => normStatsCombineWgsl(p.mode), MODES);
-const NORM_APPLY = kernelFamily('norm_apply', (p: { xhat: boolean }) => normApplyWgsl(p.xhat), () => everyCombination({ xhat: [false, true] }));
-const NORM_GRAD = kernelFamily('norm_grad', () => normGradWgsl(), () => [{}]);
+const NORM_APPLY = kernelFamily('norm_apply', (p: NormApplyVariant) => normApplyWgsl(p), () =>
+  everyCombination<NormApplyVariant>({ xhat: [false, true], vec4: [false, true], relu: [false, true], residual: [false, true] }),
+);
+const NORM_GRAD = kernelFamily('norm_grad', (p: { vec4: boolean }) => normGradWgsl(p.vec4), () => everyCombination({ vec4: [false, true] }));
 const NORM_RUNNING_UPDATE = kernelFamily('norm_running_update', () => runningUpdateWgsl(), () => [{}]);
 
 /**
@@ -151,37 +154,56 @@ export interface NormApplyOptions {
   alpha?: number;
   /** Also return x̂ = (x − mean) · rstd. */
   saveXhat?: boolean;
+  /** Epilogue: max(·, 0) on the result. */
+  relu?: boolean;
+  /** Epilogue: added last, same shape as x. */
+  residual?: Tensor | null;
+  /** Force the scalar kernel even when C % 4 == 0 (tests compare the two). */
+  scalar?: boolean;
 }
 
-/** y = alpha · ((x − mean) · rstd · scale + shift); mean, rstd, scale, shift are [C] or [N, C]. */
+/** Elements per invocation: 4 (vec4 kernels) when the channels allow it. */
+function laneWidth(layout: Layout, scalar = false): 1 | 4 {
+  return !scalar && layout.channels % 4 === 0 ? 4 : 1;
+}
+
+/**
+ * y = relu?(alpha · ((x − mean) · rstd · scale + shift)) + residual?; mean, rstd, scale, shift are
+ * [C] or [N, C]. One kernel, four channels per invocation when C % 4 == 0.
+ */
 export function normApply(x: Tensor, mean: Tensor, rstd: Tensor, options: NormApplyOptions = {}): { y: Tensor; xhat: Tensor | null } {
   const op = 'normApply';
   const layout = layoutOf(op, x);
   const scale = options.scale ?? null;
   const shift = options.shift ?? null;
+  const residual = options.residual ?? null;
   const meanStride = operandStride(op, 'mean', mean, layout);
   const rstdStride = operandStride(op, 'rstd', rstd, layout);
   const scaleStride = scale ? operandStride(op, 'scale', scale, layout) : 0;
   const shiftStride = shift ? operandStride(op, 'shift', shift, layout) : 0;
+  if (residual && (residual.dtype !== 'f32' || residual.rank !== x.rank || residual.shape.some((d, i) => d !== x.shape[i]))) {
+    throw new Error(`${op}: the residual (${residual.dtype} ${formatShape(residual.shape)}) must be f32 and shaped like x ${formatShape(x.shape)}`);
+  }
+  const w = laneWidth(layout, options.scalar);
   const runtime = x.runtime;
   const y = runtime.empty(x.shape);
   const xhat = options.saveXhat ? runtime.empty(x.shape) : null;
   runtime.launch({
-    ...NORM_APPLY.program({ xhat: xhat !== null }),
-    bindings: { src: x, mean, rstd, scale: scale ?? mean, shift: shift ?? mean, dst: y, ...(xhat ? { xhat } : {}) },
+    ...NORM_APPLY.program({ xhat: xhat !== null, vec4: w === 4, relu: options.relu ?? false, residual: residual !== null }),
+    bindings: { src: x, mean, rstd, scale: scale ?? mean, shift: shift ?? mean, dst: y, ...(xhat ? { xhat } : {}), ...(residual ? { residual } : {}) },
     params: {
-      count: x.size,
-      channels: layout.channels,
-      sample_size: layout.pixels * layout.channels,
-      mean_stride: meanStride,
-      rstd_stride: rstdStride,
-      scale_stride: scaleStride,
-      shift_stride: shiftStride,
+      count: x.size / w,
+      channels: layout.channels / w,
+      sample_size: (layout.pixels * layout.channels) / w,
+      mean_stride: meanStride / w,
+      rstd_stride: rstdStride / w,
+      scale_stride: scaleStride / w,
+      shift_stride: shiftStride / w,
       has_scale: scale ? 1 : 0,
       has_shift: shift ? 1 : 0,
       alpha: options.alpha ?? 1,
     },
-    workgroups: gridFor(x.size, NORM_WG),
+    workgroups: gridFor(x.size / w, NORM_WG),
   });
   return { y, xhat };
 }
@@ -200,7 +222,7 @@ export interface FullNormGrad {
  * dx of y = x̂ · scale + shift with x̂ = (x − μ) · rstd. With `full`, μ and rstd are functions of x
  * (the complete normalisation gradient); without, they are constants (running statistics).
  */
-export function normGrad(dy: Tensor, rstd: Tensor, scale: Tensor | null, full: FullNormGrad | null): Tensor {
+export function normGrad(dy: Tensor, rstd: Tensor, scale: Tensor | null, full: FullNormGrad | null, scalar = false): Tensor {
   const op = 'normGrad';
   const layout = layoutOf(op, dy);
   const rstdStride = operandStride(op, 'rstd', rstd, layout);
@@ -211,10 +233,11 @@ export function normGrad(dy: Tensor, rstd: Tensor, scale: Tensor | null, full: F
     sumsStride = operandStride(op, 'Σdy', full.sumDy, layout);
     if (operandStride(op, 'Σdy·x̂', full.sumDyXhat, layout) !== sumsStride) throw new Error(`${op}: Σdy and Σdy·x̂ have different shapes`);
   }
+  const w = laneWidth(layout, scalar);
   const runtime = dy.runtime;
   const dx = runtime.empty(dy.shape);
   runtime.launch({
-    ...NORM_GRAD.program({}),
+    ...NORM_GRAD.program({ vec4: w === 4 }),
     bindings: {
       dy,
       xhat: full?.xhat ?? dy,
@@ -225,17 +248,17 @@ export function normGrad(dy: Tensor, rstd: Tensor, scale: Tensor | null, full: F
       dx,
     },
     params: {
-      count: dy.size,
-      channels: layout.channels,
-      sample_size: layout.pixels * layout.channels,
-      rstd_stride: rstdStride,
-      scale_stride: scaleStride,
-      sums_stride: sumsStride,
+      count: dy.size / w,
+      channels: layout.channels / w,
+      sample_size: (layout.pixels * layout.channels) / w,
+      rstd_stride: rstdStride / w,
+      scale_stride: scaleStride / w,
+      sums_stride: sumsStride / w,
       has_scale: scale ? 1 : 0,
       full: full ? 1 : 0,
       inv_count: full ? 1 / full.count : 0,
     },
-    workgroups: gridFor(dy.size, NORM_WG),
+    workgroups: gridFor(dy.size / w, NORM_WG),
   });
   return dx;
 }
