@@ -148,6 +148,33 @@ fn main(${FLAT_ENTRY_PARAMS}) {
 `;
 }
 
+/** Pixels one invocation of the apply / gradient kernels handles when the pixel count allows it. */
+export const NORM_ROWS = 4;
+
+/**
+ * The shape uniforms and the thread → (pixel rows, channel) mapping shared by the apply and the
+ * gradient kernels. The activation is a [rows, channels] matrix (rows = N · pixels; channels and
+ * every operand index counted in elements of the kernel's type, f32 or vec4f). One invocation takes
+ * one channel of `per_thread` consecutive rows of one sample, so its per-channel operands are loaded
+ * once for all of them; masks and shifts replace the integer divisions (emulated per lane on CPU
+ * drivers) when the channel count is a power of two, and a single sample needs none.
+ */
+const SHAPE_FIELDS = 'threads: u32, channels: u32, channels_pow2: u32, channels_shift: u32, pixels: u32, samples: u32, per_thread: u32,';
+
+const THREAD_MAPPING = `
+fn channelOf(t: u32) -> u32 {
+  if (p.channels_pow2 != 0u) { return t & (p.channels - 1u); }
+  return t % p.channels;
+}
+fn firstRowOf(t: u32) -> u32 {
+  if (p.channels_pow2 != 0u) { return (t >> p.channels_shift) * p.per_thread; }
+  return (t / p.channels) * p.per_thread;
+}
+fn sampleOf(row: u32) -> u32 {
+  if (p.samples == 1u) { return 0u; }
+  return row / p.pixels;
+}`;
+
 /** The variants of `normApplyWgsl`. */
 export interface NormApplyVariant {
   /** Also write the normalised x̂ = (x − mean) · rstd for the backward pass. */
@@ -164,8 +191,7 @@ export interface NormApplyVariant {
  * y = act(alpha · ((x − mean) · rstd · scale + shift)) + residual, per element of an NHWC tensor.
  * Each per-channel operand is read at `n · stride + c` with stride C (one row per sample) or 0
  * (shared by the batch). Absent scale / shift are flagged off (their bindings then hold any
- * read-only tensor). In the vec4 variant every count, stride and index is in vec4s, so one
- * invocation pays the two integer divisions and the operand loads once for four channels.
+ * read-only tensor).
  */
 export function normApplyWgsl(v: NormApplyVariant): string {
   const T = v.vec4 ? 'vec4f' : 'f32';
@@ -175,7 +201,7 @@ export function normApplyWgsl(v: NormApplyVariant): string {
   ].filter(Boolean);
   return `
 struct Params {
-  count: u32, channels: u32, sample_size: u32,
+  ${SHAPE_FIELDS}
   mean_stride: u32, rstd_stride: u32, scale_stride: u32, shift_stride: u32,
   has_scale: u32, has_shift: u32, alpha: f32,
 }
@@ -186,19 +212,27 @@ struct Params {
 @group(0) @binding(4) var<storage, read> shift: array<${T}>;
 @group(0) @binding(5) var<storage, read_write> dst: array<${T}>;
 @group(0) @binding(6) var<uniform> p: Params;${extra.map((l) => `\n${l}`).join('')}
+${THREAD_MAPPING}
 
 @compute @workgroup_size(${NORM_WG})
 fn main(${FLAT_ENTRY_PARAMS}) {
-  let i = ${flatIndexWgsl(NORM_WG)};
-  if (i >= p.count) { return; }
-  let c = i % p.channels;
-  let n = i / p.sample_size;
-  let xh = (src[i] - mean[n * p.mean_stride + c]) * rstd[n * p.rstd_stride + c];
-  var y = xh;
-  if (p.has_scale != 0u) { y = y * scale[n * p.scale_stride + c]; }
-  if (p.has_shift != 0u) { y = y + shift[n * p.shift_stride + c]; }
-  y = p.alpha * y;${v.relu ? `\n  y = max(y, ${T}(0.0));` : ''}${v.residual ? '\n  y = y + residual[i];' : ''}
-  dst[i] = y;${v.xhat ? '\n  xhat[i] = xh;' : ''}
+  let t = ${flatIndexWgsl(NORM_WG)};
+  if (t >= p.threads) { return; }
+  let c = channelOf(t);
+  let row0 = firstRowOf(t);
+  let n = sampleOf(row0);
+  let m = mean[n * p.mean_stride + c];
+  let r = rstd[n * p.rstd_stride + c];
+  var g = ${T}(1.0);
+  if (p.has_scale != 0u) { g = scale[n * p.scale_stride + c]; }
+  var b = ${T}(0.0);
+  if (p.has_shift != 0u) { b = shift[n * p.shift_stride + c]; }
+  for (var k = 0u; k < p.per_thread; k++) {
+    let i = (row0 + k) * p.channels + c;
+    let xh = (src[i] - m) * r;
+    var y = p.alpha * (xh * g + b);${v.relu ? `\n    y = max(y, ${T}(0.0));` : ''}${v.residual ? '\n    y = y + residual[i];' : ''}
+    dst[i] = y;${v.xhat ? '\n    xhat[i] = xh;' : ''}
+  }
 }
 `;
 }
@@ -208,13 +242,13 @@ fn main(${FLAT_ENTRY_PARAMS}) {
  *   full (statistics depend on x): dx = g · (dy − (Σdy + x̂ · Σdy·x̂) / count)
  *   frozen (running statistics):   dx = g · dy
  * Σdy and Σdy·x̂ are per (group, channel), read with `sums_stride` like the other operands;
- * `vec4` as in `normApplyWgsl`.
+ * `vec4` and the thread mapping as in `normApplyWgsl`.
  */
 export function normGradWgsl(vec4: boolean): string {
   const T = vec4 ? 'vec4f' : 'f32';
   return `
 struct Params {
-  count: u32, channels: u32, sample_size: u32,
+  ${SHAPE_FIELDS}
   rstd_stride: u32, scale_stride: u32, sums_stride: u32,
   has_scale: u32, full: u32, inv_count: f32,
 }
@@ -226,21 +260,30 @@ struct Params {
 @group(0) @binding(5) var<storage, read> sum_dy_xhat: array<${T}>;
 @group(0) @binding(6) var<storage, read_write> dx: array<${T}>;
 @group(0) @binding(7) var<uniform> p: Params;
+${THREAD_MAPPING}
 
 @compute @workgroup_size(${NORM_WG})
 fn main(${FLAT_ENTRY_PARAMS}) {
-  let i = ${flatIndexWgsl(NORM_WG)};
-  if (i >= p.count) { return; }
-  let c = i % p.channels;
-  let n = i / p.sample_size;
+  let t = ${flatIndexWgsl(NORM_WG)};
+  if (t >= p.threads) { return; }
+  let c = channelOf(t);
+  let row0 = firstRowOf(t);
+  let n = sampleOf(row0);
   var g = rstd[n * p.rstd_stride + c];
   if (p.has_scale != 0u) { g = g * scale[n * p.scale_stride + c]; }
-  var v = dy[i];
+  var s = ${T}(0.0);
+  var sx = ${T}(0.0);
   if (p.full != 0u) {
     let k = n * p.sums_stride + c;
-    v = v - (sum_dy[k] + xhat[i] * sum_dy_xhat[k]) * p.inv_count;
+    s = sum_dy[k] * p.inv_count;
+    sx = sum_dy_xhat[k] * p.inv_count;
   }
-  dx[i] = g * v;
+  for (var k = 0u; k < p.per_thread; k++) {
+    let i = (row0 + k) * p.channels + c;
+    var v = dy[i];
+    if (p.full != 0u) { v = v - (s + xhat[i] * sx); }
+    dx[i] = g * v;
+  }
 }
 `;
 }

@@ -1,6 +1,7 @@
 import { gridFor } from '../grid.ts';
 import { formatShape, type Tensor } from '../tensor.ts';
 import {
+  NORM_ROWS,
   NORM_WG,
   type NormApplyVariant,
   normApplyWgsl,
@@ -167,6 +168,27 @@ function laneWidth(layout: Layout, scalar = false): 1 | 4 {
   return !scalar && layout.channels % 4 === 0 ? 4 : 1;
 }
 
+/** The shape uniforms of the apply / gradient kernels (see their thread mapping) and their grid. */
+function threadMapping(layout: Layout, w: number): { params: Record<string, number>; workgroups: [number, number, number] } {
+  const channels = layout.channels / w;
+  const pow2 = (channels & (channels - 1)) === 0;
+  // Several rows per invocation only when they never straddle two samples.
+  const perThread = layout.pixels % NORM_ROWS === 0 ? NORM_ROWS : 1;
+  const threads = (layout.samples * layout.pixels * channels) / perThread;
+  return {
+    params: {
+      threads,
+      channels,
+      channels_pow2: pow2 ? 1 : 0,
+      channels_shift: pow2 ? Math.log2(channels) : 0,
+      pixels: layout.pixels,
+      samples: layout.samples,
+      per_thread: perThread,
+    },
+    workgroups: gridFor(threads, NORM_WG),
+  };
+}
+
 /**
  * y = relu?(alpha · ((x − mean) · rstd · scale + shift)) + residual?; mean, rstd, scale, shift are
  * [C] or [N, C]. One kernel, four channels per invocation when C % 4 == 0.
@@ -185,6 +207,7 @@ export function normApply(x: Tensor, mean: Tensor, rstd: Tensor, options: NormAp
     throw new Error(`${op}: the residual (${residual.dtype} ${formatShape(residual.shape)}) must be f32 and shaped like x ${formatShape(x.shape)}`);
   }
   const w = laneWidth(layout, options.scalar);
+  const mapping = threadMapping(layout, w);
   const runtime = x.runtime;
   const y = runtime.empty(x.shape);
   const xhat = options.saveXhat ? runtime.empty(x.shape) : null;
@@ -192,9 +215,7 @@ export function normApply(x: Tensor, mean: Tensor, rstd: Tensor, options: NormAp
     ...NORM_APPLY.program({ xhat: xhat !== null, vec4: w === 4, relu: options.relu ?? false, residual: residual !== null }),
     bindings: { src: x, mean, rstd, scale: scale ?? mean, shift: shift ?? mean, dst: y, ...(xhat ? { xhat } : {}), ...(residual ? { residual } : {}) },
     params: {
-      count: x.size / w,
-      channels: layout.channels / w,
-      sample_size: (layout.pixels * layout.channels) / w,
+      ...mapping.params,
       mean_stride: meanStride / w,
       rstd_stride: rstdStride / w,
       scale_stride: scaleStride / w,
@@ -203,7 +224,7 @@ export function normApply(x: Tensor, mean: Tensor, rstd: Tensor, options: NormAp
       has_shift: shift ? 1 : 0,
       alpha: options.alpha ?? 1,
     },
-    workgroups: gridFor(x.size / w, NORM_WG),
+    workgroups: mapping.workgroups,
   });
   return { y, xhat };
 }
@@ -234,6 +255,7 @@ export function normGrad(dy: Tensor, rstd: Tensor, scale: Tensor | null, full: F
     if (operandStride(op, 'Σdy·x̂', full.sumDyXhat, layout) !== sumsStride) throw new Error(`${op}: Σdy and Σdy·x̂ have different shapes`);
   }
   const w = laneWidth(layout, scalar);
+  const mapping = threadMapping(layout, w);
   const runtime = dy.runtime;
   const dx = runtime.empty(dy.shape);
   runtime.launch({
@@ -248,9 +270,7 @@ export function normGrad(dy: Tensor, rstd: Tensor, scale: Tensor | null, full: F
       dx,
     },
     params: {
-      count: dy.size / w,
-      channels: layout.channels / w,
-      sample_size: (layout.pixels * layout.channels) / w,
+      ...mapping.params,
       rstd_stride: rstdStride / w,
       scale_stride: scaleStride / w,
       sums_stride: sumsStride / w,
@@ -258,7 +278,7 @@ export function normGrad(dy: Tensor, rstd: Tensor, scale: Tensor | null, full: F
       full: full ? 1 : 0,
       inv_count: full ? 1 / full.count : 0,
     },
-    workgroups: gridFor(dy.size / w, NORM_WG),
+    workgroups: mapping.workgroups,
   });
   return dx;
 }

@@ -22,11 +22,16 @@ const loss = (y: Tensor, w: Tensor): Tensor => sum(mul(y, w));
 const at = (t: ArrayLike<number>, n: number, ch: number, c: number): number => (t.length === c ? t[ch]! : t[n * c + ch]!);
 
 describe('normApply and normGrad kernels: vec4 and scalar against a float64 loop', () => {
-  // [N, C] and [C] operands mixed; C = 12 and 8 take the vec4 kernel, C = 6 the scalar one.
+  // [N, C] and [C] operands mixed; C = 12 and 8 take the vec4 kernel, C = 6 the scalar one (and
+  // every shape the scalar one when forced). H·W = 15: one pixel per invocation; 12 and 16: four.
+  // Channel counts (in vec4s) of 3 and 2 take the division and the mask paths.
   const shapes: Shape4[] = [
     [2, 5, 3, 12],
+    [2, 4, 3, 12],
+    [2, 4, 4, 8],
     [1, 4, 4, 8],
     [2, 3, 5, 6],
+    [3, 2, 2, 6],
   ];
   for (const shape of shapes) {
     for (const epilogue of ['none', 'relu', 'residual'] as const) {
