@@ -101,6 +101,92 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
 }
 
 /**
+ * `normStatsPartialWgsl` four channels per thread (C % 4 == 0; `channels` and `cb` count vec4s):
+ * vec4 loads, and in `moments` one shared count, so one division per pixel updates four running
+ * means. The output is the scalar kernel's, one entry per channel, so the same merge follows.
+ */
+export function normStatsPartialVec4Wgsl(mode: StatsMode): string {
+  const moments = mode === 'moments';
+  const aux = moments ? '' : '\n@group(0) @binding(1) var<storage, read> aux: array<vec4f>;';
+  const binding = moments ? 1 : 2;
+  const accumulate = moments
+    ? `
+      let v = src[at];
+      n += 1.0;
+      let d = v - a;
+      a += d / n;
+      b += d * (v - a);`
+    : `
+      let v = src[at];
+      a += v;
+      b += v * aux[at];`;
+  // Chan's merge with the other side's count nb (a side with no values leaves this one as it is).
+  const merge = moments
+    ? `
+      let nb = acc_n[o];
+      if (nb > 0.0) {
+        let na = acc_n[lid];
+        let total = na + nb;
+        let w = nb / total;
+        let d = acc_a[o] - acc_a[lid];
+        acc_a[lid] = acc_a[lid] + d * w;
+        acc_b[lid] = acc_b[lid] + acc_b[o] + d * d * na * w;
+        acc_n[lid] = total;
+      }`
+    : `
+      acc_a[lid] = acc_a[lid] + acc_a[o];
+      acc_b[lid] = acc_b[lid] + acc_b[o];`;
+  const entry = moments ? 'vec4f(acc_n[lid], acc_a[lid][k], acc_b[lid][k], 0.0)' : 'vec4f(acc_a[lid][k], acc_b[lid][k], 0.0, 0.0)';
+  return `
+struct Params { pixels: u32, channels: u32, cb: u32, lanes: u32, chunk: u32, splits: u32 }
+@group(0) @binding(0) var<storage, read> src: array<vec4f>;${aux}
+@group(0) @binding(${binding}) var<storage, read_write> partial: array<vec4f>;
+@group(0) @binding(${binding + 1}) var<uniform> p: Params;
+
+// moments: count, mean, M2; sums: -, Σa, Σab.
+var<workgroup> acc_n: array<f32, ${STATS_WG}>;
+var<workgroup> acc_a: array<vec4f, ${STATS_WG}>;
+var<workgroup> acc_b: array<vec4f, ${STATS_WG}>;
+
+@compute @workgroup_size(${STATS_WG})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let cc = lid % p.cb;
+  let lane = lid / p.cb;
+  let c = wid.x * p.cb + cc;
+  let split = wid.y;
+  let g = wid.z;
+  let start = split * p.chunk;
+  let end = min(start + p.chunk, p.pixels);
+  var n = 0.0;
+  var a = vec4f(0.0);
+  var b = vec4f(0.0);
+  if (c < p.channels) {
+    let base = g * p.pixels * p.channels + c;
+    for (var px = start + lane; px < end; px += p.lanes) {
+      let at = base + px * p.channels;${accumulate}
+    }
+  }
+  acc_n[lid] = n;
+  acc_a[lid] = a;
+  acc_b[lid] = b;
+  workgroupBarrier();
+  for (var stride = p.lanes / 2u; stride > 0u; stride = stride / 2u) {
+    if (lane < stride) {
+      let o = lid + stride * p.cb;${merge}
+    }
+    workgroupBarrier();
+  }
+  if (lane == 0u && c < p.channels) {
+    let row = (g * p.splits + split) * p.channels * 4u + c * 4u;
+    for (var k = 0u; k < 4u; k++) {
+      partial[row + k] = ${entry};
+    }
+  }
+}
+`;
+}
+
+/**
  * Merges the splits of `normStatsPartialWgsl`: one thread per (group, channel) row.
  * `moments` writes the mean, the biased variance, 1/√(var + eps) and √(var + eps);
  * `sums` writes the two sums.

@@ -7,6 +7,7 @@ import {
   normApplyWgsl,
   normGradWgsl,
   normStatsCombineWgsl,
+  normStatsPartialVec4Wgsl,
   normStatsPartialWgsl,
   runningUpdateWgsl,
   STATS_WG,
@@ -15,7 +16,11 @@ import {
 import { everyCombination, kernelFamily } from '../kernel-family.ts';
 
 const MODES = () => everyCombination<{ mode: StatsMode }>({ mode: ['moments', 'sums'] });
-const NORM_STATS_PARTIAL = kernelFamily('norm_stats_partial', (p: { mode: StatsMode }) => normStatsPartialWgsl(p.mode), MODES);
+const NORM_STATS_PARTIAL = kernelFamily(
+  'norm_stats_partial',
+  (p: { mode: StatsMode; vec4: boolean }) => (p.vec4 ? normStatsPartialVec4Wgsl(p.mode) : normStatsPartialWgsl(p.mode)),
+  () => everyCombination<{ mode: StatsMode; vec4: boolean }>({ mode: ['moments', 'sums'], vec4: [false, true] }),
+);
 const NORM_STATS_COMBINE = kernelFamily('norm_stats_combine', (p: { mode: StatsMode }) => normStatsCombineWgsl(p.mode), MODES);
 const NORM_APPLY = kernelFamily('norm_apply', (p: NormApplyVariant) => normApplyWgsl(p), () =>
   everyCombination<NormApplyVariant>({ xhat: [false, true], vec4: [false, true], relu: [false, true], residual: [false, true] }),
@@ -68,6 +73,8 @@ function channelBlock(channels: number): number {
 export interface StatsOptions {
   /** Pixels per workgroup split (tests force small values to exercise the split merging). */
   chunk?: number;
+  /** Force the one-channel-per-thread kernel even when C % 4 == 0 (tests compare the two). */
+  scalar?: boolean;
 }
 
 /** Both statistics passes: partial per (channel block, split, group), then the merge per row. */
@@ -84,21 +91,24 @@ function launchStats(
   const runtime = inputs.src!.runtime;
   const { channels } = layout;
   const pixels = (layout.samples * layout.pixels) / groups;
-  const cb = channelBlock(channels);
+  // Threads take four channels each (vec4) when the channel count allows it.
+  const w = laneWidth(layout, options.scalar);
+  const units = channels / w;
+  const cb = channelBlock(units);
   const lanes = STATS_WG / cb;
-  let chunk = options.chunk ?? Math.ceil(Math.ceil(ELEMENTS_PER_WORKGROUP / cb) / lanes) * lanes;
+  let chunk = options.chunk ?? Math.ceil(Math.ceil(ELEMENTS_PER_WORKGROUP / (cb * w)) / lanes) * lanes;
   if (!Number.isInteger(chunk) || chunk < 1) throw new Error(`${op}: chunk must be a positive integer, got ${chunk}`);
   chunk = Math.max(chunk, Math.ceil(pixels / 65535));
   const splits = Math.ceil(pixels / chunk);
-  const blocks = Math.ceil(channels / cb);
+  const blocks = Math.ceil(units / cb);
   if (groups > MAX_GROUPS || blocks > MAX_GROUPS) {
     throw new Error(`${op}: ${groups} groups × ${channels} channels exceed the dispatch limits`);
   }
   const partial = runtime.empty([groups, splits, channels, 4]);
   runtime.launch({
-    ...NORM_STATS_PARTIAL.program({ mode }),
+    ...NORM_STATS_PARTIAL.program({ mode, vec4: w === 4 }),
     bindings: { ...inputs, partial },
-    params: { pixels, channels, cb, lanes, chunk, splits },
+    params: { pixels, channels: units, cb, lanes, chunk, splits },
     workgroups: [blocks, splits, groups],
   });
   const rows = groups * channels;
