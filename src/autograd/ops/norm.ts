@@ -205,10 +205,11 @@ export function instanceNorm(x: Tensor, options: InstanceNormOptions = {}): Tens
 
 /**
  * Conditional instance norm (Dumoulin et al. / Ghiasi et al.): instance norm with one scale and
- * shift row per sample, [N, C] (a [C] row is shared by the batch). Gradients for all three.
+ * shift row per sample, [N, C] (a [C] row is shared by the batch), and the optional fused epilogue
+ * as in instanceNorm. Gradients for all inputs.
  */
-export function conditionalInstanceNorm(x: Tensor, scale: Tensor, shift: Tensor, eps = 1e-5): Tensor {
-  return instanceNormImpl('conditionalInstanceNorm', x, scale, shift, eps, true);
+export function conditionalInstanceNorm(x: Tensor, scale: Tensor, shift: Tensor, eps = 1e-5, epilogue: NormEpilogue = {}): Tensor {
+  return instanceNormImpl('conditionalInstanceNorm', x, scale, shift, eps, true, undefined, epilogue);
 }
 
 /**

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { valueAndGrad } from '../../../src/autograd/grad.ts';
 import { mul } from '../../../src/autograd/ops/elementwise.ts';
-import { batchNorm, instanceNorm, type NormEpilogue } from '../../../src/autograd/ops/norm.ts';
+import { batchNorm, conditionalInstanceNorm, instanceNorm, type NormEpilogue } from '../../../src/autograd/ops/norm.ts';
 import { sum } from '../../../src/autograd/ops/reduce.ts';
 import { normApply, normGrad } from '../../../src/gpu/kernels/norm.ts';
 import type { Tensor } from '../../../src/gpu/tensor.ts';
@@ -139,7 +139,7 @@ function tfBatchNorm(x: tf.Tensor, scale: tf.Tensor, shift: tf.Tensor, eps: numb
   return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps))), scale), shift);
 }
 
-type Kind = 'instance' | 'batch train' | 'batch eval';
+type Kind = 'instance' | 'conditional' | 'batch train' | 'batch eval';
 type Fusion = 'relu' | 'residual';
 
 describe('fused epilogues: forward and gradients equal the unfused ops in tfjs-cpu', () => {
@@ -148,6 +148,8 @@ describe('fused epilogues: forward and gradients equal the unfused ops in tfjs-c
     ['instance', 'relu', [1, 7, 5, 3]], // scalar kernel
     ['instance', 'residual', [2, 6, 5, 8]],
     ['instance', 'residual', [1, 5, 7, 6]],
+    ['conditional', 'relu', [2, 5, 6, 8]], // scale and shift [N, C]
+    ['conditional', 'residual', [2, 5, 6, 8]],
     ['batch train', 'relu', [2, 5, 4, 8]],
     ['batch train', 'residual', [2, 5, 4, 8]],
     ['batch eval', 'relu', [2, 5, 4, 8]],
@@ -156,31 +158,35 @@ describe('fused epilogues: forward and gradients equal the unfused ops in tfjs-c
   for (const [kind, fusion, shape] of cases) {
     it(`${kind} norm + ${fusion} ${JSON.stringify(shape)}`, async () => {
       const rt = runtime();
-      const c = shape[3];
+      const [n, , , c] = shape;
       const size = sizeOf(shape);
       const eps = 1e-5;
+      // Conditional instance norm: one scale and shift row per sample.
+      const pshape = kind === 'conditional' ? [n, c] : [c];
       const xs = randomValues(size, 601, -1, 3);
       const ws = randomValues(size, 602);
-      const gs = randomValues(c, 603, -1.5, 1.5);
-      const bs = randomValues(c, 604);
+      const gs = randomValues(sizeOf(pshape), 603, -1.5, 1.5);
+      const bs = randomValues(sizeOf(pshape), 604);
       const rs = randomValues(size, 605, -2, 2);
       const rms = randomValues(c, 606, 0, 2);
       const rvs = randomValues(c, 607, 0.3, 2);
-      const [x, w, scale, shift, residual] = [rt.upload(xs, shape), rt.upload(ws, shape), rt.upload(gs, [c]), rt.upload(bs, [c]), rt.upload(rs, shape)];
+      const [x, w, scale, shift, residual] = [rt.upload(xs, shape), rt.upload(ws, shape), rt.upload(gs, pshape), rt.upload(bs, pshape), rt.upload(rs, shape)];
       const running = { mean: rt.upload(rms, [c]), variance: rt.upload(rvs, [c]) };
       const epilogue: NormEpilogue = fusion === 'relu' ? { activation: 'relu' } : { residual };
       const fused = (a: Tensor, g: Tensor, b: Tensor, r: Tensor): Tensor => {
         const e: NormEpilogue = fusion === 'relu' ? { activation: 'relu' } : { residual: r };
         if (kind === 'instance') return instanceNorm(a, { scale: g, shift: b, eps, ...e });
+        if (kind === 'conditional') return conditionalInstanceNorm(a, g, b, eps, e);
         // Eval mode normalises with the running statistics; training mode leaves them alone here.
         return batchNorm(a, { scale: g, shift: b, eps, training: kind === 'batch train', running: kind === 'batch eval' ? running : null, ...e });
       };
       const tfRunning = kind === 'batch eval' ? { mean: tf.tensor(rms, [c]), variance: tf.tensor(rvs, [c]) } : null;
       const tfUnfused = (a: tf.Tensor, g: tf.Tensor, b: tf.Tensor, r: tf.Tensor): tf.Tensor => {
-        const normed = kind === 'instance' ? tfInstanceNorm(a, g, b, eps) : tfBatchNorm(a, g, b, eps, tfRunning);
+        const rows = (t: tf.Tensor) => (kind === 'conditional' ? tf.reshape(t, [n, 1, 1, c]) : t);
+        const normed = kind === 'batch train' || kind === 'batch eval' ? tfBatchNorm(a, g, b, eps, tfRunning) : tfInstanceNorm(a, rows(g), rows(b), eps);
         return fusion === 'relu' ? tf.relu(normed) : tf.add(r, normed);
       };
-      const tfArgs = [tf.tensor(xs, shape), tf.tensor(gs, [c]), tf.tensor(bs, [c]), tf.tensor(rs, shape)] as const;
+      const tfArgs = [tf.tensor(xs, shape), tf.tensor(gs, pshape), tf.tensor(bs, pshape), tf.tensor(rs, shape)] as const;
 
       const y = kind === 'instance' ? instanceNorm(x, { scale, shift, eps, ...epilogue }) : fused(x, scale, shift, residual);
       const expected = await tfValues(tfUnfused(...tfArgs));
