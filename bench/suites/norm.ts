@@ -12,6 +12,11 @@ const SHAPE: readonly number[] = [1, 64, 64, 256];
 const N = SHAPE.reduce((a, b) => a * b, 1);
 const C = SHAPE[3]!;
 
+/** TransformerNet's residual-block activations at 256 px, where IN + ReLU and IN + residual run. */
+const BLOCK_SHAPE: readonly number[] = [1, 64, 64, 128];
+const BLOCK_N = BLOCK_SHAPE.reduce((a, b) => a * b, 1);
+const BLOCK_C = BLOCK_SHAPE[3]!;
+
 /** y = (x − μ)·rsqrt(σ² + eps)·γ + β in tfjs (what tfjs users write; tfjs has no instance-norm op). */
 function tfInstanceNorm(tf: Tfjs, x: TfTensor, scale: TfTensor, shift: TfTensor): TfTensor {
   const { mean, variance } = tf.moments(x, [1, 2], true);
@@ -80,6 +85,50 @@ export const normBenches: BenchDef[] = [
         },
         dispose: () => disposeAll(content, style),
       };
+    },
+  },
+  {
+    name: 'instance norm + ReLU 64x64x128',
+    group: 'norm',
+    tiers: ALL,
+    // moments (4), normalise, scale, shift (4), ReLU (1) per element
+    flops: 9 * BLOCK_N,
+    bytes: 2 * 4 * BLOCK_N,
+    peerWork: 'instance norm + ReLU: pastiche computes the moments, then normalises, scales, shifts and clips in one kernel; tfjs runs tf.moments, six elementwise ops and tf.relu',
+    setup(rt) {
+      const x = randomTensor(rt, BLOCK_SHAPE, 6);
+      const scale = randomTensor(rt, [BLOCK_C], 7);
+      const shift = randomTensor(rt, [BLOCK_C], 8);
+      return { run: () => void instanceNorm(x, { scale, shift, eps: EPS, activation: 'relu' }), dispose: () => disposeAll(x, scale, shift) };
+    },
+    peer(tf) {
+      const x = randomTf(tf, BLOCK_SHAPE, 6);
+      const scale = randomTf(tf, [BLOCK_C], 7);
+      const shift = randomTf(tf, [BLOCK_C], 8);
+      return { run: () => void tf.relu(tfInstanceNorm(tf, x, scale, shift)), dispose: () => disposeAll(x, scale, shift) };
+    },
+  },
+  {
+    name: 'instance norm + residual 64x64x128',
+    group: 'norm',
+    tiers: ALL,
+    // moments (4), normalise, scale, shift (4), residual add (1) per element
+    flops: 9 * BLOCK_N,
+    bytes: 3 * 4 * BLOCK_N,
+    peerWork: 'residual block output r + IN(x): pastiche adds the residual in the normalising kernel; tfjs runs tf.moments, six elementwise ops and tf.add',
+    setup(rt) {
+      const x = randomTensor(rt, BLOCK_SHAPE, 9);
+      const residual = randomTensor(rt, BLOCK_SHAPE, 10);
+      const scale = randomTensor(rt, [BLOCK_C], 11);
+      const shift = randomTensor(rt, [BLOCK_C], 12);
+      return { run: () => void instanceNorm(x, { scale, shift, eps: EPS, residual }), dispose: () => disposeAll(x, residual, scale, shift) };
+    },
+    peer(tf) {
+      const x = randomTf(tf, BLOCK_SHAPE, 9);
+      const residual = randomTf(tf, BLOCK_SHAPE, 10);
+      const scale = randomTf(tf, [BLOCK_C], 11);
+      const shift = randomTf(tf, [BLOCK_C], 12);
+      return { run: () => void tf.add(residual, tfInstanceNorm(tf, x, scale, shift)), dispose: () => disposeAll(x, residual, scale, shift) };
     },
   },
 ];

@@ -75,3 +75,57 @@ fn main(${FLAT_ENTRY_PARAMS}) {
 }
 `;
 }
+
+/**
+ * Integer-factor upsampling, forward and backward, one invocation per input element (`c` in
+ * channel units as above): the forward copies it to its fh×fw output block, the backward sums dy
+ * over that block in the same row-major order as the gather above. Two integer divisions per input
+ * element, none when the channel count is a power of two, instead of eight per output element.
+ */
+export function upsampleNearestWgsl(dtype: DType, vec: VecWidth, backward: boolean): string {
+  const body = backward
+    ? `
+  var acc = V(0.0);
+  for (var i = 0u; i < p.fh; i++) {
+    for (var j = 0u; j < p.fw; j++) {
+      acc += V(dy[o + i * down + j * p.c]);
+    }
+  }
+  dx[t] = S(acc);`
+    : `
+  let v = src[t];
+  for (var i = 0u; i < p.fh; i++) {
+    for (var j = 0u; j < p.fw; j++) {
+      dst[o + i * down + j * p.c] = v;
+    }
+  }`;
+  const buffers = backward
+    ? `@group(0) @binding(0) var<storage, read> dy: array<S>;
+@group(0) @binding(1) var<storage, read_write> dx: array<S>;`
+    : `@group(0) @binding(0) var<storage, read> src: array<S>;
+@group(0) @binding(1) var<storage, read_write> dst: array<S>;`;
+  return `${nhwcAliases(dtype, vec)}
+struct Params { threads: u32, c: u32, c_pow2: u32, c_shift: u32, w: u32, fh: u32, fw: u32 }
+${buffers}
+@group(0) @binding(2) var<uniform> p: Params;
+
+@compute @workgroup_size(${RESIZE_WG})
+fn main(${FLAT_ENTRY_PARAMS}) {
+  let t = ${flatIndexWgsl(RESIZE_WG)};
+  if (t >= p.threads) { return; }
+  var ch: u32;
+  var q: u32;
+  if (p.c_pow2 != 0u) {
+    ch = t & (p.c - 1u);
+    q = t >> p.c_shift;
+  } else {
+    ch = t % p.c;
+    q = t / p.c;
+  }
+  let x = q % p.w;
+  let row = q / p.w; // b·H + y: output rows fh·row .. fh·row + fh − 1
+  let down = p.fw * p.w * p.c;
+  let o = row * p.fh * down + x * p.fw * p.c + ch;${body}
+}
+`;
+}

@@ -1,4 +1,4 @@
-import { unary } from '../../gpu/kernels/elementwise.ts';
+import { binary, unary } from '../../gpu/kernels/elementwise.ts';
 import { channelMoments, channelSums, normApply, normGrad, updateRunningStats } from '../../gpu/kernels/norm.ts';
 import { reduce } from '../../gpu/kernels/reduce.ts';
 import { formatShape, type Tensor } from '../../gpu/tensor.ts';
@@ -100,7 +100,53 @@ function normBackward(dy: Tensor, s: NormSaved, want: Wanted): { dx: Tensor | nu
   return { dx, sumDyXhat, sumDy };
 }
 
-export interface InstanceNormOptions {
+/**
+ * What a norm layer may fuse into its output pass instead of running separate ops:
+ * y = relu(norm(x)) (a conv block) or y = norm(x) + residual (the end of a residual block).
+ * The results and gradients equal those of `relu(norm(x))` and `add(residual, norm(x))`.
+ */
+export interface NormEpilogue {
+  /** 'relu': y = max(norm(x), 0). */
+  activation?: 'relu' | null;
+  /** y = norm(x) + residual; same shape as x. Cannot be combined with an activation. */
+  residual?: Tensor | null;
+}
+
+interface CheckedEpilogue {
+  relu: boolean;
+  residual: Tensor | null;
+}
+
+function checkEpilogue(op: string, e: NormEpilogue, x: Tensor): CheckedEpilogue {
+  const activation = e.activation ?? null;
+  const residual = e.residual ?? null;
+  if (activation !== null && activation !== 'relu') throw new Error(`${op}: activation must be 'relu' or null, got ${String(activation)}`);
+  if (activation && residual) {
+    throw new Error(`${op}: a fused activation and a residual cannot be combined; fuse one and apply the other as a separate op`);
+  }
+  if (residual) {
+    if (residual.dtype !== 'f32') throw new Error(`${op}: residual must be f32, got ${residual.dtype}`);
+    if (residual.rank !== x.rank || residual.shape.some((d, i) => d !== x.shape[i])) {
+      throw new Error(`${op}: residual has shape ${formatShape(residual.shape)}, expected the input's ${formatShape(x.shape)}`);
+    }
+  }
+  return { relu: activation === 'relu', residual };
+}
+
+/**
+ * The gradient reaching the norm itself: dy masked where the fused ReLU clipped (y > 0 exactly
+ * where the pre-activation was > 0), else dy. The caller frees it when it is not dy.
+ */
+function throughEpilogue(dy: Tensor, y: Tensor, e: CheckedEpilogue): Tensor {
+  return e.relu ? binary('reluGrad', y, dy) : dy;
+}
+
+/** The residual's gradient: dy itself (a view, so the caller's dy can be freed independently). */
+function residualGrad(dy: Tensor, e: CheckedEpilogue): Tensor | null {
+  return e.residual?.requiresGrad ? dy.runtime.reshape(dy, dy.shape) : null;
+}
+
+export interface InstanceNormOptions extends NormEpilogue {
   /** γ, [C] */
   scale?: Tensor | null;
   /** β, [C] */
@@ -110,26 +156,39 @@ export interface InstanceNormOptions {
 }
 
 /** Instance norm and its per-sample variants; `scale` / `shift` are [C] or (perSample) [N, C]. */
-function instanceNormImpl(op: string, x: Tensor, scale: Tensor | null, shift: Tensor | null, eps: number, perSample: boolean, names = ['scale', 'shift']): Tensor {
+function instanceNormImpl(
+  op: string,
+  x: Tensor,
+  scale: Tensor | null,
+  shift: Tensor | null,
+  eps: number,
+  perSample: boolean,
+  names = ['scale', 'shift'],
+  epilogue: NormEpilogue = {},
+): Tensor {
   const d = dims4(op, 'x', x);
   checkParam(op, names[0]!, scale, d, perSample);
   checkParam(op, names[1]!, shift, d, perSample);
   checkEps(op, eps);
-  const need = needsGrad(x, scale, shift);
+  const e = checkEpilogue(op, epilogue, x);
+  const need = needsGrad(x, scale, shift, e.residual);
   const want: Wanted = { x: need && x.requiresGrad, scale: need && !!scale?.requiresGrad, shift: need && !!shift?.requiresGrad };
   const stats = channelMoments(x, true, eps);
   stats.variance.dispose();
   stats.std.dispose();
-  const { y, xhat } = normApply(x, stats.mean, stats.rstd, { scale, shift, saveXhat: need });
+  const saveXhat = want.x || want.scale || want.shift;
+  const { y, xhat } = normApply(x, stats.mean, stats.rstd, { scale, shift, saveXhat, relu: e.relu, residual: e.residual });
   stats.mean.dispose();
   const saved: NormSaved = { xhat, rstd: stats.rstd, scale, full: true, perSample: true, count: d.h * d.w };
   return record(
     op,
-    [x, scale, shift],
+    [x, scale, shift, e.residual],
     y,
     (dy) => {
-      const g = normBackward(dy, saved, want);
-      return [g.dx, g.sumDyXhat && paramGrad(g.sumDyXhat, scale!), g.sumDy && paramGrad(g.sumDy, shift!)];
+      const dz = throughEpilogue(dy, y, e);
+      const g = normBackward(dz, saved, want);
+      if (dz !== dy) dz.dispose();
+      return [g.dx, g.sumDyXhat && paramGrad(g.sumDyXhat, scale!), g.sumDy && paramGrad(g.sumDy, shift!), residualGrad(dy, e)];
     },
     xhat ? [xhat, stats.rstd] : [stats.rstd],
   );
@@ -137,19 +196,20 @@ function instanceNormImpl(op: string, x: Tensor, scale: Tensor | null, shift: Te
 
 /**
  * Instance normalisation (Ulyanov et al.): per (sample, channel) mean μ and biased variance σ²
- * over H, W; y = (x − μ) / √(σ² + eps) · scale + shift. Gradients for x (the full one, through
- * the statistics), scale and shift.
+ * over H, W; y = (x − μ) / √(σ² + eps) · scale + shift, then the optional fused epilogue (ReLU or
+ * residual add). Gradients for x (the full one, through the statistics), scale, shift and residual.
  */
 export function instanceNorm(x: Tensor, options: InstanceNormOptions = {}): Tensor {
-  return instanceNormImpl('instanceNorm', x, options.scale ?? null, options.shift ?? null, options.eps ?? 1e-5, false);
+  return instanceNormImpl('instanceNorm', x, options.scale ?? null, options.shift ?? null, options.eps ?? 1e-5, false, undefined, options);
 }
 
 /**
  * Conditional instance norm (Dumoulin et al. / Ghiasi et al.): instance norm with one scale and
- * shift row per sample, [N, C] (a [C] row is shared by the batch). Gradients for all three.
+ * shift row per sample, [N, C] (a [C] row is shared by the batch), and the optional fused epilogue
+ * as in instanceNorm. Gradients for all inputs.
  */
-export function conditionalInstanceNorm(x: Tensor, scale: Tensor, shift: Tensor, eps = 1e-5): Tensor {
-  return instanceNormImpl('conditionalInstanceNorm', x, scale, shift, eps, true);
+export function conditionalInstanceNorm(x: Tensor, scale: Tensor, shift: Tensor, eps = 1e-5, epilogue: NormEpilogue = {}): Tensor {
+  return instanceNormImpl('conditionalInstanceNorm', x, scale, shift, eps, true, undefined, epilogue);
 }
 
 /**
@@ -219,7 +279,7 @@ export interface RunningStats {
   variance: Tensor;
 }
 
-export interface BatchNormOptions {
+export interface BatchNormOptions extends NormEpilogue {
   /** γ, [C] */
   scale?: Tensor | null;
   /** β, [C] */
@@ -241,7 +301,7 @@ export interface BatchNormOptions {
  * batch, where the variance tracked is the unbiased batch variance (· n / (n − 1), n = N·H·W).
  * Gradients are the full ones (through the batch statistics).
  * Eval: normalises with the running statistics; the gradient is then the affine one,
- * dx = dy · scale / √(running_var + eps).
+ * dx = dy · scale / √(running_var + eps). The fused epilogue (ReLU or residual) as in instanceNorm.
  */
 export function batchNorm(x: Tensor, options: BatchNormOptions): Tensor {
   const op = 'batchNorm';
@@ -254,6 +314,7 @@ export function batchNorm(x: Tensor, options: BatchNormOptions): Tensor {
   checkParam(op, 'scale', scale, d, false);
   checkParam(op, 'shift', shift, d, false);
   checkEps(op, eps);
+  const e = checkEpilogue(op, options, x);
   if (!(momentum >= 0 && momentum <= 1)) throw new Error(`${op}: momentum must be in [0, 1], got ${momentum}`);
   if (running) {
     checkParam(op, 'running mean', running.mean, d, false);
@@ -266,8 +327,9 @@ export function batchNorm(x: Tensor, options: BatchNormOptions): Tensor {
   if (options.training && count < 2) {
     throw new Error(`${op}: training needs more than one value per channel, got input ${formatShape(x.shape)}`);
   }
-  const need = needsGrad(x, scale, shift);
+  const need = needsGrad(x, scale, shift, e.residual);
   const want: Wanted = { x: need && x.requiresGrad, scale: need && !!scale?.requiresGrad, shift: need && !!shift?.requiresGrad };
+  const fused = { relu: e.relu, residual: e.residual };
 
   let rstd: Tensor;
   let y: Tensor;
@@ -277,7 +339,7 @@ export function batchNorm(x: Tensor, options: BatchNormOptions): Tensor {
     if (running) updateRunningStats(running.mean, running.variance, stats.mean, stats.variance, momentum, count);
     stats.variance.dispose();
     stats.std.dispose();
-    ({ y, xhat } = normApply(x, stats.mean, stats.rstd, { scale, shift, saveXhat: need }));
+    ({ y, xhat } = normApply(x, stats.mean, stats.rstd, { scale, shift, saveXhat: want.x || want.scale || want.shift, ...fused }));
     stats.mean.dispose();
     rstd = stats.rstd;
   } else {
@@ -285,16 +347,18 @@ export function batchNorm(x: Tensor, options: BatchNormOptions): Tensor {
     rstd = unary('rsqrt', shifted);
     shifted.dispose();
     // With frozen statistics x̂ only serves the scale's gradient.
-    ({ y, xhat } = normApply(x, running!.mean, rstd, { scale, shift, saveXhat: want.scale }));
+    ({ y, xhat } = normApply(x, running!.mean, rstd, { scale, shift, saveXhat: want.scale, ...fused }));
   }
   const saved: NormSaved = { xhat, rstd, scale, full: options.training, perSample: false, count };
   return record(
     op,
-    [x, scale, shift],
+    [x, scale, shift, e.residual],
     y,
     (dy) => {
-      const g = normBackward(dy, saved, want);
-      return [g.dx, g.sumDyXhat && paramGrad(g.sumDyXhat, scale!), g.sumDy && paramGrad(g.sumDy, shift!)];
+      const dz = throughEpilogue(dy, y, e);
+      const g = normBackward(dz, saved, want);
+      if (dz !== dy) dz.dispose();
+      return [g.dx, g.sumDyXhat && paramGrad(g.sumDyXhat, scale!), g.sumDy && paramGrad(g.sumDy, shift!), residualGrad(dy, e)];
     },
     xhat ? [xhat, rstd] : [rstd],
   );

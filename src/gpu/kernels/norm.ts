@@ -1,10 +1,13 @@
 import { gridFor } from '../grid.ts';
 import { formatShape, type Tensor } from '../tensor.ts';
 import {
+  NORM_ROWS,
   NORM_WG,
+  type NormApplyVariant,
   normApplyWgsl,
   normGradWgsl,
   normStatsCombineWgsl,
+  normStatsPartialVec4Wgsl,
   normStatsPartialWgsl,
   runningUpdateWgsl,
   STATS_WG,
@@ -13,10 +16,16 @@ import {
 import { everyCombination, kernelFamily } from '../kernel-family.ts';
 
 const MODES = () => everyCombination<{ mode: StatsMode }>({ mode: ['moments', 'sums'] });
-const NORM_STATS_PARTIAL = kernelFamily('norm_stats_partial', (p: { mode: StatsMode }) => normStatsPartialWgsl(p.mode), MODES);
+const NORM_STATS_PARTIAL = kernelFamily(
+  'norm_stats_partial',
+  (p: { mode: StatsMode; vec4: boolean }) => (p.vec4 ? normStatsPartialVec4Wgsl(p.mode) : normStatsPartialWgsl(p.mode)),
+  () => everyCombination<{ mode: StatsMode; vec4: boolean }>({ mode: ['moments', 'sums'], vec4: [false, true] }),
+);
 const NORM_STATS_COMBINE = kernelFamily('norm_stats_combine', (p: { mode: StatsMode }) => normStatsCombineWgsl(p.mode), MODES);
-const NORM_APPLY = kernelFamily('norm_apply', (p: { xhat: boolean }) => normApplyWgsl(p.xhat), () => everyCombination({ xhat: [false, true] }));
-const NORM_GRAD = kernelFamily('norm_grad', () => normGradWgsl(), () => [{}]);
+const NORM_APPLY = kernelFamily('norm_apply', (p: NormApplyVariant) => normApplyWgsl(p), () =>
+  everyCombination<NormApplyVariant>({ xhat: [false, true], vec4: [false, true], relu: [false, true], residual: [false, true] }),
+);
+const NORM_GRAD = kernelFamily('norm_grad', (p: { vec4: boolean }) => normGradWgsl(p.vec4), () => everyCombination({ vec4: [false, true] }));
 const NORM_RUNNING_UPDATE = kernelFamily('norm_running_update', () => runningUpdateWgsl(), () => [{}]);
 
 /**
@@ -64,6 +73,8 @@ function channelBlock(channels: number): number {
 export interface StatsOptions {
   /** Pixels per workgroup split (tests force small values to exercise the split merging). */
   chunk?: number;
+  /** Force the one-channel-per-thread kernel even when C % 4 == 0 (tests compare the two). */
+  scalar?: boolean;
 }
 
 /** Both statistics passes: partial per (channel block, split, group), then the merge per row. */
@@ -80,21 +91,24 @@ function launchStats(
   const runtime = inputs.src!.runtime;
   const { channels } = layout;
   const pixels = (layout.samples * layout.pixels) / groups;
-  const cb = channelBlock(channels);
+  // Threads take four channels each (vec4) when the channel count allows it.
+  const w = laneWidth(layout, options.scalar);
+  const units = channels / w;
+  const cb = channelBlock(units);
   const lanes = STATS_WG / cb;
-  let chunk = options.chunk ?? Math.ceil(Math.ceil(ELEMENTS_PER_WORKGROUP / cb) / lanes) * lanes;
+  let chunk = options.chunk ?? Math.ceil(Math.ceil(ELEMENTS_PER_WORKGROUP / (cb * w)) / lanes) * lanes;
   if (!Number.isInteger(chunk) || chunk < 1) throw new Error(`${op}: chunk must be a positive integer, got ${chunk}`);
   chunk = Math.max(chunk, Math.ceil(pixels / 65535));
   const splits = Math.ceil(pixels / chunk);
-  const blocks = Math.ceil(channels / cb);
+  const blocks = Math.ceil(units / cb);
   if (groups > MAX_GROUPS || blocks > MAX_GROUPS) {
     throw new Error(`${op}: ${groups} groups × ${channels} channels exceed the dispatch limits`);
   }
   const partial = runtime.empty([groups, splits, channels, 4]);
   runtime.launch({
-    ...NORM_STATS_PARTIAL.program({ mode }),
+    ...NORM_STATS_PARTIAL.program({ mode, vec4: w === 4 }),
     bindings: { ...inputs, partial },
-    params: { pixels, channels, cb, lanes, chunk, splits },
+    params: { pixels, channels: units, cb, lanes, chunk, splits },
     workgroups: [blocks, splits, groups],
   });
   const rows = groups * channels;
@@ -151,37 +165,76 @@ export interface NormApplyOptions {
   alpha?: number;
   /** Also return x̂ = (x − mean) · rstd. */
   saveXhat?: boolean;
+  /** Epilogue: max(·, 0) on the result. */
+  relu?: boolean;
+  /** Epilogue: added last, same shape as x. */
+  residual?: Tensor | null;
+  /** Force the scalar kernel even when C % 4 == 0 (tests compare the two). */
+  scalar?: boolean;
 }
 
-/** y = alpha · ((x − mean) · rstd · scale + shift); mean, rstd, scale, shift are [C] or [N, C]. */
+/** Elements per invocation: 4 (vec4 kernels) when the channels allow it. */
+function laneWidth(layout: Layout, scalar = false): 1 | 4 {
+  return !scalar && layout.channels % 4 === 0 ? 4 : 1;
+}
+
+/** The shape uniforms of the apply / gradient kernels (see their thread mapping) and their grid. */
+function threadMapping(layout: Layout, w: number): { params: Record<string, number>; workgroups: [number, number, number] } {
+  const channels = layout.channels / w;
+  const pow2 = (channels & (channels - 1)) === 0;
+  // Several rows per invocation only when they never straddle two samples.
+  const perThread = layout.pixels % NORM_ROWS === 0 ? NORM_ROWS : 1;
+  const threads = (layout.samples * layout.pixels * channels) / perThread;
+  return {
+    params: {
+      threads,
+      channels,
+      channels_pow2: pow2 ? 1 : 0,
+      channels_shift: pow2 ? Math.log2(channels) : 0,
+      pixels: layout.pixels,
+      samples: layout.samples,
+      per_thread: perThread,
+    },
+    workgroups: gridFor(threads, NORM_WG),
+  };
+}
+
+/**
+ * y = relu?(alpha · ((x − mean) · rstd · scale + shift)) + residual?; mean, rstd, scale, shift are
+ * [C] or [N, C]. One kernel, four channels per invocation when C % 4 == 0.
+ */
 export function normApply(x: Tensor, mean: Tensor, rstd: Tensor, options: NormApplyOptions = {}): { y: Tensor; xhat: Tensor | null } {
   const op = 'normApply';
   const layout = layoutOf(op, x);
   const scale = options.scale ?? null;
   const shift = options.shift ?? null;
+  const residual = options.residual ?? null;
   const meanStride = operandStride(op, 'mean', mean, layout);
   const rstdStride = operandStride(op, 'rstd', rstd, layout);
   const scaleStride = scale ? operandStride(op, 'scale', scale, layout) : 0;
   const shiftStride = shift ? operandStride(op, 'shift', shift, layout) : 0;
+  if (residual && (residual.dtype !== 'f32' || residual.rank !== x.rank || residual.shape.some((d, i) => d !== x.shape[i]))) {
+    throw new Error(`${op}: the residual (${residual.dtype} ${formatShape(residual.shape)}) must be f32 and shaped like x ${formatShape(x.shape)}`);
+  }
+  const w = laneWidth(layout, options.scalar);
+  const mapping = threadMapping(layout, w);
   const runtime = x.runtime;
   const y = runtime.empty(x.shape);
   const xhat = options.saveXhat ? runtime.empty(x.shape) : null;
   runtime.launch({
-    ...NORM_APPLY.program({ xhat: xhat !== null }),
-    bindings: { src: x, mean, rstd, scale: scale ?? mean, shift: shift ?? mean, dst: y, ...(xhat ? { xhat } : {}) },
+    ...NORM_APPLY.program({ xhat: xhat !== null, vec4: w === 4, relu: options.relu ?? false, residual: residual !== null }),
+    bindings: { src: x, mean, rstd, scale: scale ?? mean, shift: shift ?? mean, dst: y, ...(xhat ? { xhat } : {}), ...(residual ? { residual } : {}) },
     params: {
-      count: x.size,
-      channels: layout.channels,
-      sample_size: layout.pixels * layout.channels,
-      mean_stride: meanStride,
-      rstd_stride: rstdStride,
-      scale_stride: scaleStride,
-      shift_stride: shiftStride,
+      ...mapping.params,
+      mean_stride: meanStride / w,
+      rstd_stride: rstdStride / w,
+      scale_stride: scaleStride / w,
+      shift_stride: shiftStride / w,
       has_scale: scale ? 1 : 0,
       has_shift: shift ? 1 : 0,
       alpha: options.alpha ?? 1,
     },
-    workgroups: gridFor(x.size, NORM_WG),
+    workgroups: mapping.workgroups,
   });
   return { y, xhat };
 }
@@ -200,7 +253,7 @@ export interface FullNormGrad {
  * dx of y = x̂ · scale + shift with x̂ = (x − μ) · rstd. With `full`, μ and rstd are functions of x
  * (the complete normalisation gradient); without, they are constants (running statistics).
  */
-export function normGrad(dy: Tensor, rstd: Tensor, scale: Tensor | null, full: FullNormGrad | null): Tensor {
+export function normGrad(dy: Tensor, rstd: Tensor, scale: Tensor | null, full: FullNormGrad | null, scalar = false): Tensor {
   const op = 'normGrad';
   const layout = layoutOf(op, dy);
   const rstdStride = operandStride(op, 'rstd', rstd, layout);
@@ -211,10 +264,12 @@ export function normGrad(dy: Tensor, rstd: Tensor, scale: Tensor | null, full: F
     sumsStride = operandStride(op, 'Σdy', full.sumDy, layout);
     if (operandStride(op, 'Σdy·x̂', full.sumDyXhat, layout) !== sumsStride) throw new Error(`${op}: Σdy and Σdy·x̂ have different shapes`);
   }
+  const w = laneWidth(layout, scalar);
+  const mapping = threadMapping(layout, w);
   const runtime = dy.runtime;
   const dx = runtime.empty(dy.shape);
   runtime.launch({
-    ...NORM_GRAD.program({}),
+    ...NORM_GRAD.program({ vec4: w === 4 }),
     bindings: {
       dy,
       xhat: full?.xhat ?? dy,
@@ -225,17 +280,15 @@ export function normGrad(dy: Tensor, rstd: Tensor, scale: Tensor | null, full: F
       dx,
     },
     params: {
-      count: dy.size,
-      channels: layout.channels,
-      sample_size: layout.pixels * layout.channels,
-      rstd_stride: rstdStride,
-      scale_stride: scaleStride,
-      sums_stride: sumsStride,
+      ...mapping.params,
+      rstd_stride: rstdStride / w,
+      scale_stride: scaleStride / w,
+      sums_stride: sumsStride / w,
       has_scale: scale ? 1 : 0,
       full: full ? 1 : 0,
       inv_count: full ? 1 / full.count : 0,
     },
-    workgroups: gridFor(dy.size, NORM_WG),
+    workgroups: mapping.workgroups,
   });
   return dx;
 }

@@ -1,6 +1,6 @@
 import { gridFor } from '../grid.ts';
 import { formatShape, type Shape, type Tensor } from '../tensor.ts';
-import { RESIZE_WG, resizeNearestBackwardWgsl, resizeNearestWgsl } from '../../shaders/resize.wgsl.ts';
+import { RESIZE_WG, resizeNearestBackwardWgsl, resizeNearestWgsl, upsampleNearestWgsl } from '../../shaders/resize.wgsl.ts';
 import type { VecWidth } from '../../shaders/common/nhwc.wgsl.ts';
 import { assertRank, assertShape } from './shape-utils.ts';
 import { everyCombination, kernelFamily, STORAGE_DTYPES } from '../kernel-family.ts';
@@ -8,6 +8,11 @@ import type { DType } from '../tensor.ts';
 
 const RESIZE_NEAREST = kernelFamily('resize_nearest', (p: { dtype: DType; vec: VecWidth }) => resizeNearestWgsl(p.dtype, p.vec), () => everyCombination<{ dtype: DType; vec: VecWidth }>({ dtype: STORAGE_DTYPES, vec: [1, 4] }));
 const RESIZE_NEAREST_BACKWARD = kernelFamily('resize_nearest_backward', (p: { dtype: DType; vec: VecWidth }) => resizeNearestBackwardWgsl(p.dtype, p.vec), () => everyCombination<{ dtype: DType; vec: VecWidth }>({ dtype: STORAGE_DTYPES, vec: [1, 4] }));
+const UPSAMPLE_NEAREST = kernelFamily(
+  'upsample_nearest',
+  (p: { dtype: DType; vec: VecWidth; backward: boolean }) => upsampleNearestWgsl(p.dtype, p.vec, p.backward),
+  () => everyCombination<{ dtype: DType; vec: VecWidth; backward: boolean }>({ dtype: STORAGE_DTYPES, vec: [1, 4], backward: [false, true] }),
+);
 
 /**
  * Along one axis, output index r reads input index min(⌊(a·r + b) / d⌋, in − 1), all in integers.
@@ -149,16 +154,35 @@ export function upsampleFactors(op: string, factor: number | readonly [number, n
   return f;
 }
 
+/** One invocation per element of the small tensor [N, H, W, C]: its fh×fw block in the large one. */
+function launchUpsample(src: Tensor, inShape: Shape, outShape: number[], backward: boolean): Tensor {
+  const [, h, w, c] = inShape as [number, number, number, number];
+  const out = src.runtime.empty(backward ? inShape : outShape, src.dtype);
+  const vec = vecFor(c);
+  const units = c / vec;
+  const pow2 = (units & (units - 1)) === 0;
+  const threads = out.size / vec / (backward ? 1 : (outShape[1]! / h) * (outShape[2]! / w));
+  src.runtime.launch({
+    ...UPSAMPLE_NEAREST.program({ dtype: src.dtype, vec, backward }),
+    bindings: backward ? { dy: src, dx: out } : { src, dst: out },
+    params: { threads, c: units, c_pow2: pow2 ? 1 : 0, c_shift: pow2 ? Math.log2(units) : 0, w, fh: outShape[1]! / h, fw: outShape[2]! / w },
+    workgroups: gridFor(threads, RESIZE_WG),
+  });
+  return out;
+}
+
 /** Nearest-neighbour upsampling by integer factors: [N, H, W, C] → [N, fh·H, fw·W, C]. */
 export function upsampleNearestKernel(x: Tensor, factor: number | readonly [number, number] = 2): Tensor {
   const op = 'upsampleNearest';
   assertRank(op, 'input', x.shape, 4);
   const [fh, fw] = upsampleFactors(op, factor);
   const [n, h, w, c] = x.shape as [number, number, number, number];
-  return launchForward(op, x, [n, h * fh, w * fw, c], [
+  const outShape = [n, h * fh, w * fw, c];
+  checkMaps(op, x.shape, outShape, [
     { a: 1, b: 0, d: fh },
     { a: 1, b: 0, d: fw },
   ]);
+  return launchUpsample(x, x.shape, outShape, false);
 }
 
 /** Gradient of `upsampleNearestKernel`: the sum of dy over each fh×fw block. */
@@ -167,8 +191,11 @@ export function upsampleNearestBackwardKernel(dy: Tensor, inShape: Shape, factor
   assertRank(op, 'input', inShape, 4);
   const [fh, fw] = upsampleFactors(op, factor);
   const [n, h, w, c] = inShape as [number, number, number, number];
-  return launchBackward(op, dy, inShape, [n, h * fh, w * fw, c], [
+  const outShape = [n, h * fh, w * fw, c];
+  assertShape(op, 'dy', dy.shape, outShape);
+  checkMaps(op, inShape, outShape, [
     { a: 1, b: 0, d: fh },
     { a: 1, b: 0, d: fw },
   ]);
+  return launchUpsample(dy, inShape, outShape, true);
 }

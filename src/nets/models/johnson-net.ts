@@ -1,6 +1,6 @@
 import { conv2d, conv2dTranspose } from '../../autograd/ops/conv2d.ts';
-import { add, affine, relu, tanh } from '../../autograd/ops/elementwise.ts';
-import { batchNorm, instanceNorm } from '../../autograd/ops/norm.ts';
+import { affine, tanh } from '../../autograd/ops/elementwise.ts';
+import { batchNorm, instanceNorm, type NormEpilogue } from '../../autograd/ops/norm.ts';
 import { dropout } from '../../autograd/ops/dropout.ts';
 import { fill } from '../../gpu/kernels/elementwise.ts';
 import type { Runtime } from '../../gpu/runtime.ts';
@@ -90,25 +90,25 @@ export class JohnsonNet {
       .map((n) => this.params.get(n));
   }
 
-  private layer(x: Tensor, l: JohnsonLayer): Tensor {
+  /** Conv, then its norm with the layer's ReLU, or the block's residual add, fused into the norm's output pass. */
+  private layer(x: Tensor, l: JohnsonLayer, residual: Tensor | null = null): Tensor {
     const w = this.params.get(`${l.name}.weight`);
     const conv = l.transposed ? conv2dTranspose(x, w, { stride: 2, padding: 'same' }) : conv2d(x, w, { stride: l.stride, padding: 'same' });
     const scale = this.params.get(`${l.name}.norm.scale`);
     const shift = this.params.get(`${l.name}.norm.shift`);
-    const normed =
+    const epilogue: NormEpilogue = l.relu ? { activation: 'relu' } : { residual };
+    const y =
       this.norm === 'instance'
-        ? instanceNorm(conv, { scale, shift, eps: this.eps })
+        ? instanceNorm(conv, { scale, shift, eps: this.eps, ...epilogue })
         : batchNorm(conv, {
             scale,
             shift,
             eps: this.eps,
+            ...epilogue,
             training: this.training,
             running: { mean: this.params.get(`${l.name}.norm.running_mean`), variance: this.params.get(`${l.name}.norm.running_var`) },
           });
     release(conv);
-    if (!l.relu) return normed;
-    const y = relu(normed);
-    release(normed);
     return y;
   }
 
@@ -130,10 +130,8 @@ export class JohnsonNet {
         release(h);
         h = dropped;
       }
-      const h2 = this.layer(h, layers[4 + 2 * r]!);
+      const sum = this.layer(h, layers[4 + 2 * r]!, input);
       release(h);
-      const sum = add(input, h2);
-      release(h2);
       step(sum);
     }
     for (const l of layers.slice(13)) step(this.layer(x, l));

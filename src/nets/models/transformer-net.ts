@@ -1,7 +1,6 @@
 import { conv2d } from '../../autograd/ops/conv2d.ts';
 import { dropout } from '../../autograd/ops/dropout.ts';
-import { add, relu } from '../../autograd/ops/elementwise.ts';
-import { batchNorm, instanceNorm } from '../../autograd/ops/norm.ts';
+import { batchNorm, instanceNorm, type NormEpilogue } from '../../autograd/ops/norm.ts';
 import { upsampleNearest } from '../../autograd/ops/resize.ts';
 import { fill } from '../../gpu/kernels/elementwise.ts';
 import type { Runtime } from '../../gpu/runtime.ts';
@@ -108,7 +107,8 @@ export class TransformerNet {
       .map((n) => this.params.get(n));
   }
 
-  private convNorm(x: Tensor, name: string, k: number, stride: 1 | 2, norm: string | null, activate: boolean): Tensor {
+  /** Conv, then its norm with the ReLU or the residual add fused into the norm's output pass. */
+  private convNorm(x: Tensor, name: string, k: number, stride: 1 | 2, norm: string | null, epilogue: NormEpilogue): Tensor {
     const conv = conv2d(x, this.params.get(`${name}.conv2d.weight`), {
       bias: this.params.get(`${name}.conv2d.bias`),
       stride,
@@ -116,22 +116,20 @@ export class TransformerNet {
       padMode: 'reflect',
     });
     if (!norm) return conv;
-    const normed = this.applyNorm(conv, norm);
+    const y = this.applyNorm(conv, norm, epilogue);
     release(conv);
-    if (!activate) return normed;
-    const y = relu(normed);
-    release(normed);
     return y;
   }
 
-  private applyNorm(x: Tensor, norm: string): Tensor {
+  private applyNorm(x: Tensor, norm: string, epilogue: NormEpilogue): Tensor {
     const scale = this.params.get(`${norm}.weight`);
     const shift = this.params.get(`${norm}.bias`);
-    if (this.norm === 'instance') return instanceNorm(x, { scale, shift, eps: 1e-5 });
+    if (this.norm === 'instance') return instanceNorm(x, { scale, shift, eps: 1e-5, ...epilogue });
     return batchNorm(x, {
       scale,
       shift,
       eps: 1e-5,
+      ...epilogue,
       training: this.training,
       running: { mean: this.params.get(`${norm}.running_mean`), variance: this.params.get(`${norm}.running_var`) },
     });
@@ -145,24 +143,24 @@ export class TransformerNet {
       if (x !== image) release(x);
       x = next;
     };
-    for (const l of LAYERS.slice(0, 3)) step(this.convNorm(x, l.conv, l.k, l.stride, l.norm, true));
+    const relu: NormEpilogue = { activation: 'relu' };
+    for (const l of LAYERS.slice(0, 3)) step(this.convNorm(x, l.conv, l.k, l.stride, l.norm, relu));
     for (let r = 1; r <= RESIDUAL_BLOCKS; r++) {
       const input = x;
-      let h = this.convNorm(input, `res${r}.conv1`, 3, 1, `res${r}.in1`, true);
+      let h = this.convNorm(input, `res${r}.conv1`, 3, 1, `res${r}.in1`, relu);
       if (this.training && this.dropoutRate > 0) {
         const dropped = dropout(h, this.dropoutRate, { seed: this.dropoutSeed * 64 + r, training: true });
         release(h);
         h = dropped;
       }
-      const h2 = this.convNorm(h, `res${r}.conv2`, 3, 1, `res${r}.in2`, false);
+      // input + IN(conv(h)) in the norm's output pass.
+      const sum = this.convNorm(h, `res${r}.conv2`, 3, 1, `res${r}.in2`, { residual: input });
       release(h);
-      const sum = add(input, h2);
-      release(h2);
       step(sum);
     }
     for (const l of LAYERS.slice(3)) {
       if (l.upsample) step(upsampleNearest(x, 2));
-      step(this.convNorm(x, l.conv, l.k, 1, l.norm, l.norm !== null));
+      step(this.convNorm(x, l.conv, l.k, 1, l.norm, l.norm ? relu : {}));
     }
     return x;
   }

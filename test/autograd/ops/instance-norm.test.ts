@@ -26,56 +26,69 @@ describe('statistics kernels against float64 loops', () => {
     [[2, 7, 5, 3], false, 4],
     [[1, 3, 5, 70], true, 2], // two channel blocks, the second partial
     [[2, 5, 7, 8], false, undefined],
+    // C % 4 == 0: the vec4 kernel (and the scalar one, forced), lanes merged and splits ragged
+    [[2, 7, 5, 12], true, 3],
+    [[2, 7, 5, 12], false, 4],
+    [[1, 3, 2, 264], true, 2], // 66 vec4s: two channel blocks, the second partial
+    [[1, 64, 64, 128], true, undefined], // TransformerNet's residual blocks at 256 px, default chunk
   ];
   for (const [shape, perSample, chunk] of cases) {
-    it(`channelMoments ${JSON.stringify(shape)} ${perSample ? 'per sample' : 'per channel'} chunk ${chunk ?? 'auto'}`, async () => {
-      const rt = runtime();
-      const xs = randomValues(sizeOf(shape), 101, -3, 2);
-      const x = rt.upload(xs, shape);
-      const eps = 1e-3;
-      const stats = channelMoments(x, perSample, eps, { chunk });
-      const ref = moments64(xs, shape, perSample);
-      const [mean, variance, rstd, std] = await readAll(stats.mean, stats.variance, stats.rstd, stats.std);
-      expect([...stats.mean.shape]).toEqual([perSample ? shape[0] : 1, shape[3]]);
-      expectClose(mean!, ref.mean, 1e-5, 1e-6, 'mean');
-      expectClose(variance!, ref.variance, 1e-5, 1e-6, 'variance');
-      expectClose(rstd!, ref.variance.map((v) => 1 / Math.sqrt(v + eps)), 1e-5, 1e-6, 'rstd');
-      expectClose(std!, ref.variance.map((v) => Math.sqrt(v + eps)), 1e-5, 1e-6, 'std');
-      for (const t of [x, stats.mean, stats.variance, stats.rstd, stats.std]) t.dispose();
-    });
+    for (const scalar of shape[3] % 4 === 0 ? [false, true] : [true]) {
+      it(`channelMoments ${JSON.stringify(shape)} ${perSample ? 'per sample' : 'per channel'} chunk ${chunk ?? 'auto'}${scalar ? '' : ' vec4'}`, async () => {
+        const rt = runtime();
+        const xs = randomValues(sizeOf(shape), 101, -3, 2);
+        const x = rt.upload(xs, shape);
+        const eps = 1e-3;
+        const stats = channelMoments(x, perSample, eps, { chunk, scalar });
+        const ref = moments64(xs, shape, perSample);
+        const [mean, variance, rstd, std] = await readAll(stats.mean, stats.variance, stats.rstd, stats.std);
+        expect([...stats.mean.shape]).toEqual([perSample ? shape[0] : 1, shape[3]]);
+        expectClose(mean!, ref.mean, 1e-5, 1e-6, 'mean');
+        expectClose(variance!, ref.variance, 1e-5, 1e-6, 'variance');
+        expectClose(rstd!, ref.variance.map((v) => 1 / Math.sqrt(v + eps)), 1e-5, 1e-6, 'rstd');
+        expectClose(std!, ref.variance.map((v) => Math.sqrt(v + eps)), 1e-5, 1e-6, 'std');
+        for (const t of [x, stats.mean, stats.variance, stats.rstd, stats.std]) t.dispose();
+      });
+    }
   }
 
-  it('channelSums per sample and per channel, split', async () => {
-    const rt = runtime();
-    const shape: Shape4 = [2, 7, 5, 3];
-    const as = randomValues(210, 102);
-    const bs = randomValues(210, 103);
-    const a = rt.upload(as, shape);
-    const b = rt.upload(bs, shape);
-    for (const perSample of [true, false]) {
-      const { sumA, sumAB } = channelSums(a, b, perSample, { chunk: 4 });
-      const groups = perSample ? 2 : 1;
-      const per = 210 / 3 / groups;
-      const refA = new Float64Array(groups * 3);
-      const refAB = new Float64Array(groups * 3);
-      for (let g = 0; g < groups; g++) {
-        for (let p = 0; p < per; p++) {
-          for (let c = 0; c < 3; c++) {
-            const i = (g * per + p) * 3 + c;
-            refA[g * 3 + c]! += as[i]!;
-            refAB[g * 3 + c]! += as[i]! * bs[i]!;
+  for (const shape of [
+    [2, 7, 5, 3],
+    [2, 7, 5, 12], // vec4
+  ] as Shape4[]) {
+    it(`channelSums ${JSON.stringify(shape)} per sample and per channel, split`, async () => {
+      const rt = runtime();
+      const ch = shape[3];
+      const size = sizeOf(shape);
+      const as = randomValues(size, 102);
+      const bs = randomValues(size, 103);
+      const a = rt.upload(as, shape);
+      const b = rt.upload(bs, shape);
+      for (const perSample of [true, false]) {
+        const { sumA, sumAB } = channelSums(a, b, perSample, { chunk: 4 });
+        const groups = perSample ? 2 : 1;
+        const per = size / ch / groups;
+        const refA = new Float64Array(groups * ch);
+        const refAB = new Float64Array(groups * ch);
+        for (let g = 0; g < groups; g++) {
+          for (let p = 0; p < per; p++) {
+            for (let c = 0; c < ch; c++) {
+              const i = (g * per + p) * ch + c;
+              refA[g * ch + c]! += as[i]!;
+              refAB[g * ch + c]! += as[i]! * bs[i]!;
+            }
           }
         }
+        const [ga, gab] = await readAll(sumA, sumAB);
+        expectClose(ga!, refA, 1e-5, 1e-5, 'Σa');
+        expectClose(gab!, refAB, 1e-5, 1e-5, 'Σab');
+        sumA.dispose();
+        sumAB.dispose();
       }
-      const [ga, gab] = await readAll(sumA, sumAB);
-      expectClose(ga!, refA, 1e-5, 1e-5, 'Σa');
-      expectClose(gab!, refAB, 1e-5, 1e-5, 'Σab');
-      sumA.dispose();
-      sumAB.dispose();
-    }
-    a.dispose();
-    b.dispose();
-  });
+      a.dispose();
+      b.dispose();
+    });
+  }
 
   it('variance stays accurate when the mean is far larger than the spread (Welford, not E[x²] − E[x]²)', async () => {
     const rt = runtime();
@@ -95,6 +108,21 @@ describe('statistics kernels against float64 loops', () => {
       naive[c] = Math.fround(s2 / 4096 - (s / 4096) ** 2);
     }
     expect(Math.abs(naive[0]! - ref.variance[0]!) / ref.variance[0]!).toBeGreaterThan(0.01);
+    const x = rt.upload(xs, shape);
+    for (const chunk of [undefined, 7]) {
+      const stats = channelMoments(x, true, 1e-5, { chunk });
+      expectClose(await stats.variance.data(), ref.variance, 2e-4, 0, `variance (chunk ${chunk ?? 'auto'})`);
+      expectClose(await stats.mean.data(), ref.mean, 1e-6, 0, 'mean');
+      for (const t of Object.values(stats)) t.dispose();
+    }
+    x.dispose();
+  });
+
+  it('the vec4 kernel keeps the variance accurate when the mean is far larger than the spread', async () => {
+    const rt = runtime();
+    const shape: Shape4 = [2, 48, 48, 8];
+    const xs = randomValues(sizeOf(shape), 105, -1, 1).map((v) => 1000 + v);
+    const ref = moments64(xs, shape);
     const x = rt.upload(xs, shape);
     for (const chunk of [undefined, 7]) {
       const stats = channelMoments(x, true, 1e-5, { chunk });

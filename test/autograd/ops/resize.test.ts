@@ -124,6 +124,9 @@ describe('resizeNearest: forward and gradient against tfjs-cpu', () => {
     const y = resizeNearest(rt.upload(xs, shape, 'f16'), [9, 11], { halfPixelCenters: true });
     expect(y.dtype).toBe('f16');
     expectClose(await y.data(), await tfValues(tf.image.resizeNearestNeighbor(tf.tensor4d(xs, shape), [9, 11], false, true)), 0, 0, 'f16 resize');
+    const up = upsampleNearest(rt.upload(xs, shape, 'f16'), 2);
+    expect(up.dtype).toBe('f16');
+    expectClose(await up.data(), await tfValues(tf.image.resizeNearestNeighbor(tf.tensor4d(xs, shape), [14, 10])), 0, 0, 'f16 upsample');
   });
 });
 
@@ -133,6 +136,8 @@ describe('upsampleNearest: forward and block-sum gradient against tfjs-cpu', () 
     [[1, 4, 3, 8], 3],
     [[2, 3, 5, 13], [2, 3]],
     [[1, 5, 7, 4], 1],
+    [[2, 3, 4, 12], [3, 2]], // vec4 with a channel count (3 vec4s) that is not a power of two
+    [[2, 4, 4, 16], 2], // the TransformerNet case: vec4, power-of-two channels, several samples
   ];
   for (const [i, [shape, factor]] of cases.entries()) {
     it(`${JSON.stringify(shape)} × ${JSON.stringify(factor)}`, async () => {
