@@ -182,7 +182,11 @@ export class GraphProgram {
           const rows = (t: Tensor): Tensor | null => (t.size === n * c ? this.runtime.reshape(t, [n, c]) : t.size === c ? this.runtime.reshape(t, [c]) : null);
           const g = rows(gamma!);
           const b = rows(beta!);
-          if (x!.rank === 4 && g && b) return applyActivation(conditionalInstanceNorm(x!, g, b, node.eps), node.activation);
+          if (x!.rank === 4 && g && b) {
+            // A ReLU runs in the norm's output pass; other activations after it.
+            if (node.activation === 'relu') return conditionalInstanceNorm(x!, g, b, node.eps, { activation: 'relu' });
+            return applyActivation(conditionalInstanceNorm(x!, g, b, node.eps), node.activation);
+          }
           // Parameters of another shape: the unfused formula, which broadcasts.
           g?.dispose();
           b?.dispose();
