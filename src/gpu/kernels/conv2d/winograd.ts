@@ -12,9 +12,10 @@ import { winogradChunkTiles, winogradFilterBytes, winogradInputGradGeometry, win
  * and the output transform with bias and activation. It computes the forward pass and, with the
  * filter flipped, the input gradient (a stride-1 convolution of dy).
  *
- * The filter transform is recomputed on the GPU at every call ((m + 2)²·Cin·Cout values: a few
- * percent of the product's work from 64×64 px on, which is where the rules choose Winograd):
- * nothing is cached, so a weight tensor updated in place can never meet a stale transform.
+ * The transformed filter U ((m + 2)²/9 times the filter's size, f32) is derived from the weight
+ * tensor once and kept with it (`runtime.derived`): per tile, flip and channel split, freed with
+ * the weight, and rebuilt after any kernel writes the weight (an optimiser step), so it is never
+ * stale. Frozen weights (Gatys' VGG, every inference) pay for it once; training once per step.
  */
 
 /** The (m + 2)² products: a 1×1 convolution with (m + 2)² groups of v [1, 1, tiles, (m + 2)²·Cin] and u [1, 1, Cin, (m + 2)²·Cout]. */
@@ -77,8 +78,11 @@ function winogradConv(x: Tensor, w: Tensor, g: ConvGeometry, bias: Tensor | null
   const quads = (c: number) => Math.ceil(c / 4);
   const vecIn = g.inC % 4 === 0;
   const vecOut = g.outC % 4 === 0;
-  const u = runtime.empty([1, 1, g.inC, xi * g.outC]);
-  launchStage(runtime, 'filter', m, vecOut, half, { w, u }, params, g.inC * quads(g.outC), flip);
+  const u = runtime.derived(w, `winograd F${m}${flip ? ' flipped' : ''} ${g.inC}>${g.outC}`, () => {
+    const fresh = runtime.empty([1, 1, g.inC, xi * g.outC]);
+    launchStage(runtime, 'filter', m, vecOut, half, { w, u: fresh }, params, g.inC * quads(g.outC), flip);
+    return fresh;
+  });
   const y = runtime.empty([g.batch, g.outH, g.outW, g.outC], x.dtype);
   const chunk = winogradChunkTiles(runtime, g, m);
   for (let base = 0; base < tiles; base += chunk) {
@@ -92,6 +96,5 @@ function winogradConv(x: Tensor, w: Tensor, g: ConvGeometry, bias: Tensor | null
     launchStage(runtime, 'output', m, vecOut, half, { m: products, bias: bias ?? w, y }, chunkParams, count * quads(g.outC));
     products.dispose();
   }
-  u.dispose();
   return y;
 }
