@@ -21,7 +21,7 @@ import { winogradChunkTiles, winogradFilterBytes, winogradInputGradGeometry, win
 /** The (m + 2)² products: a 1×1 convolution with (m + 2)² groups of v [1, 1, tiles, (m + 2)²·Cin] and u [1, 1, Cin, (m + 2)²·Cout]. */
 export type WinogradProduct = (v: Tensor, u: Tensor, g: ConvGeometry) => Tensor;
 
-function launchStage(runtime: Runtime, stage: WinogradStage, tile: WinogradTile, vec: boolean, half: boolean, bindings: Record<string, Tensor>, params: Record<string, number>, threads: number, flip = false): void {
+export function launchStage(runtime: Runtime, stage: WinogradStage, tile: WinogradTile, vec: boolean, half: boolean, bindings: Record<string, Tensor>, params: Record<string, number>, threads: number, flip = false): void {
   runtime.launch({ ...CONV_WINOGRAD.program({ stage, tile, vec, half, flip }), bindings, params, workgroups: gridFor(threads, WINOGRAD_WG) });
 }
 
@@ -46,35 +46,11 @@ export function conv2dWinogradInputGrad(dy: Tensor, w: Tensor, g: ConvGeometry, 
 /** `flip`: w is the forward filter of the convolution whose input gradient `g` computes. */
 function winogradConv(x: Tensor, w: Tensor, g: ConvGeometry, bias: Tensor | null, act: number, product: WinogradProduct, m: WinogradTile, flip: boolean): Tensor {
   const runtime = x.runtime;
-  if (m !== 2 && m !== 4) throw new Error(`conv2d: the winograd output tile must be 2 or 4, got ${String(m)}`);
-  if (!winogradRuns(runtime, g, m)) {
-    throw new Error(
-      `conv2d: algorithm 'winograd' runs 3x3 stride-1 undilated ungrouped convolutions whose transformed filter fits one buffer binding; ` +
-        `got ${g.kH}x${g.kW} stride ${g.stride} dilation ${g.dilation} groups ${g.groups} (${winogradFilterBytes(g, m)} bytes): use algorithm 'auto'`,
-    );
-  }
+  checkWinograd(runtime, g, m);
   const half = x.dtype === 'f16';
-  const { tilesH, tilesW, tiles } = winogradTiles(g, m);
+  const { tiles } = winogradTiles(g, m);
   const xi = winogradXi(m);
-  const params = {
-    in_h: g.inH,
-    in_w: g.inW,
-    in_c: g.inC,
-    out_h: g.outH,
-    out_w: g.outW,
-    out_c: g.outC,
-    pad_top: g.pads[0],
-    pad_left: g.pads[2],
-    lim_h: g.inH + g.pads[1],
-    lim_w: g.inW + g.pads[3],
-    reflect: g.padMode === 'reflect' ? 1 : 0,
-    tiles_h: tilesH,
-    tiles_w: tilesW,
-    tile_base: 0,
-    tiles,
-    has_bias: bias ? 1 : 0,
-    act,
-  };
+  const params = winogradParams(g, m, bias !== null, act);
   const quads = (c: number) => Math.ceil(c / 4);
   const vecIn = g.inC % 4 === 0;
   const vecOut = g.outC % 4 === 0;
@@ -97,4 +73,39 @@ function winogradConv(x: Tensor, w: Tensor, g: ConvGeometry, bias: Tensor | null
     products.dispose();
   }
   return y;
+}
+
+/** Throws the error naming the fix where F(m×m, 3×3) cannot compute `g`. */
+export function checkWinograd(runtime: Runtime, g: ConvGeometry, m: WinogradTile): void {
+  if (m !== 2 && m !== 4) throw new Error(`conv2d: the winograd output tile must be 2 or 4, got ${String(m)}`);
+  if (!winogradRuns(runtime, g, m)) {
+    throw new Error(
+      `conv2d: algorithm 'winograd' runs 3x3 stride-1 undilated ungrouped convolutions whose transformed filter fits one buffer binding; ` +
+        `got ${g.kH}x${g.kW} stride ${g.stride} dilation ${g.dilation} groups ${g.groups} (${winogradFilterBytes(g, m)} bytes): use algorithm 'auto'`,
+    );
+  }
+}
+
+/** The stages' uniform values for `g` (all tiles; a chunk sets tile_base and tiles). */
+export function winogradParams(g: ConvGeometry, m: WinogradTile, hasBias: boolean, act: number): Record<string, number> {
+  const { tilesH, tilesW, tiles } = winogradTiles(g, m);
+  return {
+    in_h: g.inH,
+    in_w: g.inW,
+    in_c: g.inC,
+    out_h: g.outH,
+    out_w: g.outW,
+    out_c: g.outC,
+    pad_top: g.pads[0],
+    pad_left: g.pads[2],
+    lim_h: g.inH + g.pads[1],
+    lim_w: g.inW + g.pads[3],
+    reflect: g.padMode === 'reflect' ? 1 : 0,
+    tiles_h: tilesH,
+    tiles_w: tilesW,
+    tile_base: 0,
+    tiles,
+    has_bias: hasBias ? 1 : 0,
+    act,
+  };
 }

@@ -25,7 +25,7 @@ function filterStages(rt: Runtime, fn: () => void): { fwd: number; flip: number 
   const counts = { fwd: 0, flip: 0 };
   const original = rt.launch.bind(rt);
   const spy = vi.spyOn(rt, 'launch').mockImplementation((l: KernelLaunch) => {
-    if (l.name === 'conv2d_winograd' && l.variant?.includes('stage=filter')) counts[l.variant.includes('flip=true') ? 'flip' : 'fwd']++;
+    if (l.name === 'conv2d_winograd' && l.variant?.includes('stage=filter,')) counts[l.variant.includes('flip=true') ? 'flip' : 'fwd']++;
     original(l);
   });
   try {
