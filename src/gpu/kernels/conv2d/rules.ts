@@ -23,7 +23,7 @@ export interface ConvKernelOptions {
   /**
    * 'auto': the variant `runtime.autotune` measured fastest for this shape on this adapter; without
    * one, 'direct' for depthwise-like convolutions, 'winograd' for wide 3×3 stride-1 convolutions
-   * and input gradients where it was measured to win (see `winogradRuleTile`), else 'subgroup' where
+   * and their gradients where it was measured to win (see `winogradRuleTile`), else 'subgroup' where
    * supported, else 'tiled' ('direct' for GEMMs of fewer than 4 columns).
    */
   algorithm?: ConvAlgorithm;
@@ -71,7 +71,7 @@ export function hasEightWideSubgroups(runtime: Runtime): boolean {
 /** The rule used when nothing was tuned for a shape. */
 export function ruleChoice(runtime: Runtime, kind: ConvKind, g: ConvGeometry, half: boolean): ConvChoice {
   if (g.groups > 1 && (g.cinG < 4 || g.coutG < 4)) return { algorithm: 'direct' };
-  const winogradTile = kind === 'fwd' ? winogradRuleTile(runtime, g, half) : kind === 'dx' ? winogradInputGradRuleTile(runtime, g) : null;
+  const winogradTile = kind === 'fwd' ? winogradRuleTile(runtime, g, half) : kind === 'dx' ? winogradInputGradRuleTile(runtime, g) : winogradFilterGradRuleTile(runtime, g);
   if (winogradTile) return { algorithm: 'winograd', winogradTile };
   // Subgroup kernels win on every dense shape measured, RGB in or out included (lavapipe: 4-8× over direct).
   if (hasEightWideSubgroups(runtime)) return { algorithm: 'subgroup' };
@@ -116,6 +116,20 @@ function winogradInputGradRuleTile(runtime: Runtime, g: ConvGeometry): WinogradT
   const more = Math.max(g.inC, g.outC);
   const wins = (pixels >= 4096 && fewer >= 32 && more >= 64) || (pixels >= 1024 && fewer >= 128);
   return wins && winogradInputGradRuns(runtime, g, 4) ? 4 : null;
+}
+
+/**
+ * The same for the filter gradient (F(4×4) or nothing; lavapipe, 5 runs each): 1.6-2.6× from
+ * 64×64 px at 64 channels (TransformerNet's residual 128→128 at 64×64 2.6×, 128→64 at 128×128 2.1×)
+ * and 1.5× at 32×32 px from 128 channels (512→512: 1.2×); 32 channels lose (64→32 at 128×128:
+ * 0.85×), as do 16×16 px (128 channels: 0.6×).
+ */
+function winogradFilterGradRuleTile(runtime: Runtime, g: ConvGeometry): WinogradTile | null {
+  if (!hasEightWideSubgroups(runtime)) return null;
+  const pixels = g.batch * g.outH * g.outW;
+  const fewer = Math.min(g.inC, g.outC);
+  const wins = (pixels >= 4096 && fewer >= 64) || (pixels >= 1024 && fewer >= 128);
+  return wins && winogradRuns(runtime, g, 4) ? 4 : null;
 }
 
 /** Subgroup tile width for a column count (two widths keep the number of pipelines down). */
