@@ -6,7 +6,7 @@ import { valueAndGrad } from '../../../../src/autograd/grad.ts';
 import { convCandidateIds } from '../../../../src/gpu/kernels/conv2d/candidates.ts';
 import { conv2dGeometry } from '../../../../src/gpu/kernels/conv2d/geometry.ts';
 import { hasEightWideSubgroups, ruleChoice } from '../../../../src/gpu/kernels/conv2d/rules.ts';
-import { winogradRuns, type WinogradTile } from '../../../../src/gpu/kernels/conv2d/winograd-fit.ts';
+import { winogradChunkTiles, winogradRuns, winogradTiles, type WinogradTile } from '../../../../src/gpu/kernels/conv2d/winograd-fit.ts';
 import { float16ToFloat32, float32ToFloat16 } from '../../../../src/gpu/half.ts';
 import type { KernelLaunch } from '../../../../src/gpu/runtime.ts';
 import type { Runtime } from '../../../../src/gpu/runtime.ts';
@@ -125,10 +125,12 @@ async function check(c: Case, seed: number, tile: WinogradTile): Promise<void> {
   const launched = launchesOf(rt, () => (y = conv2d(x, w, options(c, b, 'winograd', tile))));
   expect(launched[0]).toMatch(new RegExp(`^conv2d_winograd:flip=false,half=false,stage=filter,tile=${tile},`));
   // One filter transform, then the input and output transforms chunk by chunk (the scratch is
-  // held to the size of x or y, so every case here runs several chunks).
+  // held to the size of x, y or the transformed filter: every F(2×2) case here runs several chunks).
   const stage = (name: string) => launched.filter((l) => l.startsWith('conv2d_winograd:') && l.includes(`stage=${name},`)).length;
+  const geometry = conv2dGeometry('conv2d', c.x, wShape, { padding: c.padding, padMode: c.reflect ? 'reflect' : 'zeros' });
   expect(stage('filter')).toBe(1);
-  expect(stage('input')).toBeGreaterThan(1);
+  expect(stage('input')).toBe(Math.ceil(winogradTiles(geometry, tile).tiles / winogradChunkTiles(rt, geometry, tile)));
+  if (tile === 2) expect(stage('input')).toBeGreaterThan(1);
   expect(stage('output')).toBe(stage('input'));
   y = y!;
   expect([...y.shape]).toEqual(expected.shape);
@@ -325,6 +327,14 @@ describe('conv2d winograd: where it runs, tuning and memory', () => {
       x.dispose();
       w.dispose();
     }
+  });
+
+  it('runs one chunk where the transformed filter outweighs the activations (every chunk reads all of it)', () => {
+    const rt = runtime();
+    const g = conv2dGeometry('conv2d', [1, 32, 32, 512], [3, 3, 512, 512], { padding: 1 });
+    expect(winogradChunkTiles(rt, g, 4)).toBe(winogradTiles(g, 4).tiles);
+    const small = conv2dGeometry('conv2d', [1, 256, 256, 32], [3, 3, 32, 32], { padding: 1 });
+    expect(winogradChunkTiles(rt, small, 4)).toBe(Math.floor((256 * 256 * 32 * 4) / (36 * 32 * 4)));
   });
 
   it('frees its transformed operands', async () => {
