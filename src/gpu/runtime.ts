@@ -6,7 +6,7 @@ import { PipelineCache } from './pipelines.ts';
 import { packUniforms } from './program.ts';
 import { CommandRecorder } from './recorder.ts';
 import { StagingPool } from './readback.ts';
-import { trackInScope } from './scope.ts';
+import { keep, trackInScope } from './scope.ts';
 import { bytesFor, formatShape, sizeOf, Tensor, type DType, type KernelLaunch, type Runtime, type RuntimeStats, type Shape, type Storage } from './tensor.ts';
 import { loadTuning } from './tuning-store.ts';
 import { adapterKey, TuningTable } from './tuning-table.ts';
@@ -64,6 +64,7 @@ export class GpuRuntime implements Runtime {
   releaseTensor(tensor: Tensor, storage: Storage): void {
     this.liveTensors.delete(tensor);
     if (--storage.refs === 0) {
+      this.releaseDerived(storage);
       this.pool.release(storage.buffer);
       // With nothing recorded or waiting to submit, nothing can still read it: reuse at once
       // (e.g. a video loop that frees a frame's output right after reading it back).
@@ -77,7 +78,7 @@ export class GpuRuntime implements Runtime {
     if (dtype === 'f16' && !this.hasF16) throw new Error("f16 tensors need the adapter feature 'shader-f16', which this adapter lacks");
     const bytes = bytesFor(dtype, sizeOf(shape));
     const buffer = this.pool.acquire(Math.max(bytes, 4), `tensor ${formatShape(shape)}`);
-    return new Tensor(this, shape, dtype, { buffer, refs: 0 });
+    return new Tensor(this, shape, dtype, { buffer, refs: 0, writes: 0, derived: null });
   }
 
   /** A view of `x` with another shape of the same size; shares x's buffer (no copy). */
@@ -85,6 +86,26 @@ export class GpuRuntime implements Runtime {
     const size = sizeOf(shape);
     if (size !== x.size) throw new Error(`reshape: cannot view ${formatShape(x.shape)} (${x.size} values) as ${formatShape(shape)} (${size} values)`);
     return new Tensor(this, shape, x.dtype, x.sharedStorage);
+  }
+
+  /** See `Runtime.derived`. Derived tensors are not counted as live: their source owns them. */
+  derived(source: Tensor, key: string, build: () => Tensor): Tensor {
+    const storage = source.sharedStorage;
+    const cached = storage.derived?.get(key);
+    if (cached && cached.writes === storage.writes && !cached.tensor.disposed) return cached.tensor;
+    cached?.tensor.dispose();
+    const tensor = keep(build());
+    if (tensor.sharedStorage === storage) throw new Error(`derived '${key}': build() returned a view of its source`);
+    this.liveTensors.delete(tensor);
+    (storage.derived ??= new Map()).set(key, { writes: storage.writes, tensor });
+    return tensor;
+  }
+
+  private releaseDerived(storage: Storage): void {
+    const derived = storage.derived;
+    if (!derived) return;
+    storage.derived = null;
+    for (const { tensor } of derived.values()) tensor.dispose();
   }
 
   /** A tensor holding `values` (converted to f16 when asked). */
@@ -112,8 +133,11 @@ export class GpuRuntime implements Runtime {
       const tensor = launch.bindings[binding.name];
       if (!tensor) throw new Error(`kernel '${program.key}': no tensor given for binding '${binding.name}'`);
       const buffer = tensor.buffer; // throws for a disposed tensor
-      if (binding.kind === 'storage') writable.add(buffer);
-      else readable.add(buffer);
+      if (binding.kind === 'storage') {
+        writable.add(buffer);
+        // Whatever was derived from this storage's contents is stale from here on.
+        tensor.sharedStorage.writes++;
+      } else readable.add(buffer);
       buffers.push(buffer);
     }
     for (const b of writable) {

@@ -19,6 +19,10 @@ let nextTensorId = 1;
 export interface Storage {
   readonly buffer: GPUBuffer;
   refs: number;
+  /** Kernel launches that bound the buffer writable so far (see `Runtime.derived`). */
+  writes: number;
+  /** Tensors computed from the contents, by key, with the `writes` they were computed at; freed with the storage. */
+  derived: Map<string, { writes: number; tensor: Tensor }> | null;
 }
 
 export function sizeOf(shape: Shape): number {
@@ -82,6 +86,13 @@ export interface Runtime {
   empty(shape: Shape, dtype?: DType): Tensor;
   /** A view of `x` with another shape of the same size; shares x's buffer (no copy). */
   reshape(x: Tensor, shape: Shape): Tensor;
+  /**
+   * A tensor computed from `source`'s contents by `build` (a transformed filter), kept with
+   * source's storage and reused under the same `key` until a kernel launch binds that storage
+   * writable (an optimiser step) or the storage is freed: it is never stale. It belongs to the
+   * source: do not dispose it, and do not write it.
+   */
+  derived(source: Tensor, key: string, build: () => Tensor): Tensor;
   /** A tensor holding `values` (converted to f16 when asked). */
   upload(values: ArrayLike<number>, shape: Shape, dtype?: DType): Tensor;
   /** Records one kernel launch. Nothing runs until a flush; nothing is read back. */

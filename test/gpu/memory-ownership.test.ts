@@ -8,7 +8,9 @@
  * - a released buffer is reused only after the recorded work is submitted (buffer counts):
  *   test/gpu/runtime.test.ts "reuses a released buffer only after the work that used it is submitted";
  * - a pending readback keeps its buffer: test/gpu/runtime.test.ts "a tensor freed while its readback waits";
- * - training steps leave live memory flat: test/autograd/leak.test.ts.
+ * - training steps leave live memory flat: test/autograd/leak.test.ts;
+ * - a derived tensor (Winograd's cached filter transform) is rebuilt after an in-place write and freed
+ *   with its source: test/gpu/kernels/conv2d/winograd-cache.test.ts.
  */
 import { describe, expect, it } from 'vitest';
 import { backward } from '../../src/autograd/grad.ts';

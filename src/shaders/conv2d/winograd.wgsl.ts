@@ -25,7 +25,13 @@ import { ACTIVATION, range, SRC_INDEX } from './common.wgsl.ts';
 
 export const WINOGRAD_WG = 64;
 
-export type WinogradStage = 'filter' | 'input' | 'output';
+/**
+ * 'filter', 'input', 'output': the forward transforms above. The filter gradient uses their
+ * adjoints: 'outputGrad' (dM = A dY Aᵀ per tile, from dy [N, outH, outW, Cout] into mg
+ * [tiles, a² · Cout]) and 'filterGrad' (dw = Gᵀ dU G, from ug [Cin, a² · Cout] into dw HWIO), with
+ * dU[ξ] = Σ over tiles of V[ξ]ᵀ · dM[ξ] computed between them.
+ */
+export type WinogradStage = 'filter' | 'input' | 'output' | 'outputGrad' | 'filterGrad';
 
 export interface WinogradVariant {
   stage: WinogradStage;
@@ -245,6 +251,58 @@ function outputStage(v: WinogradVariant): string {
   return code;
 }
 
+const transpose = (t: Matrix): Matrix => t[0]!.map((_, j) => t.map((row) => row[j]!));
+
+function outputGradStage(v: WinogradVariant): string {
+  // One thread per (tile, output-channel quad): dy's m×m block (zeros past the image edge, where
+  // the forward computed outputs it never stored), then A dY Aᵀ.
+  const a = v.tile + 2;
+  let code = tileThread('p.out_c');
+  for (const r of range(v.tile)) for (const s of range(v.tile)) {
+    code += `
+  var e${r}_${s} = vec4f(0.0);
+  {
+    let ho = th * ${v.tile}u + ${r}u;
+    let wo = tw * ${v.tile}u + ${s}u;
+    if (ho < p.out_h && wo < p.out_w) { e${r}_${s} = ${loadQuad('dy', '((n * p.out_h + ho) * p.out_w + wo) * p.out_c', 'c', 'p.out_c', v.vec, v.half)}; }
+  }`;
+  }
+  code += transform2d(transpose(MATRICES[v.tile].output));
+  for (const r of range(a)) for (const s of range(a)) {
+    code += `
+  ${storeQuad('mg', `(t * ${a * a}u + ${r * a + s}u) * p.out_c`, 'c', 'p.out_c', `out${r}_${s}`, v.vec, false)}`;
+  }
+  return code;
+}
+
+function filterGradStage(v: WinogradVariant): string {
+  // One thread per (ci, output-channel quad): ug [Cin, a² · Cout] → dw HWIO [3, 3, Cin, Cout].
+  const a = v.tile + 2;
+  let code = `
+  let c4n = (p.out_c + 3u) / 4u;
+  if (i >= p.in_c * c4n) { return; }
+  let c = (i % c4n) * 4u;
+  let ci = i / c4n;`;
+  for (const r of range(a)) for (const s of range(a)) {
+    code += `
+  let e${r}_${s} = ${loadQuad('ug', `(ci * ${a * a}u + ${r * a + s}u) * p.out_c`, 'c', 'p.out_c', v.vec, false)};`;
+  }
+  code += transform2d(transpose(MATRICES[v.tile].filter));
+  for (const r of range(3)) for (const s of range(3)) {
+    code += `
+  ${storeQuad('dw', `((${r * 3 + s}u) * p.in_c + ci) * p.out_c`, 'c', 'p.out_c', `out${r}_${s}`, v.vec, v.half)}`;
+  }
+  return code;
+}
+
+const STAGES: Record<WinogradStage, (v: WinogradVariant) => string> = {
+  filter: filterStage,
+  input: inputStage,
+  output: outputStage,
+  outputGrad: outputGradStage,
+  filterGrad: filterGradStage,
+};
+
 /** The WGSL of one Winograd stage. */
 export function convWinogradWgsl(v: WinogradVariant): string {
   const io = (vec: boolean) => storageArray(vec, v.half);
@@ -265,9 +323,17 @@ ${SRC_INDEX}`,
 @group(0) @binding(2) var<storage, read_write> y: ${io(v.vec)};
 @group(0) @binding(3) var<uniform> p: Params;
 ${ACTIVATION}`,
+    outputGrad: `
+@group(0) @binding(0) var<storage, read> dy: ${io(v.vec)};
+@group(0) @binding(1) var<storage, read_write> mg: ${f32(v.vec)};
+@group(0) @binding(2) var<uniform> p: Params;`,
+    filterGrad: `
+@group(0) @binding(0) var<storage, read> ug: ${f32(v.vec)};
+@group(0) @binding(1) var<storage, read_write> dw: ${io(v.vec)};
+@group(0) @binding(2) var<uniform> p: Params;`,
   }[v.stage];
   if (v.flip && v.stage !== 'filter') throw new Error(`conv2d: only the winograd filter stage flips, not '${v.stage}'`);
-  const body = v.stage === 'filter' ? filterStage(v) : v.stage === 'input' ? inputStage(v) : outputStage(v);
+  const body = STAGES[v.stage](v);
   return `${f16Header(v.half)}${PARAMS}
 ${bindings}
 

@@ -54,8 +54,8 @@ function choiceRuns(runtime: Runtime, choice: ConvChoice, half: boolean, shape?:
   if (algorithm === 'winograd') {
     const m = choice.winogradTile ?? 2;
     if (shape === undefined) return true;
-    if (shape.kind === 'fwd') return winogradRuns(runtime, shape.g, m);
-    return shape.kind === 'dx' && winogradInputGradRuns(runtime, shape.g, m);
+    if (shape.kind === 'dx') return winogradInputGradRuns(runtime, shape.g, m);
+    return winogradRuns(runtime, shape.g, m) && (shape.kind === 'fwd' || !half);
   }
   // The filter gradient has one row count: its variants of fewer rows would time the same kernel again.
   if (shape?.kind === 'dw' && choice.subgroupRows !== undefined && choice.subgroupRows !== 4) return false;
@@ -94,8 +94,8 @@ export interface ConvKernels {
 
 /** The kernel for one launch: the forced algorithm, else the tuned candidate, else the rule. */
 export function pickAlgorithm(runtime: Runtime, kind: ConvKind, g: ConvGeometry, options: ConvKernelOptions, kernels: ConvKernels, half = false): ConvChoice {
-  // Winograd computes the forward pass and most input gradients: forced on a conv op, the filter
-  // gradient and an input gradient it cannot compute (a pad over 2) choose as without it.
+  // Winograd computes the forward pass, the filter gradient and most input gradients: forced on a
+  // conv op, an input gradient it cannot compute (a pad over 2) chooses as without it.
   const gradientWithoutWinograd = options.algorithm === 'winograd' && kind !== 'fwd' && !choiceRuns(runtime, { algorithm: 'winograd', winogradTile: options.winogradTile }, half, { kind, g });
   // 'narrow' is forward only: its gradients choose as without it.
   const gradientWithoutNarrow = options.algorithm === 'narrow' && kind !== 'fwd';

@@ -50,6 +50,7 @@ export const CONV_WINOGRAD = kernelFamily('conv2d_winograd', (v: WinogradVariant
   [
     ...everyCombination<WinogradVariant>({ stage: ['filter'], tile: [2, 4], vec: BOOLS, half: BOOLS, flip: BOOLS }),
     ...everyCombination<WinogradVariant>({ stage: ['input', 'output'], tile: [2, 4], vec: BOOLS, half: BOOLS, flip: [false] }),
+    ...everyCombination<WinogradVariant>({ stage: ['outputGrad', 'filterGrad'], tile: [2, 4], vec: BOOLS, half: [false], flip: [false] }),
   ],
 );
 

@@ -10,6 +10,7 @@ import { pickAlgorithm, type ConvKernels } from './candidates.ts';
 import { CONV_BIAS_GRAD, CONV_DIRECT, CONV_NARROW, CONV_SUBGROUP, CONV_TILED } from './families.ts';
 import type { ConvGeometry } from './geometry.ts';
 import { conv2dWinogradForward, conv2dWinogradInputGrad, type WinogradProduct } from './winograd.ts';
+import { conv2dWinogradFilterGrad, type WinogradFilterGradProduct } from './winograd-filter-grad.ts';
 import { chooseTile, subgroupRows, subgroupWidth, type ConvKernelOptions } from './rules.ts';
 
 /** Activation fused into the forward kernel's epilogue. */
@@ -242,6 +243,7 @@ export function conv2dFilterGradKernel(x: Tensor, dy: Tensor, g: ConvGeometry, w
   const wSize = m * g.outC;
   const choice = pickAlgorithm(x.runtime, 'dw', g, options, KERNELS);
   const algorithm = choice.algorithm;
+  if (algorithm === 'winograd') return conv2dWinogradFilterGrad(x, dy, g, wShape, winogradFilterGradProduct, choice.winogradTile);
   if (algorithm === 'subgroup') {
     const tn = choice.subgroupWidth ?? subgroupWidth(g.coutG);
     const tiles = Math.ceil(m / (SG_BLOCK_M * SG_PER_WG)) * Math.ceil(g.coutG / tn) * g.groups;
@@ -297,6 +299,9 @@ export function conv2dBiasGradKernel(dy: Tensor): Tensor {
 
 /** Winograd's 16 products: the grouped 1×1 convolution, on whichever kernel is tuned or ruled for it. */
 const winogradProduct: WinogradProduct = (v, u, g) => conv2dForwardKernel(v, u, g, null, 'none');
+
+/** Winograd's filter-gradient products: the grouped 1×1 filter gradient, on whichever kernel is tuned or ruled for it. */
+const winogradFilterGradProduct: WinogradFilterGradProduct = (v, mg, g, uShape) => conv2dFilterGradKernel(v, mg, g, uShape);
 
 /** The kernels the tuner times (see candidates.ts). */
 const KERNELS: ConvKernels = { forward: conv2dForwardKernel, inputGrad: conv2dInputGradKernel, filterGrad: conv2dFilterGradKernel };

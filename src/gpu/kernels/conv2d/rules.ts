@@ -15,8 +15,8 @@ import { winogradInputGradRuns, winogradRuns, type WinogradTile } from './winogr
  * 'subgroup': register-blocked kernels sharing filter values through subgroupBroadcast (adapters
  * whose subgroups are exactly 8 wide, such as llvmpipe); 'tiled': implicit GEMM staged in
  * workgroup memory (any adapter); 'direct': one thread per output value (depthwise, baseline);
- * 'winograd': F(2×2, 3×3) or F(4×4, 3×3) for 3×3 stride-1 convolutions, forward and input
- * gradient (the filter gradient, which it does not implement, takes 'auto' when it is forced);
+ * 'winograd': F(2×2, 3×3) or F(4×4, 3×3) for 3×3 stride-1 convolutions, forward, input and
+ * filter gradients (an input gradient with a pad over 2 takes 'auto' when it is forced);
  * 'narrow': forward convolutions with at most 4 output or at most 4 input channels (groups 1), each
  * lane several pixels with vec4 accumulators over the output channels (the gradients take 'auto').
  */
@@ -26,7 +26,7 @@ export interface ConvKernelOptions {
   /**
    * 'auto': the variant `runtime.autotune` measured fastest for this shape on this adapter; without
    * one, 'direct' for depthwise-like convolutions, 'winograd' for wide 3×3 stride-1 convolutions
-   * and input gradients where it was measured to win (see `winogradRuleTile`), else 'subgroup' where
+   * and their gradients where it was measured to win (see `winogradRuleTile`), else 'subgroup' where
    * supported, else 'tiled' ('direct' for GEMMs of fewer than 4 columns).
    */
   algorithm?: ConvAlgorithm;
@@ -91,7 +91,7 @@ export function narrowRuns(g: ConvGeometry): boolean {
 /** The rule used when nothing was tuned for a shape. */
 export function ruleChoice(runtime: Runtime, kind: ConvKind, g: ConvGeometry, half: boolean): ConvChoice {
   if (g.groups > 1 && (g.cinG < 4 || g.coutG < 4)) return { algorithm: 'direct' };
-  const winogradTile = kind === 'fwd' ? winogradRuleTile(runtime, g, half) : kind === 'dx' ? winogradInputGradRuleTile(runtime, g) : null;
+  const winogradTile = kind === 'fwd' ? winogradRuleTile(runtime, g, half) : kind === 'dx' ? winogradInputGradRuleTile(runtime, g) : winogradFilterGradRuleTile(runtime, g);
   if (winogradTile) return { algorithm: 'winograd', winogradTile };
   if (hasEightWideSubgroups(runtime)) {
     // Few-channel forward convs with wide windows: 'narrow' loads each input column once per window
@@ -113,32 +113,50 @@ export function ruleChoice(runtime: Runtime, kind: ConvKind, g: ConvGeometry, ha
  * The Winograd tile that beats the subgroup kernels untuned, or null: measured on lavapipe only
  * (other adapters get Winograd through tuning), f32. On a loaded 2-core machine F(4×4) ran 1.4-2.6×
  * faster from 64×64 px at 32 channels up (TransformerNet's residual, upsampling convs, VGG conv1-conv4
- * at 64 px and more) but 2.5-3× slower at 32×32 px with 64 channels (VGG conv1_2 of a 32 px image) and
- * at 16×16 px with 128; F(2×2) 1.4× at 16×16 px with 512 channels, where F(4×4)'s
- * 36 filter matrices per call weigh more. Fewer pixels or channels: the transforms cost what the
- * product saves (512→512 at 8×8 px: F(2×2) 0.8×, F(4×4) 0.5×; 32→32 at 64×64: F(2×2) 0.9×).
+ * at 64 px and more), and with the transformed filter cached with the weight 2-4× at 32×32 px from
+ * 256 channels (512→512 3.2×, 256→512 1.9×, 256→256 4.1×; F(2×2) 1.5-2×); at 32×32 px with 64 or
+ * 128 channels F(4×4) 0.9× (F(2×2) 1.2-1.3×, within the noise: left to tuning); F(2×2) 1.3-1.4×
+ * at 16×16 px from 256 channels, where F(4×4) ran 0.7× (too few tiles per product). Fewer pixels
+ * or channels: the transforms cost what the product saves (512→512 at 8×8 px: F(2×2) 0.4×).
  */
 function winogradRuleTile(runtime: Runtime, g: ConvGeometry, half: boolean): WinogradTile | null {
   if (half || !hasEightWideSubgroups(runtime)) return null;
   const pixels = g.batch * g.outH * g.outW;
   const channels = Math.min(g.inC, g.outC);
-  const tiles: WinogradTile[] = pixels >= 4096 && channels >= 32 ? [4, 2] : pixels >= 256 && channels >= 256 ? [2] : [];
+  const f4 = (pixels >= 4096 && channels >= 32) || (pixels >= 1024 && channels >= 256);
+  const tiles: WinogradTile[] = f4 ? [4, 2] : pixels >= 256 && channels >= 256 ? [2] : [];
   return tiles.find((m) => winogradRuns(runtime, g, m)) ?? null;
 }
 
 /**
  * The same for the input gradient (F(4×4) or nothing), measured the same way: 1.6-2.0× from
- * 64×64 px at 32 → 64 channels and 32×32 px at 128 up to 256 channels. Its flipped filter is read
- * with strided scalar loads at every call, which loses from 512 channels on (16×16 px: 0.6×) and
- * at 32 → 32 channels (64×64 px: 0.55×). Pixels are the gradient's, the forward input's.
+ * 64×64 px at 32 → 64 channels and 32×32 px at 128 up to 256 channels. With the flipped filter
+ * cached with the weight (it was rebuilt by strided scalar loads at every call) 32×32 px wins at
+ * 512 channels too (VGG conv4: 512→512 2.0×, 256→512 1.7×; 128→128 1.4×, 256→256 2.6×); 16×16 px
+ * does not (512→512: F(2×2) 1.1-1.5×, F(4×4) 0.75-1.0×; 128 and 256 channels 0.5-0.9×), nor
+ * 32 → 32 channels at 64×64 px (0.6-0.7×). Pixels are the gradient's, the forward input's.
  */
 function winogradInputGradRuleTile(runtime: Runtime, g: ConvGeometry): WinogradTile | null {
   if (!hasEightWideSubgroups(runtime)) return null;
   const pixels = g.batch * g.inH * g.inW;
   const fewer = Math.min(g.inC, g.outC);
   const more = Math.max(g.inC, g.outC);
-  const wins = more <= 256 && ((pixels >= 4096 && fewer >= 32 && more >= 64) || (pixels >= 1024 && fewer >= 128));
+  const wins = (pixels >= 4096 && fewer >= 32 && more >= 64) || (pixels >= 1024 && fewer >= 128);
   return wins && winogradInputGradRuns(runtime, g, 4) ? 4 : null;
+}
+
+/**
+ * The same for the filter gradient (F(4×4) or nothing; lavapipe, 5 runs each): 1.6-2.6× from
+ * 64×64 px at 64 channels (TransformerNet's residual 128→128 at 64×64 2.6×, 128→64 at 128×128 2.1×)
+ * and 1.5× at 32×32 px from 128 channels (512→512: 1.2×); 32 channels lose (64→32 at 128×128:
+ * 0.85×), as do 16×16 px (128 channels: 0.6×).
+ */
+function winogradFilterGradRuleTile(runtime: Runtime, g: ConvGeometry): WinogradTile | null {
+  if (!hasEightWideSubgroups(runtime)) return null;
+  const pixels = g.batch * g.outH * g.outW;
+  const fewer = Math.min(g.inC, g.outC);
+  const wins = (pixels >= 4096 && fewer >= 64) || (pixels >= 1024 && fewer >= 128);
+  return wins && winogradRuns(runtime, g, 4) ? 4 : null;
 }
 
 /** Subgroup tile width for a column count (two widths keep the number of pipelines down). */
