@@ -26,9 +26,10 @@ import { conv2dInputGradKernel } from '../../src/gpu/kernels/conv2d/launch.ts';
 import { hasEightWideSubgroups } from '../../src/gpu/kernels/conv2d/rules.ts';
 import { gramCandidateIds } from '../../src/gpu/kernels/gram.ts';
 import { launchMatmul, MATMUL_CANDIDATE_IDS } from '../../src/gpu/kernels/matmul.ts';
-import { GpuRuntime, type KernelLaunch, type Runtime } from '../../src/gpu/runtime.ts';
+import { GpuRuntime } from '../../src/gpu/runtime.ts';
 import type { Tensor } from '../../src/gpu/tensor.ts';
 import { useRuntime } from '../helpers/gpu.ts';
+import { launchesOf } from '../helpers/launches.ts';
 import { expectClose, randomValues, tf, tfValues } from '../helpers/oracle.ts';
 
 const runtime = useRuntime();
@@ -81,21 +82,6 @@ function fakeClock(times: Record<string, number>) {
 }
 
 /** Records every kernel launch's name and variant while `fn` runs. */
-function launchesOf(rt: Runtime, fn: () => void): string[] {
-  const seen: string[] = [];
-  const original = rt.launch.bind(rt);
-  const spy = vi.spyOn(rt, 'launch').mockImplementation((l: KernelLaunch) => {
-    seen.push(`${l.name}:${l.variant ?? ''}`);
-    original(l);
-  });
-  try {
-    fn();
-  } finally {
-    spy.mockRestore();
-  }
-  return seen;
-}
-
 /** The launch-name/variant pattern of a candidate id, to check that a tuned choice is what runs. */
 function variantPattern(id: string): RegExp {
   if (id === 'direct') return /^conv2d_direct:half=\w+,kind=(fwd|dx|dw)$/;

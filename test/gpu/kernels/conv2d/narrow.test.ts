@@ -1,4 +1,4 @@
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { conv2d, type Conv2dOptions } from '../../../../src/autograd/ops/conv2d.ts';
 import { mul } from '../../../../src/autograd/ops/elementwise.ts';
 import { sum } from '../../../../src/autograd/ops/reduce.ts';
@@ -7,9 +7,9 @@ import { convCandidateIds, convShapeKey } from '../../../../src/gpu/kernels/conv
 import { conv2dGeometry } from '../../../../src/gpu/kernels/conv2d/geometry.ts';
 import { hasEightWideSubgroups, narrowRuns, ruleChoice, type NarrowCols, type NarrowRows } from '../../../../src/gpu/kernels/conv2d/rules.ts';
 import { float16ToFloat32, float32ToFloat16 } from '../../../../src/gpu/half.ts';
-import type { KernelLaunch, Runtime } from '../../../../src/gpu/runtime.ts';
 import type { Tensor } from '../../../../src/gpu/tensor.ts';
 import { useRuntime } from '../../../helpers/gpu.ts';
+import { launchesOf } from '../../../helpers/launches.ts';
 import { expectClose, randomValues, tf, tfValues } from '../../../helpers/oracle.ts';
 
 /*
@@ -39,21 +39,6 @@ interface Case {
 }
 
 const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
-
-function launchesOf(rt: Runtime, fn: () => void): string[] {
-  const seen: string[] = [];
-  const original = rt.launch.bind(rt);
-  const spy = vi.spyOn(rt, 'launch').mockImplementation((l: KernelLaunch) => {
-    seen.push(`${l.name}:${l.variant ?? ''}`);
-    original(l);
-  });
-  try {
-    fn();
-  } finally {
-    spy.mockRestore();
-  }
-  return seen;
-}
 
 function pads4(p: Case['padding']): Pads4 {
   if (p === 'valid') return [0, 0, 0, 0];

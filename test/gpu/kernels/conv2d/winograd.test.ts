@@ -1,4 +1,4 @@
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { conv2d, type Conv2dOptions } from '../../../../src/autograd/ops/conv2d.ts';
 import { mul } from '../../../../src/autograd/ops/elementwise.ts';
 import { sum } from '../../../../src/autograd/ops/reduce.ts';
@@ -8,10 +8,9 @@ import { conv2dGeometry } from '../../../../src/gpu/kernels/conv2d/geometry.ts';
 import { hasEightWideSubgroups, ruleChoice } from '../../../../src/gpu/kernels/conv2d/rules.ts';
 import { winogradChunkTiles, winogradRuns, winogradTiles, type WinogradTile } from '../../../../src/gpu/kernels/conv2d/winograd-fit.ts';
 import { float16ToFloat32, float32ToFloat16 } from '../../../../src/gpu/half.ts';
-import type { KernelLaunch } from '../../../../src/gpu/runtime.ts';
-import type { Runtime } from '../../../../src/gpu/runtime.ts';
 import type { Tensor } from '../../../../src/gpu/tensor.ts';
 import { useRuntime } from '../../../helpers/gpu.ts';
+import { launchesOf } from '../../../helpers/launches.ts';
 import { largestBufferDuring } from '../../../helpers/tiling-probes.ts';
 import { expectClose, randomValues, tf, tfValues } from '../../../helpers/oracle.ts';
 
@@ -45,21 +44,6 @@ interface Case {
 }
 
 const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
-
-function launchesOf(rt: Runtime, fn: () => void): string[] {
-  const seen: string[] = [];
-  const original = rt.launch.bind(rt);
-  const spy = vi.spyOn(rt, 'launch').mockImplementation((l: KernelLaunch) => {
-    seen.push(`${l.name}:${l.variant ?? ''}`);
-    original(l);
-  });
-  try {
-    fn();
-  } finally {
-    spy.mockRestore();
-  }
-  return seen;
-}
 
 function pads4(p: Case['padding']): Pads4 {
   if (p === 'same') return [1, 1, 1, 1];
