@@ -3,7 +3,7 @@ import type { MethodDefinition, OptionValues, RunControl, StyleInput, Stylizer, 
 import type { HostTensorMap } from '../../weights/host-tensor.ts';
 import { lengstromToCanonical, readMl5Checkpoint } from '../../weights/formats/ml5-checkpoint.ts';
 import { fitContent, PRESERVE_COLOR_POST, preserveColorPost, report, SIZE_OPTION, throwIfAborted } from '../common-options.ts';
-import { feedForwardFromWeights, stylizeFeedForward } from './feed-forward.ts';
+import { checkPrecision, FEED_FORWARD_PRECISIONS, feedForwardFromWeights, stylizeFeedForward, type FeedForwardPrecision } from './feed-forward.ts';
 import { feedForwardWeightsFromBytes } from './model-file.ts';
 import type { RgbImage } from '../../../io/image.ts';
 
@@ -62,6 +62,15 @@ export const feedForwardMethod: MethodDefinition = {
       open: true,
       ui: { control: 'gallery' },
     },
+    {
+      id: 'precision',
+      label: 'Precision',
+      description: "storage of the weights and activations: f32, or f16 (half the memory traffic, arithmetic still f32; needs the GPU feature 'shader-f16')",
+      kind: 'choice',
+      choices: FEED_FORWARD_PRECISIONS.map((value) => ({ value, label: value === 'f16' ? 'f16 (half)' : 'f32 (full)' })),
+      default: 'f32',
+      ui: { control: 'select' },
+    },
     { id: 'tile', label: 'Tile', description: 'process in overlapping tiles of this many pixels', kind: 'integer', min: 64, max: 8192 },
     SIZE_OPTION,
     PRESERVE_COLOR_POST,
@@ -71,10 +80,13 @@ export const feedForwardMethod: MethodDefinition = {
   },
   async load(env, options, control) {
     const model = String(options.model ?? DEFAULT_FEED_FORWARD_MODEL);
+    const precision = String(options.precision ?? 'f32') as FeedForwardPrecision;
     checkModelName(model);
+    // Before the download: an adapter without f16 shaders is refused at once.
+    checkPrecision(env.runtime, precision);
     report(control, { stage: 'weights', message: `loading '${model}'` });
     const weights = await readModel(env.weights, model, control?.onProgress);
-    const net = feedForwardFromWeights(env.runtime, weights, isNamedModel(model) ? `${model} weights` : model);
+    const net = feedForwardFromWeights(env.runtime, weights, isNamedModel(model) ? `${model} weights` : model, precision);
     return {
       async stylize(content: RgbImage, _styles: readonly StyleInput[], values: OptionValues, run?: RunControl) {
         throwIfAborted(run);
