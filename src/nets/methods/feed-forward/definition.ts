@@ -2,8 +2,8 @@
 import type { MethodDefinition, OptionValues, RunControl, StyleInput, Stylizer, WeightSource } from '../contract.ts';
 import type { HostTensorMap } from '../../weights/host-tensor.ts';
 import { lengstromToCanonical, readMl5Checkpoint } from '../../weights/formats/ml5-checkpoint.ts';
-import { fitContent, PRESERVE_COLOR_POST, preserveColorPost, report, SIZE_OPTION, throwIfAborted } from '../common-options.ts';
-import { checkPrecision, FEED_FORWARD_PRECISIONS, feedForwardFromWeights, stylizeFeedForward, type FeedForwardPrecision } from './feed-forward.ts';
+import { checkPrecision, fitContent, PRECISION_OPTION, PRESERVE_COLOR_POST, preserveColorPost, report, SIZE_OPTION, throwIfAborted, type Precision } from '../common-options.ts';
+import { feedForwardFromWeights, stylizeFeedForward } from './feed-forward.ts';
 import { feedForwardWeightsFromBytes } from './model-file.ts';
 import type { RgbImage } from '../../../io/image.ts';
 
@@ -62,15 +62,7 @@ export const feedForwardMethod: MethodDefinition = {
       open: true,
       ui: { control: 'gallery' },
     },
-    {
-      id: 'precision',
-      label: 'Precision',
-      description: "storage of the weights and activations: f32, or f16 (half the memory traffic, arithmetic still f32; needs the GPU feature 'shader-f16')",
-      kind: 'choice',
-      choices: FEED_FORWARD_PRECISIONS.map((value) => ({ value, label: value === 'f16' ? 'f16 (half)' : 'f32 (full)' })),
-      default: 'f32',
-      ui: { control: 'select' },
-    },
+    PRECISION_OPTION,
     { id: 'tile', label: 'Tile', description: 'process in overlapping tiles of this many pixels', kind: 'integer', min: 64, max: 8192 },
     SIZE_OPTION,
     PRESERVE_COLOR_POST,
@@ -80,7 +72,7 @@ export const feedForwardMethod: MethodDefinition = {
   },
   async load(env, options, control) {
     const model = String(options.model ?? DEFAULT_FEED_FORWARD_MODEL);
-    const precision = String(options.precision ?? 'f32') as FeedForwardPrecision;
+    const precision = String(options.precision ?? 'f32') as Precision;
     checkModelName(model);
     // Before the download: an adapter without f16 shaders is refused at once.
     checkPrecision(env.runtime, precision);

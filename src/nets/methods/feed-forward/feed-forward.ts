@@ -12,24 +12,12 @@ import { applyTiled, assertMinimumSize, bufferLimitOf, planTiles, type Activatio
 import { checkedOutput } from '../../image/checked-output.ts';
 import { TransformerNet } from '../../models/transformer-net.ts';
 import type { HostTensorMap } from '../../weights/host-tensor.ts';
+import { checkPrecision, type Precision } from '../common-options.ts';
 
 export type FeedForwardNet = TransformerNet | JohnsonNet;
 
-/** Storage of the weights and activations during a forward pass; arithmetic is f32 either way. */
-export type FeedForwardPrecision = 'f32' | 'f16';
-export const FEED_FORWARD_PRECISIONS: readonly FeedForwardPrecision[] = ['f32', 'f16'];
-
-/** Refuses f16 on an adapter without f16 shaders, before any weight is uploaded. */
-export function checkPrecision(runtime: Runtime, precision: FeedForwardPrecision): void {
-  if (!FEED_FORWARD_PRECISIONS.includes(precision)) {
-    throw new Error(`unknown feed-forward precision ${JSON.stringify(precision)}: choose ${FEED_FORWARD_PRECISIONS.join(' or ')}`);
-  }
-  if (precision === 'f16' && !runtime.hasF16) {
-    const info = runtime.context.adapterInfo;
-    const name = [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' / ') || 'this adapter';
-    throw new Error(`precision 'f16' needs the GPU adapter feature 'shader-f16', which ${name} lacks; use precision 'f32' (the default; --precision f32)`);
-  }
-}
+/** Storage of the weights and activations during a forward pass (see PRECISION_OPTION). */
+export type FeedForwardPrecision = Precision;
 
 /**
  * The parameters a net keeps in f16 at f16 precision: the conv filters and biases. Norm scales and

@@ -6,8 +6,9 @@ import { describe, expect, it } from 'vitest';
 import type { Runtime } from '../../../../src/gpu/runtime.ts';
 import { readImageFile } from '../../../../src/io/image-file.ts';
 import type { RgbImage } from '../../../../src/io/image.ts';
+import { checkPrecision } from '../../../../src/nets/methods/common-options.ts';
 import { feedForwardMethod } from '../../../../src/nets/methods/feed-forward/definition.ts';
-import { activationDtype, checkPrecision, stylizeFeedForward, type FeedForwardPrecision } from '../../../../src/nets/methods/feed-forward/feed-forward.ts';
+import { activationDtype, stylizeFeedForward, type FeedForwardPrecision } from '../../../../src/nets/methods/feed-forward/feed-forward.ts';
 import { loadFeedForwardModel } from '../../../../src/nets/methods/feed-forward/node/load-model.ts';
 import { parseSafetensors } from '../../../../src/nets/weights/formats/safetensors.ts';
 import { runStylize, writeSmallPhoto } from '../../../cli/stylize-helpers.ts';
@@ -102,7 +103,7 @@ describe('the precision option', () => {
     if (spec?.kind !== 'choice') throw new Error('precision must be a choice option');
     expect(spec.choices.map((c) => c.value)).toEqual(['f32', 'f16']);
     expect(spec.default).toBe('f32');
-    expect(() => checkPrecision(runtime(), 'f8' as FeedForwardPrecision)).toThrow(/unknown feed-forward precision "f8": choose f32 or f16/);
+    expect(() => checkPrecision(runtime(), 'f8' as FeedForwardPrecision)).toThrow(/unknown precision "f8": choose f32 or f16/);
   });
 
   it('is the CLI flag --precision: f16 runs from the command line, a wrong value is refused with the choices', async () => {
