@@ -37,6 +37,23 @@ function paramStore(runtime: Runtime, weights: HostTensorMap, source: string, pr
   return store;
 }
 
+/**
+ * A copy of an f32 net at f16 precision, its conv weights cast on the GPU (no host round trip); the
+ * original is left as it is. For the tuner and for callers that hold a net rather than its weights.
+ */
+export function halfPrecisionCopy(net: FeedForwardNet): FeedForwardNet {
+  const runtime = net.params.runtime;
+  checkPrecision(runtime, 'f16');
+  const johnson = net instanceof JohnsonNet;
+  const store = new ParamStore(runtime, `${net.params.source} (f16)`);
+  for (const name of net.params.names()) {
+    const t = net.params.get(name);
+    store.set(name, cast(t, storedInHalf(name, johnson) ? 'f16' : t.dtype));
+  }
+  const options = { norm: net.norm };
+  return johnson ? new JohnsonNet(store, options) : new TransformerNet(store, options);
+}
+
 /** The dtype the net's activations have: that of its first conv's filter. */
 export function activationDtype(net: FeedForwardNet): FeedForwardPrecision {
   return net.params.get(net instanceof TransformerNet ? 'conv1.conv2d.weight' : 'conv1.weight').dtype === 'f16' ? 'f16' : 'f32';

@@ -8,7 +8,7 @@ import { readImageFile } from '../../../../src/io/image-file.ts';
 import type { RgbImage } from '../../../../src/io/image.ts';
 import { checkPrecision } from '../../../../src/nets/methods/common-options.ts';
 import { feedForwardMethod } from '../../../../src/nets/methods/feed-forward/definition.ts';
-import { activationDtype, stylizeFeedForward, type FeedForwardPrecision } from '../../../../src/nets/methods/feed-forward/feed-forward.ts';
+import { activationDtype, halfPrecisionCopy, stylizeFeedForward, type FeedForwardPrecision } from '../../../../src/nets/methods/feed-forward/feed-forward.ts';
 import { loadFeedForwardModel } from '../../../../src/nets/methods/feed-forward/node/load-model.ts';
 import { parseSafetensors } from '../../../../src/nets/weights/formats/safetensors.ts';
 import { runStylize, writeSmallPhoto } from '../../../cli/stylize-helpers.ts';
@@ -64,6 +64,21 @@ describe('feed-forward nets in f16 precision against the f32 goldens', () => {
       net.dispose();
     });
   }
+
+  it('halfPrecisionCopy of an f32 net runs like the net loaded at f16, and leaves the original f32', async () => {
+    const rt = runtime();
+    const { input } = await reference('lengstrom-mathura');
+    for (const model of ['candy', 'mathura']) {
+      const full = await loadFeedForwardModel(rt, model, testStoreOptions());
+      const copy = halfPrecisionCopy(full);
+      const loaded = await loadFeedForwardModel(rt, model, testStoreOptions(), 'f16');
+      expect([activationDtype(full), activationDtype(copy)]).toEqual(['f32', 'f16']);
+      const [a, b] = [await stylizeFeedForward(copy, input), await stylizeFeedForward(loaded, input)];
+      // The same f16 weights (GPU and host rounding agree but for rare ties): the same image.
+      expect(greyLevelError(a.data, b.data).max, model).toBeLessThan(0.05);
+      for (const net of [full, copy, loaded]) net.dispose();
+    }
+  });
 
   it('keeps the size of an odd image and the output range', async () => {
     const rt = runtime();
