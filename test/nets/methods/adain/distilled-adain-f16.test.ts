@@ -41,6 +41,10 @@ describe('AdaIN on the distilled nets in f16 precision, against the adain16x gol
       expect(err.mean, png).toBeLessThan(0.5);
       expect(err.max, png).toBeLessThanOrEqual(3);
     }
+    // Every f16 intermediate and cast is freed.
+    const live = rt.stats().liveTensors;
+    await adain.stylize(content, [style], { alpha: 0.5 });
+    expect(rt.stats().liveTensors).toBe(live);
     adain.dispose();
   });
 

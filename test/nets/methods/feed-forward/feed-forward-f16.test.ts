@@ -80,6 +80,20 @@ describe('feed-forward nets in f16 precision against the f32 goldens', () => {
     }
   });
 
+  it('frees every intermediate: f16 runs leave the live tensor count as it was (TransformerNet and the Johnson net)', async () => {
+    const rt = runtime();
+    const { input } = await reference('transformer-net-candy');
+    for (const model of ['candy', 'mathura']) {
+      const net = await loadFeedForwardModel(rt, model, testStoreOptions(), 'f16');
+      await stylizeFeedForward(net, input);
+      const live = rt.stats().liveTensors;
+      await stylizeFeedForward(net, input);
+      await stylizeFeedForward(net, input, { tileSize: 64, tileOverlap: 16 });
+      expect(rt.stats().liveTensors, model).toBe(live);
+      net.dispose();
+    }
+  });
+
   it('keeps the size of an odd image and the output range', async () => {
     const rt = runtime();
     const { input } = await reference('transformer-net-candy');

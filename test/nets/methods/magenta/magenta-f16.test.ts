@@ -37,6 +37,12 @@ describe('Magenta transfer net in f16 precision', () => {
     expect(max).toBeLessThan(8);
     // It ran in f16: f32 is within 1e-3 on average.
     expect(mean).toBeGreaterThan(0.01);
+    // The casts in and out of the f16 graph are freed with its intermediates.
+    const small = { width: 64, height: 48, data: content.data.slice(0, 64 * 48 * 3) };
+    const embedding = await magenta.predictStyle(style);
+    const live = rt.stats().liveTensors;
+    await magenta.stylize(small, embedding);
+    expect(rt.stats().liveTensors).toBe(live);
     magenta.dispose();
   });
 
