@@ -77,7 +77,7 @@ export class DistilledVgg {
     return this.half ? cast(x, 'f16') : x;
   }
 
-  /** The nets' result as f32 (the input disposed when it was cast). */
+  /** The nets' result as f32 (an f16 result is cast and freed). */
   private leave(y: Tensor): Tensor {
     if (y.dtype === 'f32') return y;
     const out = cast(y, 'f32');
