@@ -166,6 +166,39 @@ export const e2eBenches: E2EDef[] = [
     }),
     sized({ quick: 64, default: [256, 512], full: 1024 }),
   ),
+  // The same forward pass at --precision f16: f16 weights and activations, f32 arithmetic (the
+  // input cast to f16 once in setup). No peers: the f32 line above carries the comparisons.
+  ...perTier(
+    (_tier, s) => ({
+      name: `e2e feed-forward image f16 (transformer net, ${s} px)`,
+      tiers: [],
+      async setup(rt) {
+        const { noGrad } = await import('../src/autograd/tape.ts');
+        const { cast } = await import('../src/gpu/kernels/cast.ts');
+        const { feedForwardFromWeights } = await import('../src/nets/methods/feed-forward/feed-forward.ts');
+        const net = feedForwardFromWeights(rt, await randomTransformerNetWeights(), 'bench transformer-net (random, f16)', 'f16');
+        const wide = randomImage(rt, s, 1);
+        const image = cast(wide, 'f16');
+        wide.dispose();
+        return {
+          run: () => noGrad(() => net.forward(image)).dispose(),
+          async output() {
+            const y = noGrad(() => net.forward(image));
+            const out = cast(y, 'f32');
+            y.dispose();
+            const data = await out.data();
+            out.dispose();
+            return data;
+          },
+          dispose() {
+            net.dispose();
+            image.dispose();
+          },
+        };
+      },
+    }),
+    sized({ quick: 64, default: [256, 512], full: 1024 }),
+  ),
   // AdaIN with cached style statistics: VGG19 encoder to relu4_1, adainTarget, decoder (the GPU
   // part of AdainStylizer.stylizeWithStats, without its padding and readback).
   ...perTier(

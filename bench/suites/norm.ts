@@ -1,5 +1,7 @@
 import type { Tensor as TfTensor } from '@tensorflow/tfjs-core';
 import { adain, instanceNorm } from '../../src/autograd/ops/norm.ts';
+import { noGrad } from '../../src/autograd/tape.ts';
+import { cast } from '../../src/gpu/kernels/cast.ts';
 import { disposeAll, randomTensor, randomTf } from '../data.ts';
 import { backwardWorkload } from '../grad.ts';
 import type { BenchDef, Tfjs } from '../types.ts';
@@ -129,6 +131,23 @@ export const normBenches: BenchDef[] = [
       const scale = randomTf(tf, [BLOCK_C], 11);
       const shift = randomTf(tf, [BLOCK_C], 12);
       return { run: () => void tf.add(residual, tfInstanceNorm(tf, x, scale, shift)), dispose: () => disposeAll(x, residual, scale, shift) };
+    },
+  },
+  {
+    // The same as 'instance norm + ReLU 64x64x128' on an f16 activation (f16 storage, f32 arithmetic;
+    // the --precision f16 path). No peer: the f32 line carries the comparison.
+    name: 'instance norm + ReLU 64x64x128 f16',
+    group: 'norm',
+    tiers: ALL,
+    flops: 9 * BLOCK_N,
+    bytes: 2 * 2 * BLOCK_N,
+    setup(rt) {
+      const wide = randomTensor(rt, BLOCK_SHAPE, 6);
+      const x = cast(wide, 'f16');
+      wide.dispose();
+      const scale = randomTensor(rt, [BLOCK_C], 7);
+      const shift = randomTensor(rt, [BLOCK_C], 8);
+      return { run: () => void noGrad(() => instanceNorm(x, { scale, shift, eps: EPS, activation: 'relu' })), dispose: () => disposeAll(x, scale, shift) };
     },
   },
 ];

@@ -1,4 +1,5 @@
 import { FLAT_ENTRY_PARAMS, flatIndexWgsl } from '../gpu/grid.ts';
+import { f16Header } from './common/f16.wgsl.ts';
 
 /**
  * Kernels for the normalisation layers (instance, conditional instance, batch norm, AdaIN).
@@ -37,6 +38,11 @@ fn merge(a: vec4f, b: vec4f) -> vec4f {
 }`;
 }
 
+/** f16 storage is read by the forward statistics only; the backward sums stay f32. */
+function checkHalfStats(mode: StatsMode, half: boolean): void {
+  if (half && mode !== 'moments') throw new Error("norm statistics: f16 storage is implemented for 'moments' (inference) only");
+}
+
 /**
  * Partial statistics: one workgroup per (channel block, split, group). Its 64 threads are `cb`
  * channels × `lanes` pixel lanes (cb · lanes = 64), so neighbouring threads read neighbouring
@@ -45,7 +51,8 @@ fn merge(a: vec4f, b: vec4f) -> vec4f {
  * lavapipe); `normStatsCombineWgsl` merges them.
  * Output: partial[(group · splits + split) · channels + c] = (count, mean, M2, 0) or (Σa, Σab, 0, 0).
  */
-export function normStatsPartialWgsl(mode: StatsMode): string {
+export function normStatsPartialWgsl(mode: StatsMode, half = false): string {
+  checkHalfStats(mode, half);
   const aux = mode === 'sums' ? '\n@group(0) @binding(1) var<storage, read> aux: array<f32>;' : '';
   const binding = mode === 'sums' ? 2 : 1;
   const accumulate =
@@ -55,14 +62,14 @@ export function normStatsPartialWgsl(mode: StatsMode): string {
       s.x += v;
       s.y += v * aux[at];`
       : `
-      let v = src[at];
+      let v = f32(src[at]);
       s.x += 1.0;
       let d = v - s.y;
       s.y += d / s.x;
       s.z += d * (v - s.y);`;
-  return `
+  return `${f16Header(half)}
 struct Params { pixels: u32, channels: u32, cb: u32, lanes: u32, chunk: u32, splits: u32 }
-@group(0) @binding(0) var<storage, read> src: array<f32>;${aux}
+@group(0) @binding(0) var<storage, read> src: array<${half ? 'f16' : 'f32'}>;${aux}
 @group(0) @binding(${binding}) var<storage, read_write> partial: array<vec4f>;
 @group(0) @binding(${binding + 1}) var<uniform> p: Params;
 
@@ -105,13 +112,14 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
  * vec4 loads, and in `moments` one shared count, so one division per pixel updates four running
  * means. The output is the scalar kernel's, one entry per channel, so the same merge follows.
  */
-export function normStatsPartialVec4Wgsl(mode: StatsMode): string {
+export function normStatsPartialVec4Wgsl(mode: StatsMode, half = false): string {
+  checkHalfStats(mode, half);
   const moments = mode === 'moments';
   const aux = moments ? '' : '\n@group(0) @binding(1) var<storage, read> aux: array<vec4f>;';
   const binding = moments ? 1 : 2;
   const accumulate = moments
     ? `
-      let v = src[at];
+      let v = vec4f(src[at]);
       n += 1.0;
       let d = v - a;
       a += d / n;
@@ -137,9 +145,9 @@ export function normStatsPartialVec4Wgsl(mode: StatsMode): string {
       acc_a[lid] = acc_a[lid] + acc_a[o];
       acc_b[lid] = acc_b[lid] + acc_b[o];`;
   const entry = moments ? 'vec4f(acc_n[lid], acc_a[lid][k], acc_b[lid][k], 0.0)' : 'vec4f(acc_a[lid][k], acc_b[lid][k], 0.0, 0.0)';
-  return `
+  return `${f16Header(half)}
 struct Params { pixels: u32, channels: u32, cb: u32, lanes: u32, chunk: u32, splits: u32 }
-@group(0) @binding(0) var<storage, read> src: array<vec4f>;${aux}
+@group(0) @binding(0) var<storage, read> src: array<${half ? 'vec4<f16>' : 'vec4f'}>;${aux}
 @group(0) @binding(${binding}) var<storage, read_write> partial: array<vec4f>;
 @group(0) @binding(${binding + 1}) var<uniform> p: Params;
 
@@ -271,6 +279,11 @@ export interface NormApplyVariant {
   relu: boolean;
   /** Epilogue: y + residual (same shape as x), after the ReLU. */
   residual: boolean;
+  /**
+   * f16 storage for x, y, x̂ and the residual (arithmetic in f32; the per-channel operands stay
+   * f32). Absent means f32, so the f32 variants keep their keys.
+   */
+  half?: boolean;
 }
 
 /**
@@ -281,22 +294,26 @@ export interface NormApplyVariant {
  */
 export function normApplyWgsl(v: NormApplyVariant): string {
   const T = v.vec4 ? 'vec4f' : 'f32';
+  // The activations' storage type: T itself, or its f16 counterpart.
+  const S = v.half ? (v.vec4 ? 'vec4<f16>' : 'f16') : T;
+  const store = (e: string) => (v.half ? `${S}(${e})` : e);
+  const load = (e: string) => (v.half ? `${T}(${e})` : e);
   const extra = [
-    v.xhat ? `@group(0) @binding(7) var<storage, read_write> xhat: array<${T}>;` : '',
-    v.residual ? `@group(0) @binding(8) var<storage, read> residual: array<${T}>;` : '',
+    v.xhat ? `@group(0) @binding(7) var<storage, read_write> xhat: array<${S}>;` : '',
+    v.residual ? `@group(0) @binding(8) var<storage, read> residual: array<${S}>;` : '',
   ].filter(Boolean);
-  return `
+  return `${f16Header(v.half ?? false)}
 struct Params {
   ${SHAPE_FIELDS}
   mean_stride: u32, rstd_stride: u32, scale_stride: u32, shift_stride: u32,
   has_scale: u32, has_shift: u32, alpha: f32,
 }
-@group(0) @binding(0) var<storage, read> src: array<${T}>;
+@group(0) @binding(0) var<storage, read> src: array<${S}>;
 @group(0) @binding(1) var<storage, read> mean: array<${T}>;
 @group(0) @binding(2) var<storage, read> rstd: array<${T}>;
 @group(0) @binding(3) var<storage, read> scale: array<${T}>;
 @group(0) @binding(4) var<storage, read> shift: array<${T}>;
-@group(0) @binding(5) var<storage, read_write> dst: array<${T}>;
+@group(0) @binding(5) var<storage, read_write> dst: array<${S}>;
 @group(0) @binding(6) var<uniform> p: Params;${extra.map((l) => `\n${l}`).join('')}
 ${THREAD_MAPPING}
 
@@ -315,9 +332,9 @@ fn main(${FLAT_ENTRY_PARAMS}) {
   if (p.has_shift != 0u) { b = shift[n * p.shift_stride + c]; }
   for (var k = 0u; k < p.per_thread; k++) {
     let i = (row0 + k) * p.channels + c;
-    let xh = (src[i] - m) * r;
-    var y = p.alpha * (xh * g + b);${v.relu ? `\n    y = max(y, ${T}(0.0));` : ''}${v.residual ? '\n    y = y + residual[i];' : ''}
-    dst[i] = y;${v.xhat ? '\n    xhat[i] = xh;' : ''}
+    let xh = (${load('src[i]')} - m) * r;
+    var y = p.alpha * (xh * g + b);${v.relu ? `\n    y = max(y, ${T}(0.0));` : ''}${v.residual ? `\n    y = y + ${load('residual[i]')};` : ''}
+    dst[i] = ${store('y')};${v.xhat ? `\n    xhat[i] = ${store('xh')};` : ''}
   }
 }
 `;

@@ -18,6 +18,9 @@ describe('pastiche tune', () => {
       const results = await tuneNets(rt, options, store, () => undefined);
       // Forward, input- and filter-gradient convs of the net (plus any matmuls): several shape classes.
       expect(results.length).toBeGreaterThanOrEqual(6);
+      // The forward at --precision f16 too (lavapipe has shader-f16).
+      expect(rt.hasF16).toBe(true);
+      expect(results.some((r) => r.family === 'conv2d' && r.shape.endsWith(' f16'))).toBe(true);
       for (const r of results) {
         expect(r.measured).toBe(true);
         expect(r.ms[r.choice]).toBe(Math.min(...Object.values(r.ms)));

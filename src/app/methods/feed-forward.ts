@@ -33,8 +33,11 @@ const feedForward: PageAdapter = {
     // Live: picking another model re-renders the photo at once (one forward pass; a first pick of a
     // model also downloads its weights).
     model: { label: 'Model', ui: { control: 'gallery', live: true, default: 'mosaic' }, tiles: TILES, order: Object.keys(TILES), hint: '' },
+    precision: { label: 'Precision', hint: "f16 halves the GPU memory traffic (arithmetic stays f32); it needs a GPU with 'shader-f16'." },
     size: { label: 'Working size', ui: { control: 'select', default: 512 }, values: [128, 256, 512, 1024], hint: 'Longer side in pixels (also the webcam frame size). Smaller is faster.' },
   },
+  // The precision picks how the weights are stored: a change loads them anew.
+  loadOptions: ['model', 'precision'],
   async available(controls: readonly ControlSpec[]) {
     const gallery = controls.find((c): c is GalleryControl => c.kind === 'gallery');
     const models = gallery?.options ?? [];

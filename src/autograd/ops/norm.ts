@@ -20,10 +20,17 @@ interface Dims {
 
 function dims4(op: string, what: string, x: Tensor): Dims {
   if (x.rank !== 4) throw new Error(`${op}: ${what} must be an NHWC tensor [N, H, W, C], got shape ${formatShape(x.shape)}`);
-  if (x.dtype !== 'f32') throw new Error(`${op}: ${what} must be f32, got ${x.dtype}`);
+  if (x.dtype !== 'f32' && x.dtype !== 'f16') throw new Error(`${op}: ${what} must be f32 or f16, got ${x.dtype}`);
   const [n, h, w, c] = x.shape as [number, number, number, number];
   if (x.size === 0) throw new Error(`${op}: ${what} ${formatShape(x.shape)} is empty`);
   return { n, h, w, c };
+}
+
+/** f16 activations run the forward pass only (inference): their gradients have no f16 kernels. */
+function checkHalfInference(op: string, x: Tensor, need: boolean): void {
+  if (x.dtype === 'f16' && need) {
+    throw new Error(`${op}: f16 activations are for inference only (no gradient kernels in f16); run under noGrad, or use f32 tensors to train`);
+  }
 }
 
 function checkEps(op: string, eps: number): void {
@@ -125,7 +132,7 @@ function checkEpilogue(op: string, e: NormEpilogue, x: Tensor): CheckedEpilogue 
     throw new Error(`${op}: a fused activation and a residual cannot be combined; fuse one and apply the other as a separate op`);
   }
   if (residual) {
-    if (residual.dtype !== 'f32') throw new Error(`${op}: residual must be f32, got ${residual.dtype}`);
+    if (residual.dtype !== x.dtype) throw new Error(`${op}: residual must be ${x.dtype} like x, got ${residual.dtype}`);
     if (residual.rank !== x.rank || residual.shape.some((d, i) => d !== x.shape[i])) {
       throw new Error(`${op}: residual has shape ${formatShape(residual.shape)}, expected the input's ${formatShape(x.shape)}`);
     }
@@ -172,6 +179,7 @@ function instanceNormImpl(
   checkEps(op, eps);
   const e = checkEpilogue(op, epilogue, x);
   const need = needsGrad(x, scale, shift, e.residual);
+  checkHalfInference(op, x, need);
   const want: Wanted = { x: need && x.requiresGrad, scale: need && !!scale?.requiresGrad, shift: need && !!shift?.requiresGrad };
   const stats = channelMoments(x, true, eps);
   stats.variance.dispose();
@@ -237,6 +245,8 @@ export function adain(content: Tensor, style: Tensor, eps = 1e-5): Tensor {
   const needContent = needsGrad(content);
   const needStyle = needsGrad(style);
   const need = needContent || needStyle;
+  checkHalfInference(op, content, need);
+  if (style.dtype !== content.dtype) throw new Error(`${op}: content (${content.dtype}) and style (${style.dtype}) must have the same dtype`);
   const cs = channelMoments(content, true, eps);
   cs.variance.dispose();
   cs.std.dispose();
@@ -328,6 +338,7 @@ export function batchNorm(x: Tensor, options: BatchNormOptions): Tensor {
     throw new Error(`${op}: training needs more than one value per channel, got input ${formatShape(x.shape)}`);
   }
   const need = needsGrad(x, scale, shift, e.residual);
+  checkHalfInference(op, x, need);
   const want: Wanted = { x: need && x.requiresGrad, scale: need && !!scale?.requiresGrad, shift: need && !!shift?.requiresGrad };
   const fused = { relu: e.relu, residual: e.residual };
 

@@ -2,7 +2,8 @@
  * `pastiche tune --size 128,256`: measures which kernel variant is fastest on this adapter for the
  * shapes of VGG19 (forward and image gradient, with Gram matrices: Gatys, AdaIN, perceptual losses),
  * of the feed-forward nets — TransformerNet and Johnson et al.'s net with its transposed convs
- * (forward and every gradient: stylizing and training) — and of AdaIN (one decoder training step:
+ * (forward and every gradient: stylizing and training; and the forward at f16 precision when the
+ * adapter has f16 shaders) — and of AdaIN (one decoder training step:
  * the VGG encoder, the decoder forward and its gradients) at the given image sizes, and writes the
  * choices to the tuning cache that every later run reads.
  */
@@ -15,7 +16,9 @@ import { defaultTuneStore, describeResult, fileTuneStore, tuneWorkload, type Tun
 import { initRuntime, type Runtime } from '../../gpu/runtime.ts';
 import { scope } from '../../gpu/scope.ts';
 import type { Tensor } from '../../gpu/tensor.ts';
+import { noGrad } from '../../autograd/tape.ts';
 import { AdainDecoder } from '../../nets/models/adain-decoder.ts';
+import { halfPrecisionCopy, runFeedForward } from '../../nets/methods/feed-forward/feed-forward.ts';
 import { AdainDecoderTraining } from '../../nets/train/node/adain-decoder.ts';
 import { JohnsonNet } from '../../nets/models/johnson-net.ts';
 import { TransformerNet } from '../../nets/models/transformer-net.ts';
@@ -69,6 +72,8 @@ export async function tuneNets(runtime: Runtime, o: TuneOptions, store: TuneStor
     o.nets.includes('transformer') ? TransformerNet.initialize(runtime, 1) : null,
     o.nets.includes('johnson') ? JohnsonNet.initialize(runtime, 1) : null,
   ].filter((net) => net !== null);
+  // With f16 shaders, also the forward at --precision f16 (its convs have their own f16 variants).
+  const halfNets = runtime.hasF16 ? feedForward.map(halfPrecisionCopy) : [];
   const decoder = o.nets.includes('adain') ? AdainDecoder.initialize(runtime, 1) : null;
   try {
     return await tuneWorkload(
@@ -92,6 +97,7 @@ export async function tuneNets(runtime: Runtime, o: TuneOptions, store: TuneStor
               valueAndGradOf(() => sum(net.forward(x)), net.trainableParams());
               net.training = false;
             }
+            for (const net of halfNets) noGrad(() => runFeedForward(net, x));
             if (vgg && decoder) {
               // One decoder training step: encoder passes, AdaIN, the decoder, its output encoded and
               // differentiated back to the decoder's weights (stylizing runs the same forward convs).
@@ -105,7 +111,7 @@ export async function tuneNets(runtime: Runtime, o: TuneOptions, store: TuneStor
     );
   } finally {
     vgg?.params.dispose();
-    for (const net of feedForward) net.params.dispose();
+    for (const net of [...feedForward, ...halfNets]) net.params.dispose();
     decoder?.dispose();
   }
 }

@@ -16,15 +16,25 @@ import {
 import { everyCombination, kernelFamily } from '../kernel-family.ts';
 
 const MODES = () => everyCombination<{ mode: StatsMode }>({ mode: ['moments', 'sums'] });
+interface StatsPartialVariant {
+  mode: StatsMode;
+  vec4: boolean;
+  /** f16 storage of the input ('moments' only); absent means f32. */
+  half?: boolean;
+}
 const NORM_STATS_PARTIAL = kernelFamily(
   'norm_stats_partial',
-  (p: { mode: StatsMode; vec4: boolean }) => (p.vec4 ? normStatsPartialVec4Wgsl(p.mode) : normStatsPartialWgsl(p.mode)),
-  () => everyCombination<{ mode: StatsMode; vec4: boolean }>({ mode: ['moments', 'sums'], vec4: [false, true] }),
+  (p: StatsPartialVariant) => (p.vec4 ? normStatsPartialVec4Wgsl(p.mode, p.half) : normStatsPartialWgsl(p.mode, p.half)),
+  () => [
+    ...everyCombination<StatsPartialVariant>({ mode: ['moments', 'sums'], vec4: [false, true] }),
+    ...everyCombination<StatsPartialVariant>({ mode: ['moments'], vec4: [false, true], half: [true] }),
+  ],
 );
 const NORM_STATS_COMBINE = kernelFamily('norm_stats_combine', (p: { mode: StatsMode }) => normStatsCombineWgsl(p.mode), MODES);
-const NORM_APPLY = kernelFamily('norm_apply', (p: NormApplyVariant) => normApplyWgsl(p), () =>
-  everyCombination<NormApplyVariant>({ xhat: [false, true], vec4: [false, true], relu: [false, true], residual: [false, true] }),
-);
+const NORM_APPLY = kernelFamily('norm_apply', (p: NormApplyVariant) => normApplyWgsl(p), () => [
+  ...everyCombination<NormApplyVariant>({ xhat: [false, true], vec4: [false, true], relu: [false, true], residual: [false, true] }),
+  ...everyCombination<NormApplyVariant>({ xhat: [false, true], vec4: [false, true], relu: [false, true], residual: [false, true], half: [true] }),
+]);
 const NORM_GRAD = kernelFamily('norm_grad', (p: { vec4: boolean }) => normGradWgsl(p.vec4), () => everyCombination({ vec4: [false, true] }));
 const NORM_RUNNING_UPDATE = kernelFamily('norm_running_update', () => runningUpdateWgsl(), () => [{}]);
 
@@ -46,9 +56,11 @@ interface Layout {
   channels: number;
 }
 
-function layoutOf(op: string, x: Tensor): Layout {
+function layoutOf(op: string, x: Tensor, allowHalf = false): Layout {
   if (x.rank < 2) throw new Error(`${op}: expected a tensor [N, ..., C], got shape ${formatShape(x.shape)}`);
-  if (x.dtype !== 'f32') throw new Error(`${op}: needs an f32 tensor, got ${x.dtype}`);
+  if (x.dtype !== 'f32' && !(allowHalf && x.dtype === 'f16')) {
+    throw new Error(`${op}: needs an f32 tensor${allowHalf ? ' (or f16)' : ' (f16 is supported by the forward statistics and apply only)'}, got ${x.dtype}`);
+  }
   const samples = x.shape[0]!;
   const channels = x.shape[x.rank - 1]!;
   if (x.size === 0) throw new Error(`${op}: cannot normalise an empty tensor ${formatShape(x.shape)}`);
@@ -105,8 +117,9 @@ function launchStats(
     throw new Error(`${op}: ${groups} groups × ${channels} channels exceed the dispatch limits`);
   }
   const partial = runtime.empty([groups, splits, channels, 4]);
+  const half = inputs.src!.dtype === 'f16';
   runtime.launch({
-    ...NORM_STATS_PARTIAL.program({ mode, vec4: w === 4 }),
+    ...NORM_STATS_PARTIAL.program({ mode, vec4: w === 4, ...(half ? { half } : {}) }),
     bindings: { ...inputs, partial },
     params: { pixels, channels: units, cb, lanes, chunk, splits },
     workgroups: [blocks, splits, groups],
@@ -132,9 +145,10 @@ export interface ChannelMoments {
 /**
  * Mean and biased variance of x per (sample, channel) when `perSample`, else per channel over the
  * whole batch (then [1, C]). Welford within a thread, Chan's merge across threads and splits.
+ * x may be f16 (read into f32 arithmetic); the statistics are always f32.
  */
 export function channelMoments(x: Tensor, perSample: boolean, eps: number, options: StatsOptions = {}): ChannelMoments {
-  const layout = layoutOf('channelMoments', x);
+  const layout = layoutOf('channelMoments', x, true);
   const groups = perSample ? layout.samples : 1;
   const runtime = x.runtime;
   const shape = [groups, layout.channels];
@@ -201,11 +215,12 @@ function threadMapping(layout: Layout, w: number): { params: Record<string, numb
 
 /**
  * y = relu?(alpha · ((x − mean) · rstd · scale + shift)) + residual?; mean, rstd, scale, shift are
- * [C] or [N, C]. One kernel, four channels per invocation when C % 4 == 0.
+ * [C] or [N, C]. One kernel, four channels per invocation when C % 4 == 0. An f16 x gives an f16 y
+ * (and x̂; the residual must be f16 too), computed in f32; the per-channel operands stay f32.
  */
 export function normApply(x: Tensor, mean: Tensor, rstd: Tensor, options: NormApplyOptions = {}): { y: Tensor; xhat: Tensor | null } {
   const op = 'normApply';
-  const layout = layoutOf(op, x);
+  const layout = layoutOf(op, x, true);
   const scale = options.scale ?? null;
   const shift = options.shift ?? null;
   const residual = options.residual ?? null;
@@ -213,16 +228,17 @@ export function normApply(x: Tensor, mean: Tensor, rstd: Tensor, options: NormAp
   const rstdStride = operandStride(op, 'rstd', rstd, layout);
   const scaleStride = scale ? operandStride(op, 'scale', scale, layout) : 0;
   const shiftStride = shift ? operandStride(op, 'shift', shift, layout) : 0;
-  if (residual && (residual.dtype !== 'f32' || residual.rank !== x.rank || residual.shape.some((d, i) => d !== x.shape[i]))) {
-    throw new Error(`${op}: the residual (${residual.dtype} ${formatShape(residual.shape)}) must be f32 and shaped like x ${formatShape(x.shape)}`);
+  if (residual && (residual.dtype !== x.dtype || residual.rank !== x.rank || residual.shape.some((d, i) => d !== x.shape[i]))) {
+    throw new Error(`${op}: the residual (${residual.dtype} ${formatShape(residual.shape)}) must be ${x.dtype} and shaped like x ${formatShape(x.shape)}`);
   }
   const w = laneWidth(layout, options.scalar);
   const mapping = threadMapping(layout, w);
   const runtime = x.runtime;
-  const y = runtime.empty(x.shape);
-  const xhat = options.saveXhat ? runtime.empty(x.shape) : null;
+  const half = x.dtype === 'f16';
+  const y = runtime.empty(x.shape, x.dtype);
+  const xhat = options.saveXhat ? runtime.empty(x.shape, x.dtype) : null;
   runtime.launch({
-    ...NORM_APPLY.program({ xhat: xhat !== null, vec4: w === 4, relu: options.relu ?? false, residual: residual !== null }),
+    ...NORM_APPLY.program({ xhat: xhat !== null, vec4: w === 4, relu: options.relu ?? false, residual: residual !== null, ...(half ? { half } : {}) }),
     bindings: { src: x, mean, rstd, scale: scale ?? mean, shift: shift ?? mean, dst: y, ...(xhat ? { xhat } : {}), ...(residual ? { residual } : {}) },
     params: {
       ...mapping.params,

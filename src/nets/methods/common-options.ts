@@ -2,6 +2,7 @@
  * Option specs and steps several methods share, so that `size` or `preserveColor` mean the same thing
  * for every method that takes them.
  */
+import type { Runtime } from '../../gpu/runtime.ts';
 import type { RgbImage } from '../../io/image.ts';
 import { resizeToLongSide } from '../../io/resize.ts';
 import { combineLuminance, matchColorHistogram } from '../image/color.ts';
@@ -49,6 +50,30 @@ export const PRESERVE_COLOR_STATISTICS: ChoiceOption = {
   bare: 'statistics',
   ui: { control: 'select' },
 };
+
+/** Storage of a net's weights and activations during inference; arithmetic is f32 either way. */
+export type Precision = 'f32' | 'f16';
+export const PRECISIONS: readonly Precision[] = ['f32', 'f16'];
+
+export const PRECISION_OPTION: ChoiceOption = {
+  id: 'precision',
+  label: 'Precision',
+  description: "storage of the weights and activations: f32, or f16 (half the memory traffic, arithmetic still f32; needs the GPU feature 'shader-f16')",
+  kind: 'choice',
+  choices: PRECISIONS.map((value) => ({ value, label: value === 'f16' ? 'f16 (half)' : 'f32 (full)' })),
+  default: 'f32',
+  ui: { control: 'select' },
+};
+
+/** Refuses an unknown precision, and f16 on an adapter without f16 shaders (before any weight loads). */
+export function checkPrecision(runtime: Runtime, precision: Precision): void {
+  if (!PRECISIONS.includes(precision)) throw new Error(`unknown precision ${JSON.stringify(precision)}: choose ${PRECISIONS.join(' or ')}`);
+  if (precision === 'f16' && !runtime.hasF16) {
+    const info = runtime.context.adapterInfo;
+    const name = [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' / ') || 'this adapter';
+    throw new Error(`precision 'f16' needs the GPU adapter feature 'shader-f16', which ${name} lacks; use precision 'f32' (the default; --precision f32)`);
+  }
+}
 
 export const MASK_OPTION: OptionSpec = {
   id: 'mask',

@@ -12,6 +12,7 @@ import { conv2d } from '../../autograd/ops/conv2d.ts';
 import { maxPool2d } from '../../autograd/ops/pool.ts';
 import { upsampleNearest } from '../../autograd/ops/resize.ts';
 import { noGrad } from '../../autograd/tape.ts';
+import { cast } from '../../gpu/kernels/cast.ts';
 import type { Runtime } from '../../gpu/runtime.ts';
 import { formatShape, type Tensor } from '../../gpu/tensor.ts';
 import type { HostTensorMap } from '../weights/host-tensor.ts';
@@ -54,8 +55,34 @@ export class DistilledVgg {
     return this.params.runtime;
   }
 
-  static fromHost(runtime: Runtime, weights: HostTensorMap, source = DISTILLED_MODEL): DistilledVgg {
-    return new DistilledVgg(ParamStore.fromHost(runtime, weights, source));
+  /**
+   * `half`: the conv weights and every activation inside the nets stored in f16, arithmetic in f32
+   * (inference only; needs 'shader-f16'). Images and features still enter and leave in f32, so the
+   * statistics and transforms between encoder and decoder stay f32.
+   */
+  static fromHost(runtime: Runtime, weights: HostTensorMap, source = DISTILLED_MODEL, half = false): DistilledVgg {
+    if (!half) return new DistilledVgg(ParamStore.fromHost(runtime, weights, source));
+    const store = new ParamStore(runtime, source);
+    for (const [name, t] of weights) store.set(name, runtime.upload(t.data, t.shape, 'f16'));
+    return new DistilledVgg(store);
+  }
+
+  /** Whether the nets run in f16 storage (their weights are f16). */
+  get half(): boolean {
+    return this.params.get('enc1.conv0.weight').dtype === 'f16';
+  }
+
+  /** x in the nets' storage dtype: a cast copy when they run in f16, else x itself. */
+  private enter(x: Tensor): Tensor {
+    return this.half ? cast(x, 'f16') : x;
+  }
+
+  /** The nets' result as f32 (an f16 result is cast and freed). */
+  private leave(y: Tensor): Tensor {
+    if (y.dtype === 'f32') return y;
+    const out = cast(y, 'f32');
+    y.dispose();
+    return out;
   }
 
   /** Encoder n on an RGB 0..1 batch [N, H, W, 3]: [N, ⌊H/2^(n−1)⌋, ⌊W/2^(n−1)⌋, C_n]. */
@@ -66,9 +93,11 @@ export class DistilledVgg {
       throw new Error(`distilled encoder ${level}: the image (${image.shape[2]}×${image.shape[1]}) must be at least ${2 * f}×${2 * f} pixels`);
     }
     return noGrad(() => {
-      let x = conv2d(image, this.params.get(`enc${level}.conv0.weight`), { bias: this.params.get(`enc${level}.conv0.bias`) });
+      const input = this.enter(image);
+      let x = conv2d(input, this.params.get(`enc${level}.conv0.weight`), { bias: this.params.get(`enc${level}.conv0.bias`) });
+      if (input !== image) input.dispose();
       for (const step of encoderSteps(level)) x = this.step(`enc${level}`, step, x);
-      return x;
+      return this.leave(x);
     });
   }
 
@@ -80,9 +109,10 @@ export class DistilledVgg {
     }
     if (features.shape[1]! < 2 || features.shape[2]! < 2) throw new Error(`distilled decoder ${level}: features must be at least 2×2, got ${formatShape(features.shape)}`);
     return noGrad(() => {
-      let x = features;
+      const input = this.enter(features);
+      let x = input;
       for (const step of decoderSteps(level)) x = this.step(`dec${level}`, step, x, x !== features);
-      return x;
+      return this.leave(x);
     });
   }
 

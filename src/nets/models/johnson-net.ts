@@ -2,6 +2,8 @@ import { conv2d, conv2dTranspose } from '../../autograd/ops/conv2d.ts';
 import { affine, tanh } from '../../autograd/ops/elementwise.ts';
 import { batchNorm, instanceNorm, type NormEpilogue } from '../../autograd/ops/norm.ts';
 import { dropout } from '../../autograd/ops/dropout.ts';
+import { currentTape } from '../../autograd/tape.ts';
+import { cast } from '../../gpu/kernels/cast.ts';
 import { fill } from '../../gpu/kernels/elementwise.ts';
 import type { Runtime } from '../../gpu/runtime.ts';
 import { formatShape, type Tensor } from '../../gpu/tensor.ts';
@@ -93,7 +95,7 @@ export class JohnsonNet {
   /** Conv, then its norm with the layer's ReLU, or the block's residual add, fused into the norm's output pass. */
   private layer(x: Tensor, l: JohnsonLayer, residual: Tensor | null = null): Tensor {
     const w = this.params.get(`${l.name}.weight`);
-    const conv = l.transposed ? conv2dTranspose(x, w, { stride: 2, padding: 'same' }) : conv2d(x, w, { stride: l.stride, padding: 'same' });
+    const conv = l.transposed ? this.transposed(x, w) : conv2d(x, w, { stride: l.stride, padding: 'same' });
     const scale = this.params.get(`${l.name}.norm.scale`);
     const shift = this.params.get(`${l.name}.norm.shift`);
     const epilogue: NormEpilogue = l.relu ? { activation: 'relu' } : { residual };
@@ -110,6 +112,21 @@ export class JohnsonNet {
           });
     release(conv);
     return y;
+  }
+
+  /**
+   * The stride-2 transposed conv. Its kernels are f32 only, so with f16 activations (f16 inference,
+   * the filter kept f32) it runs on an f32 copy of x and its result is cast back to f16.
+   */
+  private transposed(x: Tensor, w: Tensor): Tensor {
+    if (x.dtype === w.dtype) return conv2dTranspose(x, w, { stride: 2, padding: 'same' });
+    if (currentTape() !== null) throw new Error('johnson net: f16 activations are for inference only; run it under noGrad, or in f32 to train');
+    const wide = cast(x, w.dtype);
+    const y = conv2dTranspose(wide, w, { stride: 2, padding: 'same' });
+    wide.dispose();
+    const narrow = cast(y, x.dtype);
+    y.dispose();
+    return narrow;
   }
 
   /** RGB (0..255) batch [N, H, W, 3] → stylized RGB, unclamped (H, W multiples of 4 keep sizes exact). */

@@ -9,7 +9,19 @@ import { combineLuminance } from '../../image/color.ts';
 import { Vgg } from '../../models/vgg.ts';
 import { AdainDecoder, adainDecoderWeightsFromBytes } from '../../models/adain-decoder.ts';
 import { WeightsNotFoundError, type MethodDefinition, type OptionValues, type RunControl, type StyleInput, type Stylizer } from '../contract.ts';
-import { fitContent, MASK_OPTION, MASK_STYLES, PRESERVE_COLOR_STATISTICS, report, SIZE_OPTION, styleWeights, throwIfAborted } from '../common-options.ts';
+import {
+  checkPrecision,
+  fitContent,
+  MASK_OPTION,
+  MASK_STYLES,
+  PRECISION_OPTION,
+  PRESERVE_COLOR_STATISTICS,
+  report,
+  SIZE_OPTION,
+  styleWeights,
+  throwIfAborted,
+  type Precision,
+} from '../common-options.ts';
 import { AdainStylizer, resolveAdainOptions } from './adain.ts';
 import { DistilledMethodStylizer, loadDistilledNets, TILE_OPTION } from '../wct/distilled-method.ts';
 import { resizeToLongSide } from '../../../io/resize.ts';
@@ -40,14 +52,19 @@ export const adainMethod: MethodDefinition = {
     },
     SIZE_OPTION,
     { ...TILE_OPTION, description: `${TILE_OPTION.description}; distilled nets only` },
+    // CLI and API only: the page's own VGG19-decoder runs are f32.
+    { ...PRECISION_OPTION, description: `${PRECISION_OPTION.description}; distilled nets only`, ui: undefined },
   ],
   checkInputs(styleCount, options) {
     if (options.mask !== undefined && styleCount > 2) throw new Error(MASK_STYLES);
   },
   async load(env, options, control) {
     const chosen = options.decoder as string | undefined;
+    const precision = String(options.precision ?? 'f32') as Precision;
+    checkPrecision(env.runtime, precision);
     // Without a decoder of the user's own, the distilled level-4 encoder/decoder pair: AdaIN out of the box.
-    if (chosen === undefined) return new DistilledMethodStylizer(await loadDistilledNets(env, control), 'adain');
+    if (chosen === undefined) return new DistilledMethodStylizer(await loadDistilledNets(env, control, precision === 'f16'), 'adain');
+    if (precision === 'f16') throw new Error("adain: precision 'f16' runs the distilled nets only; with --decoder use --precision f32 (the default), or leave --decoder out");
     const path = chosen === ADAIN_DECODER_MODEL ? undefined : chosen;
     let weights: HostTensorMap;
     if (path !== undefined) {

@@ -2,7 +2,7 @@
 import type { MethodDefinition, OptionValues, RunControl, StyleInput, Stylizer, WeightSource } from '../contract.ts';
 import type { HostTensorMap } from '../../weights/host-tensor.ts';
 import { lengstromToCanonical, readMl5Checkpoint } from '../../weights/formats/ml5-checkpoint.ts';
-import { fitContent, PRESERVE_COLOR_POST, preserveColorPost, report, SIZE_OPTION, throwIfAborted } from '../common-options.ts';
+import { checkPrecision, fitContent, PRECISION_OPTION, PRESERVE_COLOR_POST, preserveColorPost, report, SIZE_OPTION, throwIfAborted, type Precision } from '../common-options.ts';
 import { feedForwardFromWeights, stylizeFeedForward } from './feed-forward.ts';
 import { feedForwardWeightsFromBytes } from './model-file.ts';
 import type { RgbImage } from '../../../io/image.ts';
@@ -62,6 +62,7 @@ export const feedForwardMethod: MethodDefinition = {
       open: true,
       ui: { control: 'gallery' },
     },
+    PRECISION_OPTION,
     { id: 'tile', label: 'Tile', description: 'process in overlapping tiles of this many pixels', kind: 'integer', min: 64, max: 8192 },
     SIZE_OPTION,
     PRESERVE_COLOR_POST,
@@ -71,10 +72,13 @@ export const feedForwardMethod: MethodDefinition = {
   },
   async load(env, options, control) {
     const model = String(options.model ?? DEFAULT_FEED_FORWARD_MODEL);
+    const precision = String(options.precision ?? 'f32') as Precision;
     checkModelName(model);
+    // Before the download: an adapter without f16 shaders is refused at once.
+    checkPrecision(env.runtime, precision);
     report(control, { stage: 'weights', message: `loading '${model}'` });
     const weights = await readModel(env.weights, model, control?.onProgress);
-    const net = feedForwardFromWeights(env.runtime, weights, isNamedModel(model) ? `${model} weights` : model);
+    const net = feedForwardFromWeights(env.runtime, weights, isNamedModel(model) ? `${model} weights` : model, precision);
     return {
       async stylize(content: RgbImage, _styles: readonly StyleInput[], values: OptionValues, run?: RunControl) {
         throwIfAborted(run);

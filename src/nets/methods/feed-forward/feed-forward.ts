@@ -1,6 +1,7 @@
 import { pad2d } from '../../../autograd/ops/pad.ts';
 import { slice } from '../../../autograd/ops/structural.ts';
 import { noGrad } from '../../../autograd/tape.ts';
+import { cast } from '../../../gpu/kernels/cast.ts';
 import type { Runtime } from '../../../gpu/runtime.ts';
 import { scope } from '../../../gpu/scope.ts';
 import type { Tensor } from '../../../gpu/tensor.ts';
@@ -11,22 +12,70 @@ import { applyTiled, assertMinimumSize, bufferLimitOf, planTiles, type Activatio
 import { checkedOutput } from '../../image/checked-output.ts';
 import { TransformerNet } from '../../models/transformer-net.ts';
 import type { HostTensorMap } from '../../weights/host-tensor.ts';
+import { checkPrecision, type Precision } from '../common-options.ts';
 
 export type FeedForwardNet = TransformerNet | JohnsonNet;
+
+/** Storage of the weights and activations during a forward pass (see PRECISION_OPTION). */
+export type FeedForwardPrecision = Precision;
+
+/**
+ * The parameters a net keeps in f16 at f16 precision: the conv filters and biases. Norm scales and
+ * shifts stay f32 (the norm kernels read their per-channel operands as f32; a few hundred values),
+ * and so do the Johnson net's transposed-conv filters, which have no f16 kernel.
+ */
+function storedInHalf(name: string, johnson: boolean): boolean {
+  if (!johnson) return /\.conv2d\.(weight|bias)$/.test(name);
+  return johnsonLayers().some((l) => !l.transposed && name === `${l.name}.weight`);
+}
+
+/** The parameter store of a net: every tensor f32, or at f16 precision the conv weights cast to f16 once, here. */
+function paramStore(runtime: Runtime, weights: HostTensorMap, source: string, precision: FeedForwardPrecision, johnson: boolean): ParamStore {
+  if (precision === 'f32') return ParamStore.fromHost(runtime, weights, source);
+  const store = new ParamStore(runtime, source);
+  for (const [name, t] of weights) store.set(name, runtime.upload(t.data, t.shape, storedInHalf(name, johnson) ? 'f16' : 'f32'));
+  return store;
+}
+
+/**
+ * A copy of an f32 net at f16 precision, its conv weights cast on the GPU (no host round trip); the
+ * original is left as it is. For the tuner and for callers that hold a net rather than its weights.
+ */
+export function halfPrecisionCopy(net: FeedForwardNet): FeedForwardNet {
+  const runtime = net.params.runtime;
+  checkPrecision(runtime, 'f16');
+  const johnson = net instanceof JohnsonNet;
+  const store = new ParamStore(runtime, `${net.params.source} (f16)`);
+  for (const name of net.params.names()) {
+    const t = net.params.get(name);
+    store.set(name, cast(t, storedInHalf(name, johnson) ? 'f16' : t.dtype));
+  }
+  const options = { norm: net.norm };
+  return johnson ? new JohnsonNet(store, options) : new TransformerNet(store, options);
+}
+
+/** The dtype the net's activations have: that of its first conv's filter. */
+export function activationDtype(net: FeedForwardNet): FeedForwardPrecision {
+  return net.params.get(net instanceof TransformerNet ? 'conv1.conv2d.weight' : 'conv1.weight').dtype === 'f16' ? 'f16' : 'f32';
+}
 
 /** Both nets downsample twice by 2: inputs are padded to a multiple of this and cropped back. */
 const SIZE_MULTIPLE = 4;
 
-/** Builds the right net for a weights map from its parameter names. */
-export function feedForwardFromWeights(runtime: Runtime, weights: HostTensorMap, source: string): FeedForwardNet {
+/**
+ * Builds the right net for a weights map from its parameter names. `precision` 'f16' stores the conv
+ * weights and every activation in f16 (inference only; needs the adapter feature 'shader-f16').
+ */
+export function feedForwardFromWeights(runtime: Runtime, weights: HostTensorMap, source: string, precision: FeedForwardPrecision = 'f32'): FeedForwardNet {
+  checkPrecision(runtime, precision);
   if (weights.has('conv1.conv2d.weight')) {
     // Batch-norm variants carry running statistics (PyTorch instance-norm exports have them dropped on import).
     const norm = weights.has('in1.running_mean') ? 'batch' : 'instance';
-    return new TransformerNet(ParamStore.fromHost(runtime, weights, source), { norm });
+    return new TransformerNet(paramStore(runtime, weights, source, precision, false), { norm });
   }
   if (weights.has('conv1.norm.scale')) {
     const norm = weights.has('conv1.norm.running_mean') ? 'batch' : 'instance';
-    return new JohnsonNet(ParamStore.fromHost(runtime, weights, source), { norm });
+    return new JohnsonNet(paramStore(runtime, weights, source, precision, true), { norm });
   }
   throw new Error(`${source}: not a feed-forward style model (expected 'conv1.conv2d.weight' for transformer-net or 'conv1.norm.scale' for a Johnson net)`);
 }
@@ -39,6 +88,7 @@ function padAmount(n: number): [number, number] {
 /**
  * Runs the net on a batch [N, H, W, 3] (sides at least the net's minimum): reflect-pads to a multiple of 4,
  * runs and crops back, unclamped (checkedOutput clamps after the readback, once NaN is ruled out).
+ * An f16 net gets its input cast to f16 and its output cast back: the result is always f32.
  * Returns a new tensor; intermediates are freed.
  */
 export function runFeedForward(net: FeedForwardNet, batch: Tensor): Tensor {
@@ -51,7 +101,9 @@ export function runFeedForward(net: FeedForwardNet, batch: Tensor): Tensor {
       // Reflection needs the pad to be smaller than the side; tiny images fall back to zeros.
       const mode = top + bottom < h && left + right < w ? 'reflect' : 'zeros';
       const padded = top + bottom + left + right > 0 ? pad2d(batch, [top, bottom, left, right], mode) : batch;
-      const y = net.forward(padded);
+      const half = activationDtype(net) === 'f16';
+      const out = net.forward(half ? cast(padded, 'f16') : padded);
+      const y = half ? cast(out, 'f32') : out;
       return padded === batch ? y : slice(y, [0, top, left, 0], [-1, h, w, 3]);
     }),
   );

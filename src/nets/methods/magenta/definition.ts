@@ -5,7 +5,19 @@
  */
 import type { RgbImage } from '../../../io/image.ts';
 import type { MethodDefinition, OptionValues, RunControl, StyleInput, Stylizer } from '../contract.ts';
-import { fitContent, PRESERVE_COLOR_POST, preserveColorPost, report, seconds, SIZE_OPTION, styleWeights, throwIfAborted } from '../common-options.ts';
+import {
+  checkPrecision,
+  fitContent,
+  PRECISION_OPTION,
+  PRESERVE_COLOR_POST,
+  preserveColorPost,
+  report,
+  seconds,
+  SIZE_OPTION,
+  styleWeights,
+  throwIfAborted,
+  type Precision,
+} from '../common-options.ts';
 import type { ConvertedGraph } from './graph/format.ts';
 import { convertTfliteGraph } from './graph/lower-tflite.ts';
 import { blendEmbeddings, Magenta } from './magenta.ts';
@@ -29,13 +41,17 @@ export const magentaMethod: MethodDefinition = {
     { id: 'strength', label: 'Strength', description: "style strength: 1 = the style's embedding, 0 = the content's own", kind: 'number', min: 0, max: 1, default: 1, ui: { control: 'slider', step: 0.01, live: true } },
     SIZE_OPTION,
     PRESERVE_COLOR_POST,
+    // CLI and API only: the page runs Magenta its own way. f16 applies to the transfer net.
+    { ...PRECISION_OPTION, description: `${PRECISION_OPTION.description}; the transfer net (the style predictor stays f32)`, ui: undefined },
   ],
-  async load(env, _options, control) {
+  async load(env, options, control) {
+    const precision = String(options.precision ?? 'f32') as Precision;
+    checkPrecision(env.runtime, precision);
     const started = performance.now();
     report(control, { stage: 'weights', message: 'loading the magenta models' });
     const predict = await graphOf(env.weights, 'magenta-predict', control);
     const transfer = await graphOf(env.weights, 'magenta-transfer', control);
-    const net = Magenta.fromGraphs(env.runtime, { predict, transfer });
+    const net = Magenta.fromGraphs(env.runtime, { predict, transfer }, { half: precision === 'f16' });
     report(control, { stage: 'weights', message: `magenta: models ready (${seconds(started)})` });
     // Embeddings by style image: a batch predicts each style once.
     const embeddings = new WeakMap<RgbImage, Float32Array>();

@@ -134,7 +134,8 @@ export class Magenta {
 
   /** Builds the nets from converted graphs (uploads the weights; validates and fuses the graphs). */
   static fromGraphs(runtime: Runtime, graphs: MagentaGraphs, options: GraphProgramOptions = {}): Magenta {
-    const predictor = GraphProgram.create(runtime, graphs.predict.spec, graphs.predict.weights, { ...options, name: 'magenta style predictor' });
+    // `half` applies to the transfer net: the predictor runs once per style, and its depthwise convs have no f16 kernel.
+    const predictor = GraphProgram.create(runtime, graphs.predict.spec, graphs.predict.weights, { ...options, half: false, name: 'magenta style predictor' });
     let transfer: GraphProgram;
     try {
       transfer = GraphProgram.create(runtime, graphs.transfer.spec, graphs.transfer.weights, { ...options, name: 'magenta style transfer' });

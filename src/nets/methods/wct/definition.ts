@@ -3,7 +3,7 @@
  * MethodDefinition for the CLI, the page and the library. Any style image, no training, levels 5→1.
  */
 import type { MethodDefinition } from '../contract.ts';
-import { MASK_OPTION, MASK_STYLES, PRESERVE_COLOR_STATISTICS, SIZE_OPTION } from '../common-options.ts';
+import { checkPrecision, MASK_OPTION, MASK_STYLES, PRECISION_OPTION, PRESERVE_COLOR_STATISTICS, SIZE_OPTION, type Precision } from '../common-options.ts';
 import { DistilledMethodStylizer, loadDistilledNets, TILE_OPTION } from './distilled-method.ts';
 
 export const wctMethod: MethodDefinition = {
@@ -43,11 +43,15 @@ export const wctMethod: MethodDefinition = {
     },
     SIZE_OPTION,
     TILE_OPTION,
+    // CLI and API only, as for adain.
+    { ...PRECISION_OPTION, ui: undefined },
   ],
   checkInputs(styleCount, options) {
     if (options.mask !== undefined && styleCount > 2) throw new Error(MASK_STYLES);
   },
-  async load(env, _options, control) {
-    return new DistilledMethodStylizer(await loadDistilledNets(env, control), 'wct');
+  async load(env, options, control) {
+    const precision = String(options.precision ?? 'f32') as Precision;
+    checkPrecision(env.runtime, precision);
+    return new DistilledMethodStylizer(await loadDistilledNets(env, control, precision === 'f16'), 'wct');
   },
 };

@@ -21,10 +21,10 @@ export const TILE_OPTION: OptionSpec = {
 };
 
 
-/** Loads the ten distilled nets from the method's weight source. */
-export async function loadDistilledNets(env: MethodEnvironment, control: RunControl | undefined): Promise<DistilledVgg> {
-  report(control, { stage: 'weights', message: `loading ${DISTILLED_MODEL}` });
-  return DistilledVgg.fromHost(env.runtime, await env.weights.tensors(DISTILLED_MODEL, control?.onProgress), `${DISTILLED_MODEL} weights`);
+/** Loads the ten distilled nets from the method's weight source (`half`: in f16 storage, see DistilledVgg.fromHost). */
+export async function loadDistilledNets(env: MethodEnvironment, control: RunControl | undefined, half = false): Promise<DistilledVgg> {
+  report(control, { stage: 'weights', message: `loading ${DISTILLED_MODEL}${half ? ' (f16)' : ''}` });
+  return DistilledVgg.fromHost(env.runtime, await env.weights.tensors(DISTILLED_MODEL, control?.onProgress), `${DISTILLED_MODEL} weights`, half);
 }
 
 export class DistilledMethodStylizer implements Stylizer {

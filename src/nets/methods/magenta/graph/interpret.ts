@@ -13,6 +13,7 @@ import { pad2d } from '../../../../autograd/ops/pad.ts';
 import { mean, reshape } from '../../../../autograd/ops/reduce.ts';
 import { resizeNearest, upsampleNearest } from '../../../../autograd/ops/resize.ts';
 import { noGrad } from '../../../../autograd/tape.ts';
+import { cast } from '../../../../gpu/kernels/cast.ts';
 import type { Runtime } from '../../../../gpu/runtime.ts';
 import { keep, scope } from '../../../../gpu/scope.ts';
 import { formatShape, type Tensor } from '../../../../gpu/tensor.ts';
@@ -26,6 +27,11 @@ export interface GraphProgramOptions {
   fuse?: boolean;
   /** Shown in errors (default: the spec's source name). */
   name?: string;
+  /**
+   * f16 storage for the weights and every intermediate, arithmetic in f32 (inference; needs
+   * 'shader-f16'): inputs are cast to f16 on entry and outputs back to f32.
+   */
+  half?: boolean;
 }
 
 /** What the compiled program runs: one step per (possibly fused) node. */
@@ -60,11 +66,12 @@ export class GraphProgram {
     readonly runtime: Runtime,
     readonly spec: GraphSpec,
     readonly name: string,
+    readonly half: boolean,
   ) {}
 
   /** Validates `spec` against `weights`, uploads the weights, and compiles (fusing unless told not to). */
   static create(runtime: Runtime, spec: GraphSpec, weights: HostTensorMap, options: GraphProgramOptions = {}): GraphProgram {
-    const program = new GraphProgram(runtime, spec, options.name ?? spec.source?.name ?? 'graph');
+    const program = new GraphProgram(runtime, spec, options.name ?? spec.source?.name ?? 'graph', options.half ?? false);
     validateGraph(spec, weights, program.name);
     for (const [key, value] of scalarConstantsOf(spec, weights)) program.scalarConstants.set(key, value);
     const nodes = options.fuse === false ? spec.nodes.map((n) => ({ ...n })) : fuseGraphNodes(spec, spec.nodes, program.scalarConstants, program.fusion);
@@ -83,7 +90,7 @@ export class GraphProgram {
     try {
       for (const key of needed) {
         const t = weights.get(key)!;
-        program.weights.set(key, keep(runtime.upload(t.data, t.shape)));
+        program.weights.set(key, keep(runtime.upload(t.data, t.shape, options.half ? 'f16' : 'f32')));
       }
     } catch (err) {
       program.dispose();
@@ -180,8 +187,10 @@ export class GraphProgram {
         return ([x, gamma, beta]) => {
           const [n, , , c] = x!.shape as [number, number, number, number];
           const rows = (t: Tensor): Tensor | null => (t.size === n * c ? this.runtime.reshape(t, [n, c]) : t.size === c ? this.runtime.reshape(t, [c]) : null);
-          const g = rows(gamma!);
-          const b = rows(beta!);
+          // The norm reads its per-channel operands as f32 ([N, C]: a cast of a few hundred values).
+          const wide = (t: Tensor | null): Tensor | null => (t && t.dtype !== 'f32' ? cast(t, 'f32') : t);
+          const g = wide(rows(gamma!));
+          const b = wide(rows(beta!));
           if (x!.rank === 4 && g && b) {
             // A ReLU runs in the norm's output pass; other activations after it.
             if (node.activation === 'relu') return conditionalInstanceNorm(x!, g, b, node.eps, { activation: 'relu' });
@@ -235,7 +244,7 @@ export class GraphProgram {
           if (v.shape.length > 0 && t.rank !== v.shape.length) {
             throw new Error(`${this.name}: input '${v.name}' must have rank ${v.shape.length} (file shape ${formatShape(v.shape)}), got ${formatShape(t.shape)}`);
           }
-          bind(v.id, t);
+          bind(v.id, this.half && t.dtype !== 'f16' ? cast(t, 'f16') : t);
         });
         for (const [id, key] of Object.entries(spec.constants)) {
           const t = this.weights.get(key);
@@ -262,7 +271,7 @@ export class GraphProgram {
             }
           }
         });
-        return spec.outputs.map((v) => env.get(v.id)!);
+        return spec.outputs.map((v) => (this.half ? cast(env.get(v.id)!, 'f32') : env.get(v.id)!));
       }),
     );
   }
