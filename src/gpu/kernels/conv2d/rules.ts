@@ -118,11 +118,15 @@ export function ruleChoice(runtime: Runtime, kind: ConvKind, g: ConvGeometry, ha
  * 128 channels F(4×4) 0.9× (F(2×2) 1.2-1.3×, within the noise: left to tuning); F(2×2) 1.3-1.4×
  * at 16×16 px from 256 channels, where F(4×4) ran 0.7× (too few tiles per product). Fewer pixels
  * or channels: the transforms cost what the product saves (512→512 at 8×8 px: F(2×2) 0.4×).
+ * f16 storage (transforms and product in f32): F(4×4) 1.2-2.4× from 64×64 px with 64 channels on
+ * one side (TransformerNet's residual 128→128, 128 px 128→64, 256 px 64→32), 0.4× at 32→32 and
+ * 0.7× at 32×32 px with 64; F(2×2) never beat F(4×4) there: f16 takes F(4×4) on large shapes only.
  */
 function winogradRuleTile(runtime: Runtime, g: ConvGeometry, half: boolean): WinogradTile | null {
-  if (half || !hasEightWideSubgroups(runtime)) return null;
+  if (!hasEightWideSubgroups(runtime)) return null;
   const pixels = g.batch * g.outH * g.outW;
   const channels = Math.min(g.inC, g.outC);
+  if (half) return pixels >= 4096 && channels >= 32 && Math.max(g.inC, g.outC) >= 64 && winogradRuns(runtime, g, 4) ? 4 : null;
   const f4 = (pixels >= 4096 && channels >= 32) || (pixels >= 1024 && channels >= 256);
   const tiles: WinogradTile[] = f4 ? [4, 2] : pixels >= 256 && channels >= 256 ? [2] : [];
   return tiles.find((m) => winogradRuns(runtime, g, m)) ?? null;

@@ -284,6 +284,12 @@ describe('conv2d winograd: where it runs, tuning and memory', () => {
     const onLavapipe = (tile: number | null) => (lavapipeLike ? tile : null);
     expect([ruled('fwd', 32, 512, 512), ruled('fwd', 32, 256, 512), ruled('fwd', 16, 512, 512), ruled('fwd', 32, 128, 128)]).toEqual([4, 4, 2, null].map(onLavapipe));
     expect([ruled('dx', 32, 512, 512), ruled('dx', 32, 256, 512), ruled('dx', 16, 512, 512), ruled('dx', 64, 32, 32)]).toEqual([4, 4, null, null].map(onLavapipe));
+    // f16 storage: F(4×4) on the large shapes only.
+    const ruledHalf = (px: number, cin: number, cout: number) => {
+      const choice = ruleChoice(rt, 'fwd', conv2dGeometry('conv2d', [1, px, px, cin], [3, 3, cin, cout], { padding: 1 }), true);
+      return choice.algorithm === 'winograd' ? choice.winogradTile : null;
+    };
+    expect([ruledHalf(64, 128, 128), ruledHalf(256, 64, 32), ruledHalf(64, 32, 32), ruledHalf(32, 512, 512)]).toEqual([4, 4, null, null].map(onLavapipe));
     // The filter gradient: TransformerNet's residual at 64×64 px, not 32 channels nor 16×16 px.
     expect([ruled('dw', 64, 128, 128), ruled('dw', 32, 256, 256), ruled('dw', 128, 64, 32), ruled('dw', 16, 128, 128)]).toEqual([4, 4, null, null].map(onLavapipe));
   });
