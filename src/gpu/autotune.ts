@@ -193,17 +193,36 @@ export function describeResult(r: TuneResult): string {
   return `${r.family} ${r.shape}: ${r.choice}${r.measured ? '' : ' (cached)'}  [ms: ${times}]`;
 }
 
+/** Capture rounds of `tuneWorkload` at most: a choice's own kernels are tuned in the next round. */
+const MAX_CAPTURE_ROUNDS = 4;
+
 /**
- * Runs `work` once while recording the shapes its kernels launch, tunes each shape, and (unless
+ * Runs `work` while recording the shapes its kernels launch, tunes each shape, and (unless
  * `persist` is false) writes the choices to the store. `work` frees what it creates (e.g. with
- * `scope`); it may be async, e.g. to set workloads up between launches.
+ * `scope`); it may be async, e.g. to set workloads up between launches. A tuned choice can launch
+ * shapes the rules did not (Winograd's grouped products), so `work` runs again until no new shape
+ * appears; the results follow the launch order of that last run, so a second call lists the same
+ * shapes in the same order.
  */
 export async function tuneWorkload(runtime: Runtime, work: () => void | Promise<void>, options: AutotuneOptions = {}): Promise<TuneResult[]> {
-  const requests = await runtime.tuning.captureShapes(async () => {
-    await work();
-    await runtime.sync();
-  });
-  const results = await tuneRequests(runtime, requests, options);
+  const capture = () =>
+    runtime.tuning.captureShapes(async () => {
+      await work();
+      await runtime.sync();
+    });
+  const key = (r: { family: string; shape: string }) => `${r.family}|${r.shape}`;
+  const results = new Map<string, TuneResult>();
+  const seen = new Set<string>();
+  let launched: TuneRequest[] = [];
+  for (let round = 0; round < MAX_CAPTURE_ROUNDS; round++) {
+    launched = await capture();
+    const fresh = launched.filter((r) => !seen.has(key(r)));
+    if (fresh.length === 0) break;
+    for (const r of fresh) seen.add(key(r));
+    for (const r of await tuneRequests(runtime, fresh, options)) results.set(key(r), r);
+  }
+  const ordered = launched.flatMap((r) => results.get(key(r)) ?? []);
+  const dropped = [...results.values()].filter((r) => !launched.some((l) => key(l) === key(r)));
   if (options.persist !== false) await saveTuning(runtime, options);
-  return results;
+  return [...ordered, ...dropped];
 }
