@@ -10,6 +10,7 @@ import { float16ToFloat32, float32ToFloat16 } from '../../../../src/gpu/half.ts'
 import type { Tensor } from '../../../../src/gpu/tensor.ts';
 import { useRuntime } from '../../../helpers/gpu.ts';
 import { launchesOf } from '../../../helpers/launches.ts';
+import { tfConvReference, type Pads4 } from '../../../helpers/conv-oracle.ts';
 import { expectClose, randomValues, tf, tfValues } from '../../../helpers/oracle.ts';
 
 /*
@@ -22,8 +23,6 @@ import { expectClose, randomValues, tf, tfValues } from '../../../helpers/oracle
  */
 
 const runtime = useRuntime();
-
-type Pads4 = [number, number, number, number];
 
 interface Case {
   name: string;
@@ -39,40 +38,6 @@ interface Case {
 }
 
 const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
-
-function pads4(p: Case['padding']): Pads4 {
-  if (p === 'valid') return [0, 0, 0, 0];
-  return typeof p === 'number' ? [p, p, p, p] : p;
-}
-
-/** Inserts dilation-1 zeros between filter taps, so a valid tf.conv2d computes the dilated conv. */
-function dilate(w: tf.Tensor, d: number): tf.Tensor {
-  if (d === 1) return w;
-  const [kh, kw, ci, co] = w.shape as number[];
-  const expanded = tf.reshape(w, [kh!, 1, kw!, 1, ci!, co!]);
-  const padded = tf.pad(expanded, [[0, 0], [0, d - 1], [0, 0], [0, d - 1], [0, 0], [0, 0]]);
-  return tf.slice(tf.reshape(padded, [kh! * d, kw! * d, ci!, co!]), [0, 0, 0, 0], [(kh! - 1) * d + 1, (kw! - 1) * d + 1, ci!, co!]);
-}
-
-/** The oracle: explicit padding (mirror by gathers, or zeros), a valid tf.conv2d, bias, activation. */
-function tfConv(c: Case, x: tf.Tensor, w: tf.Tensor, b: tf.Tensor | null): tf.Tensor {
-  const [t, bo, l, r] = pads4(c.padding);
-  let input: tf.Tensor;
-  if (c.reflect) {
-    const idx = (n: number, lo: number, hi: number) =>
-      Array.from({ length: n + lo + hi }, (_, q) => {
-        const i = Math.abs(q - lo);
-        return i >= n ? 2 * (n - 1) - i : i;
-      });
-    const rows = tf.gather(x, tf.tensor1d(idx(x.shape[1]!, t, bo), 'int32'), 1);
-    input = tf.gather(rows, tf.tensor1d(idx(x.shape[2]!, l, r), 'int32'), 2);
-  } else input = tf.pad(x, [[0, 0], [t, bo], [l, r], [0, 0]]);
-  let y = tf.conv2d(input as tf.Tensor4D, dilate(w, c.dilation ?? 1) as tf.Tensor4D, c.stride ?? 1, 'valid');
-  if (b) y = tf.add(y, b);
-  if (c.activation === 'relu') y = tf.relu(y);
-  if (c.activation === 'relu6') y = tf.relu6(y);
-  return y;
-}
 
 function options(c: Case, b: Tensor | null, narrowRows?: NarrowRows, narrowCols?: NarrowCols): Conv2dOptions {
   return {
@@ -119,7 +84,7 @@ async function check(c: Case, seed: number): Promise<void> {
   const tx = tf.tensor(xs, c.x);
   const tw = tf.tensor(ws, wShape);
   const tb = c.bias ? tf.tensor(bs, [c.cout]) : null;
-  const expected = tfConv(c, tx, tw, tb);
+  const expected = tfConvReference(c, tx, tw, tb);
   const want = await tfValues(expected);
   const x = rt.upload(xs, c.x);
   const w = rt.upload(ws, wShape);
@@ -139,7 +104,7 @@ async function check(c: Case, seed: number): Promise<void> {
   const tg = tf.tensor(gs, expected.shape);
   const params = b ? [x, w, b] : [x, w];
   const { value, grads } = valueAndGrad((...a: Tensor[]) => sum(mul(conv2d(a[0]!, a[1]!, options(c, a[2] ?? null)), g)))(...params);
-  const tfGrads = tf.grads((...a: tf.Tensor[]) => tf.sum(tf.mul(tfConv(c, a[0]!, a[1]!, a[2] ?? null), tg)))(tb ? [tx, tw, tb] : [tx, tw]);
+  const tfGrads = tf.grads((...a: tf.Tensor[]) => tf.sum(tf.mul(tfConvReference(c, a[0]!, a[1]!, a[2] ?? null), tg)))(tb ? [tx, tw, tb] : [tx, tw]);
   for (let i = 0; i < params.length; i++) expectClose(await grads[i]!.data(), await tfValues(tfGrads[i]!), 1e-4, 1e-4, `${c.name} grad ${i}`);
   for (const t of [g, value, ...grads, x, w, ...(b ? [b] : [])]) t.dispose();
 }
@@ -162,7 +127,7 @@ describe('conv2d narrow: f16 storage', () => {
       const xs = toHalf(randomValues(size(c.x), 71, -1, 1));
       const ws = toHalf(randomValues(size(wShape), 72, -0.1, 0.1));
       const bs = toHalf(randomValues(c.cout, 73));
-      const want = await tfValues(tfConv(c, tf.tensor(xs, c.x), tf.tensor(ws, wShape), c.bias ? tf.tensor(bs, [c.cout]) : null));
+      const want = await tfValues(tfConvReference(c, tf.tensor(xs, c.x), tf.tensor(ws, wShape), c.bias ? tf.tensor(bs, [c.cout]) : null));
       const x = rt.upload(xs, c.x, 'f16');
       const w = rt.upload(ws, wShape, 'f16');
       const b = c.bias ? rt.upload(bs, [c.cout], 'f16') : null;

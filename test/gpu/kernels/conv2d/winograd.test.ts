@@ -11,6 +11,7 @@ import { float16ToFloat32, float32ToFloat16 } from '../../../../src/gpu/half.ts'
 import type { Tensor } from '../../../../src/gpu/tensor.ts';
 import { useRuntime } from '../../../helpers/gpu.ts';
 import { launchesOf } from '../../../helpers/launches.ts';
+import { pads4, tfConvReference, type Pads4 } from '../../../helpers/conv-oracle.ts';
 import { largestBufferDuring } from '../../../helpers/tiling-probes.ts';
 import { expectClose, randomValues, tf, tfValues } from '../../../helpers/oracle.ts';
 
@@ -31,8 +32,6 @@ const DW_ATOL: Record<WinogradTile, number> = { 2: 1e-4, 4: 1e-3 };
 
 const runtime = useRuntime();
 
-type Pads4 = [number, number, number, number];
-
 interface Case {
   name: string;
   x: [number, number, number, number];
@@ -44,32 +43,6 @@ interface Case {
 }
 
 const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
-
-function pads4(p: Case['padding']): Pads4 {
-  if (p === 'same') return [1, 1, 1, 1];
-  if (p === 'valid') return [0, 0, 0, 0];
-  return typeof p === 'number' ? [p, p, p, p] : p;
-}
-
-/** The oracle: explicit padding (mirror by gathers, or zeros), a valid tf.conv2d, bias, activation. */
-function tfConv(c: Case, x: tf.Tensor, w: tf.Tensor, b: tf.Tensor | null): tf.Tensor {
-  const [t, bo, l, r] = pads4(c.padding);
-  let input: tf.Tensor;
-  if (c.reflect) {
-    const idx = (n: number, lo: number, hi: number) =>
-      Array.from({ length: n + lo + hi }, (_, q) => {
-        const i = Math.abs(q - lo);
-        return i >= n ? 2 * (n - 1) - i : i;
-      });
-    const rows = tf.gather(x, tf.tensor1d(idx(x.shape[1]!, t, bo), 'int32'), 1);
-    input = tf.gather(rows, tf.tensor1d(idx(x.shape[2]!, l, r), 'int32'), 2);
-  } else input = tf.pad(x, [[0, 0], [t, bo], [l, r], [0, 0]]);
-  let y = tf.conv2d(input as tf.Tensor4D, w as tf.Tensor4D, 1, 'valid');
-  if (b) y = tf.add(y, b);
-  if (c.activation === 'relu') y = tf.relu(y);
-  if (c.activation === 'relu6') y = tf.relu6(y);
-  return y;
-}
 
 function options(c: Case, b: Tensor | null, algorithm: 'winograd' | 'auto', winogradTile: WinogradTile = 2): Conv2dOptions {
   return {
@@ -101,7 +74,7 @@ async function check(c: Case, seed: number, tile: WinogradTile): Promise<void> {
   const tx = tf.tensor(xs, c.x);
   const tw = tf.tensor(ws, wShape);
   const tb = c.bias ? tf.tensor(bs, [c.cout]) : null;
-  const expected = tfConv(c, tx, tw, tb);
+  const expected = tfConvReference(c, tx, tw, tb);
   const x = rt.upload(xs, c.x);
   const w = rt.upload(ws, wShape);
   const b = c.bias ? rt.upload(bs, [c.cout]) : null;
@@ -134,7 +107,7 @@ async function check(c: Case, seed: number, tile: WinogradTile): Promise<void> {
   const flipped = backward.filter((l) => l.startsWith('conv2d_winograd:') && l.includes('flip=true'));
   expect(flipped, `${c.name}: dx by winograd`).toHaveLength(pads4(c.padding).every((p) => p <= 2) || c.reflect ? 1 : 0);
   expect(backward.filter((l) => l.startsWith('conv2d_winograd:') && l.includes('stage=filterGrad,')), `${c.name}: dw by winograd`).toHaveLength(1);
-  const tfGrads = tf.grads((...a: tf.Tensor[]) => tf.sum(tf.mul(tfConv(c, a[0]!, a[1]!, a[2] ?? null), tg)))(tb ? [tx, tw, tb] : [tx, tw]);
+  const tfGrads = tf.grads((...a: tf.Tensor[]) => tf.sum(tf.mul(tfConvReference(c, a[0]!, a[1]!, a[2] ?? null), tg)))(tb ? [tx, tw, tb] : [tx, tw]);
   expectClose(await grads[0]!.data(), await tfValues(tfGrads[0]!), TOLERANCE[tile].rtol, 1e-4, `${c.name} F(${tile}) dx`);
   expectClose(await grads[1]!.data(), await tfValues(tfGrads[1]!), TOLERANCE[tile].rtol, DW_ATOL[tile], `${c.name} F(${tile}) dw`);
   if (b) expectClose(await grads[2]!.data(), await tfValues(tfGrads[2]!), 1e-4, 1e-4, `${c.name} bias grad`);
@@ -165,7 +138,7 @@ describe('conv2d winograd: f16 storage', () => {
       const xs = toHalf(randomValues(size(xShape), 81));
       const ws = toHalf(randomValues(size(wShape), 82, -1, 1));
       const bs = toHalf(randomValues(cout, 83));
-      const want = await tfValues(tfConv(c, tf.tensor(xs, [...xShape]), tf.tensor(ws, wShape), tf.tensor(bs, [cout])));
+      const want = await tfValues(tfConvReference(c, tf.tensor(xs, [...xShape]), tf.tensor(ws, wShape), tf.tensor(bs, [cout])));
       const x = rt.upload(xs, [...xShape], 'f16');
       const w = rt.upload(ws, wShape, 'f16');
       const b = rt.upload(bs, [cout], 'f16');
