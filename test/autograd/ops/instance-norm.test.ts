@@ -18,6 +18,17 @@ async function readAll(...ts: Tensor[]): Promise<Float32Array[]> {
   return Promise.all(ts.map((t) => t.data()));
 }
 
+/** Mean and variance of `x` (then freed) against float64 references, with and without split pixel chunks. */
+async function expectMomentsClose(x: Tensor, ref: { mean: ArrayLike<number>; variance: ArrayLike<number> }): Promise<void> {
+  for (const chunk of [undefined, 7]) {
+    const stats = channelMoments(x, true, 1e-5, { chunk });
+    expectClose(await stats.variance.data(), ref.variance, 2e-4, 0, `variance (chunk ${chunk ?? 'auto'})`);
+    expectClose(await stats.mean.data(), ref.mean, 1e-6, 0, 'mean');
+    for (const t of Object.values(stats)) t.dispose();
+  }
+  x.dispose();
+}
+
 describe('statistics kernels against float64 loops', () => {
   // chunk forces several splits per group, the last one ragged, so the cross-split merge runs.
   const cases: [Shape4, boolean, number | undefined][] = [
@@ -108,14 +119,7 @@ describe('statistics kernels against float64 loops', () => {
       naive[c] = Math.fround(s2 / 4096 - (s / 4096) ** 2);
     }
     expect(Math.abs(naive[0]! - ref.variance[0]!) / ref.variance[0]!).toBeGreaterThan(0.01);
-    const x = rt.upload(xs, shape);
-    for (const chunk of [undefined, 7]) {
-      const stats = channelMoments(x, true, 1e-5, { chunk });
-      expectClose(await stats.variance.data(), ref.variance, 2e-4, 0, `variance (chunk ${chunk ?? 'auto'})`);
-      expectClose(await stats.mean.data(), ref.mean, 1e-6, 0, 'mean');
-      for (const t of Object.values(stats)) t.dispose();
-    }
-    x.dispose();
+    await expectMomentsClose(rt.upload(xs, shape), ref);
   });
 
   it('the vec4 kernel keeps the variance accurate when the mean is far larger than the spread', async () => {
@@ -123,14 +127,7 @@ describe('statistics kernels against float64 loops', () => {
     const shape: Shape4 = [2, 48, 48, 8];
     const xs = randomValues(sizeOf(shape), 105, -1, 1).map((v) => 1000 + v);
     const ref = moments64(xs, shape);
-    const x = rt.upload(xs, shape);
-    for (const chunk of [undefined, 7]) {
-      const stats = channelMoments(x, true, 1e-5, { chunk });
-      expectClose(await stats.variance.data(), ref.variance, 2e-4, 0, `variance (chunk ${chunk ?? 'auto'})`);
-      expectClose(await stats.mean.data(), ref.mean, 1e-6, 0, 'mean');
-      for (const t of Object.values(stats)) t.dispose();
-    }
-    x.dispose();
+    await expectMomentsClose(rt.upload(xs, shape), ref);
   });
 });
 
